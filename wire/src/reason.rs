@@ -1,0 +1,96 @@
+//! The one registry of drop reasons and path counters, shared by the P4
+//! program, the eBPF agent, the front-end and the metrics (Cilium's drop
+//! reasons are the model). Each part keeps its own copy of the numbers in
+//! its own language (P4 `#define`, C `enum`); a test of each part compares
+//! that copy with this table, so a number means the same thing everywhere.
+//!
+//! Codes are stable: never renumber, only append.
+
+/// A registry row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    pub code: u8,
+    /// snake_case, used as the metrics label.
+    pub name: &'static str,
+    pub what: &'static str,
+}
+
+macro_rules! registry {
+    ($(#[$m:meta])* $ty:ident, $table:ident { $($variant:ident = $code:literal, $name:literal, $what:literal;)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $ty { $($variant = $code,)* }
+
+        pub const $table: &[Reason] = &[$(Reason { code: $code, name: $name, what: $what },)*];
+
+        impl $ty {
+            pub fn from_code(code: u8) -> Option<Self> {
+                match code { $($code => Some($ty::$variant),)* _ => None }
+            }
+            pub fn reason(self) -> &'static Reason {
+                $table.iter().find(|r| r.code == self as u8).expect("every variant is in the table")
+            }
+        }
+    };
+}
+
+registry! {
+    /// Why a packet was dropped (by any part).
+    DropReason, DROP_REASONS {
+        Truncated = 1, "truncated", "shorter than the headers it announces";
+        BadIpHeader = 2, "bad_ip_header", "IPv4 version, IHL or total length invalid";
+        IpFragment = 3, "ip_fragment", "IPv4 fragment addressed to a VIP";
+        IpOptions = 4, "ip_options", "IPv4 options on a packet to or from a VIP";
+        TtlExpired = 5, "ttl_expired", "TTL reached zero";
+        BadTcpHeader = 6, "bad_tcp_header", "TCP data offset invalid";
+        BadTcpOptions = 7, "bad_tcp_options", "TCP options malformed";
+        BadCookie = 8, "bad_cookie", "ACK to a VIP whose SYN cookie does not validate";
+        NoRoute = 9, "no_route", "no route for the destination";
+        BadTcpFlags = 10, "bad_tcp_flags", "impossible TCP flag combination (SYN+FIN, SYN+RST, none)";
+        BadChecksum = 11, "bad_checksum", "IP or TCP checksum wrong";
+        FlowTableFull = 12, "flow_table_full", "front-end flow table full";
+        NotIpv4 = 13, "not_ipv4", "non-IPv4 frame on a data port";
+        NoFlow = 14, "no_flow", "packet for a flow nobody knows (not a valid new connection)";
+    }
+}
+
+registry! {
+    /// Where packets went: per-path counters of the switch and front-end.
+    PathCounter, PATH_COUNTERS {
+        SynAnswered = 1, "syn_answered", "SYN to a VIP answered by the switch with a cookie SYN-ACK";
+        ToFrontend = 2, "to_frontend", "VIP or backend packet sent to a front-end (no entry, or a SYN)";
+        OffloadedIn = 3, "offloaded_in", "client packet rewritten to its backend by the switch";
+        OffloadedOut = 4, "offloaded_out", "backend packet rewritten to come from the VIP by the switch";
+        Routed = 5, "routed", "packet routed unchanged (not VIP traffic, or from a front-end)";
+        Dropped = 6, "dropped", "packet dropped (see the drop reasons)";
+        TeardownDigest = 7, "teardown_digest", "FIN or RST on an offloaded flow reported to the control plane";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_unique() {
+        for table in [DROP_REASONS, PATH_COUNTERS] {
+            for (i, a) in table.iter().enumerate() {
+                assert_ne!(a.code, 0, "0 means 'no reason'");
+                for b in &table[i + 1..] {
+                    assert_ne!(a.code, b.code);
+                    assert_ne!(a.name, b.name);
+                }
+                assert!(a.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_both_ways() {
+        assert_eq!(DropReason::from_code(8), Some(DropReason::BadCookie));
+        assert_eq!(DropReason::BadCookie.reason().name, "bad_cookie");
+        assert_eq!(DropReason::from_code(0), None);
+        assert_eq!(PathCounter::SynAnswered.reason().code, 1);
+    }
+}
