@@ -1,0 +1,140 @@
+//! A network namespace owned by the testbed: created on `create`, and on
+//! drop every process inside it is killed and the namespace deleted (which
+//! also deletes the veth ends inside it).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd;
+
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    pub fn create(name: &str) -> Result<Self> {
+        if !name.starts_with(crate::NS_PREFIX) {
+            bail!("namespace {name} lacks the project prefix {}", crate::NS_PREFIX);
+        }
+        if exists(name) {
+            bail!("namespace {name} already exists: a previous run left it; `switchyard-testbed down` removes it");
+        }
+        cmd::run(&["ip", "netns", "add", name])?;
+        let ns = Self { name: name.to_string() };
+        ns.exec(&["ip", "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn argv<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["ip", "netns", "exec", self.name.as_str()];
+        v.extend_from_slice(args);
+        v
+    }
+
+    /// Runs a command inside the namespace, returning stdout.
+    pub fn exec(&self, args: &[&str]) -> Result<String> {
+        cmd::run(&self.argv(args))
+    }
+
+    /// Runs a command inside the namespace, returning the raw output.
+    pub fn output(&self, args: &[&str]) -> Result<std::process::Output> {
+        cmd::output(&self.argv(args))
+    }
+
+    /// Starts a long-running process inside the namespace with stdout and
+    /// stderr appended to `log`. It is killed when the namespace is dropped.
+    pub fn spawn(&self, args: &[&str], log: &Path) -> Result<Child> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("open log {}", log.display()))?;
+        let argv = self.argv(args);
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(f.try_clone()?)
+            .stderr(f)
+            .spawn()
+            .with_context(|| format!("start `{}`", args.join(" ")))
+    }
+
+    /// Waits until something listens on TCP `port` inside the namespace.
+    pub fn wait_listening(&self, port: u16, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let filter = format!("sport = :{port}");
+        while Instant::now() < deadline {
+            let out = self.exec(&["ss", "-Hltn", &filter])?;
+            if !out.trim().is_empty() {
+                return Ok(());
+            }
+            sleep(Duration::from_millis(50));
+        }
+        bail!("nothing listens on port {port} in {} after {timeout:?}", self.name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        remove(&self.name);
+    }
+}
+
+pub fn exists(name: &str) -> bool {
+    Path::new("/run/netns").join(name).exists()
+}
+
+/// Kills every process in the namespace (TERM, then KILL after a grace
+/// period) and deletes it. Best effort: used from Drop and from `down`.
+pub fn remove(name: &str) {
+    for sig in ["-TERM", "-KILL"] {
+        let pids = cmd::run(&["ip", "netns", "pids", name]).unwrap_or_default();
+        let pids: Vec<&str> = pids.split_whitespace().collect();
+        if pids.is_empty() {
+            break;
+        }
+        let mut argv = vec!["kill", sig];
+        argv.extend(pids.iter());
+        let _ = cmd::output(&argv);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline
+            && !cmd::run(&["ip", "netns", "pids", name]).unwrap_or_default().trim().is_empty()
+        {
+            sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = cmd::output(&["ip", "netns", "del", name]);
+}
+
+/// The project's namespaces now present (those named with `prefix`).
+pub fn list(prefix: &str) -> Vec<String> {
+    let out = cmd::run(&["ip", "netns", "list"]).unwrap_or_default();
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Removes every namespace named with `prefix`, with its processes.
+pub fn remove_all(prefix: &str) -> Vec<String> {
+    let names = list(prefix);
+    for n in &names {
+        remove(n);
+    }
+    names
+}
+
+/// True when no namespace named with `prefix` is left.
+pub fn none_left(prefix: &str) -> bool {
+    list(prefix).is_empty()
+}

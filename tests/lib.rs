@@ -1,0 +1,10 @@
+//! Shared pieces of the end-to-end tests (the tests themselves are under
+//! `e2e/`; packet vectors shared by every engine live under `vectors/`).
+
+use switchyard_testbed::{netns, NS_PREFIX};
+
+/// Asserts that no namespace of the testbed tagged `tag` is left.
+pub fn assert_no_namespaces(tag: &str) {
+    let left = netns::list(&format!("{NS_PREFIX}{tag}-"));
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
+}
