@@ -1,0 +1,172 @@
+//! The validated configuration: every name resolved to an index, every
+//! address parsed, every regex compiled. The engine and the route table are
+//! built only from this.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use switchyard_wire::cookie::CookieSecret;
+use switchyard_wire::ethernet::MacAddr;
+use switchyard_wire::flow::{BackendIndex, VipId};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub frontend: FrontendSettings,
+    pub switch: SwitchSettings,
+    pub cookie: CookieSettings,
+    pub dpdk: DpdkSettings,
+    pub timeouts: Timeouts,
+    /// Index = `VipId` (the switch's VIP table is numbered the same way).
+    pub services: Vec<Service>,
+    pub pools: Vec<PoolSpec>,
+    /// Index = `BackendIndex`; one entry per distinct address:port.
+    pub backends: Vec<BackendSpec>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FrontendSettings {
+    pub mac: MacAddr,
+    pub switch_mac: MacAddr,
+    pub workers: u16,
+    /// Per worker.
+    pub flow_table_capacity: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SynAckParams {
+    pub mss: u16,
+    pub wscale: u8,
+    pub window: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct SwitchSettings {
+    pub p4runtime: SocketAddrV4,
+    pub device_id: u64,
+    pub syn_ack: SynAckParams,
+}
+
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    /// Current first, then the previous one if given.
+    pub secrets: Vec<CookieSecret>,
+    pub rotation: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DpdkSettings {
+    pub eal_args: Vec<String>,
+    pub ports: Vec<PortSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PortSettings {
+    pub name: String,
+    /// A PCI address or a vdev spec such as `net_af_packet0,iface=veth1`.
+    pub device: String,
+    pub rx_queues: u16,
+}
+
+/// All in milliseconds of the engine's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub request_ms: u64,
+    pub backend_syn_rto_ms: u64,
+    pub backend_syn_retries: u8,
+    pub request_rto_ms: u64,
+    pub request_retries: u8,
+    pub closing_ms: u64,
+    pub idle_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        use crate::limits::*;
+        Self {
+            request_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            backend_syn_rto_ms: DEFAULT_BACKEND_SYN_RTO_MS,
+            backend_syn_retries: DEFAULT_BACKEND_SYN_RETRIES,
+            request_rto_ms: DEFAULT_REQUEST_RTO_MS,
+            request_retries: DEFAULT_REQUEST_RETRIES,
+            closing_ms: DEFAULT_CLOSING_MS,
+            idle_ms: DEFAULT_IDLE_MS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OffloadMode {
+    /// The switch carries both directions after the first decision.
+    Connection,
+    /// The switch carries backend->client bytes and bare ACKs; every
+    /// request is routed by the front-end.
+    Request,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub id: VipId,
+    pub vip: Ipv4Addr,
+    pub port: u16,
+    pub offload: OffloadMode,
+    pub routes: Vec<RouteSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostMatch {
+    /// Lower-cased, compared without a `:port` suffix.
+    Exact(String),
+    /// `*.example.com`: stored as `.example.com`; matches one or more labels
+    /// in front of it, not the bare domain.
+    Wildcard(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(regex::Regex),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub host: Option<HostMatch>,
+    pub path: Option<PathMatch>,
+    /// Upper-case method token.
+    pub method: Option<String>,
+    /// Lower-case name, exact value.
+    pub headers: Vec<(String, String)>,
+    pub pool: usize,
+    pub offload: OffloadMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashKey {
+    ClientIp,
+    /// Lower-case header name.
+    Header(String),
+    Cookie(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    RoundRobin,
+    LeastFlows,
+    Maglev(HashKey),
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolSpec {
+    pub name: String,
+    pub policy: Policy,
+    /// (backend, weight); weights are at least 1.
+    pub members: Vec<(BackendIndex, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendSpec {
+    pub address: Ipv4Addr,
+    pub port: u16,
+    pub agent: Option<SocketAddrV4>,
+}

@@ -1,0 +1,59 @@
+//! Every constant and limit of the front-end, each with its reason.
+//! Timeouts here are defaults; the config's `[timeouts]` overrides them.
+
+/// Largest HTTP request header block the engine assembles (the issue's
+/// contract; nginx's default `large_client_header_buffers` is 4 x 8 KiB).
+/// A header block that does not end within this many bytes gets 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Request bytes (headers plus the start of a body) the engine buffers per
+/// flow before the backend connection exists. Past this the client's
+/// segments are dropped and the client retransmits once the splice is up.
+pub const MAX_BUFFERED_BYTES: usize = 48 * 1024;
+
+/// Out-of-order segments kept per flow while assembling; more are dropped
+/// (the client retransmits them). Bounds the per-flow bookkeeping.
+pub const MAX_OOO_SEGMENTS: usize = 16;
+
+/// Headers httparse is given room for; more is treated as 431.
+pub const MAX_HEADERS: usize = 64;
+
+/// Default per-worker flow table size. 64 Ki flows x ~200 B of entry plus
+/// assembly buffers only while assembling; see docs/FRONTEND.md.
+pub const DEFAULT_FLOW_TABLE_CAPACITY: u32 = 65_536;
+
+/// The cookie SYN-ACK the switch sends (contract with p4/): MSS 1460, window
+/// scale 7, SACK-permitted, no timestamps, raw window 65535. The engine
+/// scales its own window field with this shift when it ACKs in the
+/// switch's sequence space.
+pub const SWITCH_SYN_ACK_MSS: u16 = 1460;
+pub const SWITCH_SYN_ACK_WSCALE: u8 = 7;
+pub const SWITCH_SYN_ACK_WINDOW: u16 = 65_535;
+
+/// TTL of frames the engine originates (replayed SYN, ACKs, error replies).
+pub const TTL: u8 = 64;
+
+/// Maglev lookup table size: a prime well above 100 x the largest pool so
+/// weights resolve to within about 1% (Maglev paper, section 3.4).
+pub const MAGLEV_TABLE_SIZE: usize = 65_537;
+
+/// A client that opened a connection but has not completed its header
+/// block within this time gets 408 and a FIN (slowloris bound).
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Retransmission timeout of the replayed SYN (RFC 6298's initial RTO).
+pub const DEFAULT_BACKEND_SYN_RTO_MS: u64 = 1_000;
+/// Replayed-SYN retransmissions before the client gets 504.
+pub const DEFAULT_BACKEND_SYN_RETRIES: u8 = 3;
+/// Retransmission timeout of the buffered request towards the backend; a
+/// LAN RTT is far below it, and it doubles per retry.
+pub const DEFAULT_REQUEST_RTO_MS: u64 = 200;
+pub const DEFAULT_REQUEST_RETRIES: u8 = 5;
+/// How long a flow that is closing (FINs exchanged, or an engine error
+/// reply sent) keeps state to absorb retransmissions and last ACKs.
+pub const DEFAULT_CLOSING_MS: u64 = 2_000;
+/// A flow the front-end forwards itself (install refused or pending) with
+/// no packet for this long is forgotten.
+pub const DEFAULT_IDLE_MS: u64 = 300_000;
+/// After `Installed`, the front-end keeps a tombstone this long so packets
+/// already in flight are still forwarded correctly.
+pub const OFFLOADED_GRACE_MS: u64 = 5_000;

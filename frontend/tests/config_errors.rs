@@ -1,0 +1,83 @@
+//! Config refusals carry file:line:col and say what is wrong: a fixture
+//! table of (description, edit of the example, expected location, expected
+//! words).
+
+use switchyard_frontend::config::{self, HashKey, HostMatch, OffloadMode, PathMatch, Policy};
+
+const EXAMPLE: &str = include_str!("../examples/switchyard.toml");
+
+#[test]
+fn example_loads() {
+    let c = config::parse(EXAMPLE, "switchyard.toml").expect("example is valid");
+    assert_eq!(c.services.len(), 1);
+    let web = &c.services[0];
+    assert_eq!((web.vip.to_string().as_str(), web.port, web.offload), ("198.18.100.1", 80, OffloadMode::Connection));
+    assert_eq!(web.routes.len(), 4);
+    assert_eq!(web.routes[0].host, Some(HostMatch::Exact("api.example.test".into())));
+    assert!(matches!(web.routes[1].path, Some(PathMatch::Regex(_))));
+    assert_eq!(web.routes[2].host, Some(HostMatch::Wildcard(".example.test".into())));
+    assert_eq!(web.routes[2].offload, OffloadMode::Request);
+    assert_eq!(web.routes[2].headers, vec![("x-canary".to_string(), "1".to_string())]);
+    // Three distinct backends although 198.18.2.11 and .12 appear in two pools.
+    assert_eq!(c.backends.len(), 3);
+    assert_eq!(c.pools[1].policy, Policy::Maglev(HashKey::ClientIp));
+    assert_eq!(c.pools[1].members, vec![(1, 2), (2, 1)]);
+    assert_eq!(c.cookie.secrets.len(), 2);
+    assert_eq!(c.cookie.secrets[0].k0, 0x0302_0100);
+    assert_eq!(c.frontend.mac, [0x02, 0x53, 0x59, 0, 0, 0x10]);
+    assert_eq!(c.switch.syn_ack.wscale, 7);
+    assert_eq!(c.dpdk.eal_args[0], "--no-huge");
+}
+
+/// Replaces the first occurrence of `from` in the example by `to`.
+fn edit(from: &str, to: &str) -> String {
+    assert!(EXAMPLE.contains(from), "fixture edit target `{from}` not in example");
+    EXAMPLE.replacen(from, to, 1)
+}
+
+fn line_of(src: &str, needle: &str) -> usize {
+    src.lines().position(|l| l.contains(needle)).expect("needle") + 1
+}
+
+#[test]
+fn refusals_are_located() {
+    // (description, source, line marker (a unique text on the expected line), expected words)
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        ("unknown pool", edit("pool = \"static\"", "pool = \"nosuch\""), "pool = \"nosuch\"", "unknown pool `nosuch`"),
+        ("weight zero", edit("weight = 2,", "weight = 0,"), "weight = 0,", "weight must be at least 1"),
+        ("bad regex", edit(r"path_regex = '^/static/.*\.(css|js|png)$'", "path_regex = '^/static/(['"), "path_regex = '^/static/([", "does not compile"),
+        (
+            "duplicate VIP",
+            format!("{EXAMPLE}\n[[services]]\nname = \"web2\"\nvip = \"198.18.100.1\" # dup\nport = 80\n[[services.routes]]\npool = \"web\"\n"),
+            "# dup",
+            "duplicate VIP 198.18.100.1:80",
+        ),
+        ("bad vip", edit("vip = \"198.18.100.1\"", "vip = \"198.18.100\""), "vip = \"198.18.100\"", "not an IPv4 address"),
+        ("bad mac", edit("mac = \"02:53:59:00:00:10\"", "mac = \"02:53:59:00:00\""), "mac = \"02:53:59:00:00\"", "not a MAC address"),
+        ("unknown policy", edit("policy = \"least_flows\"", "policy = \"random\""), "policy = \"random\"", "unknown policy `random`"),
+        ("bad hash", edit("hash = \"client_ip\"", "hash = \"url\""), "hash = \"url\"", "want `client_ip`"),
+        ("wildcard in middle", edit("host = \"*.example.test\"", "host = \"api.*.test\""), "host = \"api.*.test\"", "not a host name"),
+        ("two path kinds", edit("path_prefix = \"/v1/\"", "path_prefix = \"/v1/\"\npath_exact = \"/x\""), "path_exact = \"/x\"", "at most one of"),
+        ("type error", edit("port = 80\noffload", "port = \"eighty\"\noffload"), "port = \"eighty\"", "invalid type"),
+        ("unknown key", edit("rotation_secs = 60", "rotation_secs = 60\nrotaton = 5"), "rotaton = 5", "unknown field `rotaton`"),
+        ("bad offload mode", edit("offload = \"connection\"", "offload = \"packet\""), "offload = \"packet\"", "unknown variant `packet`"),
+        ("wscale too big", edit("syn_ack_wscale = 7", "syn_ack_wscale = 15"), "syn_ack_wscale = 15", "0..=14"),
+        ("zero rotation", edit("rotation_secs = 60", "rotation_secs = 0"), "rotation_secs = 0", "above 0"),
+        ("bad p4runtime", edit("p4runtime = \"198.18.0.1:9559\"", "p4runtime = \"switch\""), "p4runtime = \"switch\"", "address:port"),
+        ("syntax", edit("[timeouts]", "[timeouts"), "[timeouts", ""),
+    ];
+    for (what, src, marker, words) in cases {
+        let e = config::parse(&src, "t.toml").err().unwrap_or_else(|| panic!("{what}: accepted"));
+        let want_line = line_of(&src, marker);
+        assert_eq!(e.line, want_line, "{what}: {e}");
+        assert!(e.message.contains(words), "{what}: `{}` lacks `{words}`", e.message);
+        let shown = e.to_string();
+        assert!(shown.starts_with(&format!("t.toml:{want_line}:")), "{what}: {shown}");
+    }
+}
+
+#[test]
+fn missing_section_is_an_error() {
+    let e = config::parse("[frontend]\nmac = \"02:00:00:00:00:01\"\nswitch_mac = \"02:00:00:00:00:02\"\n", "x.toml").unwrap_err();
+    assert!(e.message.contains("missing field"), "{e}");
+}
