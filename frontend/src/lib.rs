@@ -7,3 +7,7 @@
 
 pub mod config;
 pub mod limits;
+pub mod http;
+pub mod maglev;
+pub mod pool;
+pub mod route;

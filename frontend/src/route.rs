@@ -1,0 +1,150 @@
+//! The compiled route table: per service, routes in config order, first
+//! match wins. A route matches when every field it sets matches:
+//!
+//! - `host`: exact (case-insensitive, port ignored) or `*.domain`, which
+//!   matches any name ending in `.domain` but not `domain` itself;
+//! - path (the request-target up to `?`): exact, prefix (plain string
+//!   prefix), or regex (unanchored unless the regex anchors itself, run on
+//!   the path without the query);
+//! - `method`: exact token;
+//! - `headers`: every listed header present with exactly that value.
+//!
+//! No route matching gives 404; a route whose pool has no eligible backend
+//! gives 503 (there is no fall-through to later routes: an operator who
+//! wants a fallback pool lists it in the pool, not in another route).
+
+use core::net::Ipv4Addr;
+use std::collections::HashMap;
+
+use switchyard_wire::flow::{BackendIndex, VipId};
+
+use crate::config::{Config, HostMatch, OffloadMode, PathMatch, RouteSpec, Service};
+use crate::http::RequestHead;
+use crate::pool::{BackendState, Pool};
+
+/// The outcome of routing one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Backend { backend: BackendIndex, pool: usize, route: usize, offload: OffloadMode },
+    NoRoute,
+    NoHealthyBackend { pool: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Router {
+    services: Vec<Service>,
+    by_vip: HashMap<(Ipv4Addr, u16), VipId>,
+    pub pools: Vec<Pool>,
+    pub backends: Vec<BackendState>,
+    by_backend_addr: HashMap<(Ipv4Addr, u16), BackendIndex>,
+}
+
+fn host_matches(m: &HostMatch, host: Option<&str>) -> bool {
+    let Some(h) = host else { return false };
+    match m {
+        HostMatch::Exact(e) => h.eq_ignore_ascii_case(e),
+        HostMatch::Wildcard(suffix) => {
+            h.len() > suffix.len() && h.as_bytes()[h.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+        }
+    }
+}
+
+fn route_matches(r: &RouteSpec, head: &RequestHead<'_>) -> bool {
+    if let Some(m) = &r.method {
+        if head.method != m {
+            return false;
+        }
+    }
+    if let Some(h) = &r.host {
+        if !host_matches(h, head.host) {
+            return false;
+        }
+    }
+    if let Some(p) = &r.path {
+        let path = head.path.split('?').next().unwrap_or("");
+        let ok = match p {
+            PathMatch::Exact(e) => path == e,
+            PathMatch::Prefix(pre) => path.starts_with(pre.as_str()),
+            PathMatch::Regex(re) => re.is_match(path),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    r.headers.iter().all(|(n, v)| head.header(n) == Some(v.as_bytes()))
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Self {
+        let backends: Vec<BackendState> = config
+            .backends
+            .iter()
+            .map(|&spec| BackendState { spec, healthy: true, draining: false, active_flows: 0 })
+            .collect();
+        let pools = config.pools.iter().map(|p| Pool::new(p.clone(), &backends)).collect();
+        let by_vip = config.services.iter().map(|s| ((s.vip, s.port), s.id)).collect();
+        let by_backend_addr =
+            config.backends.iter().enumerate().map(|(i, b)| ((b.address, b.port), i as BackendIndex)).collect();
+        Self { services: config.services.clone(), by_vip, pools, backends, by_backend_addr }
+    }
+
+    pub fn service_by_vip(&self, vip: Ipv4Addr, port: u16) -> Option<&Service> {
+        self.by_vip.get(&(vip, port)).map(|&id| &self.services[usize::from(id)])
+    }
+
+    pub fn service(&self, id: VipId) -> &Service {
+        &self.services[usize::from(id)]
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    pub fn backend_by_addr(&self, addr: Ipv4Addr, port: u16) -> Option<BackendIndex> {
+        self.by_backend_addr.get(&(addr, port)).copied()
+    }
+
+    pub fn backend(&self, b: BackendIndex) -> &BackendState {
+        &self.backends[usize::from(b)]
+    }
+
+    /// Routes a request of `service`; the chosen backend is not counted as
+    /// having a flow until `flow_started` is called.
+    pub fn decide(&mut self, service: VipId, client_ip: Ipv4Addr, head: &RequestHead<'_>) -> Decision {
+        let svc = &self.services[usize::from(service)];
+        let Some((i, r)) = svc.routes.iter().enumerate().find(|(_, r)| route_matches(r, head)) else {
+            return Decision::NoRoute;
+        };
+        let (pool, offload) = (r.pool, r.offload);
+        match self.pools[pool].pick(&self.backends, client_ip, head) {
+            Some(backend) => Decision::Backend { backend, pool, route: i, offload },
+            None => Decision::NoHealthyBackend { pool },
+        }
+    }
+
+    pub fn flow_started(&mut self, b: BackendIndex) {
+        let s = &mut self.backends[usize::from(b)];
+        s.active_flows = s.active_flows.saturating_add(1);
+    }
+
+    pub fn flow_ended(&mut self, b: BackendIndex) {
+        let s = &mut self.backends[usize::from(b)];
+        s.active_flows = s.active_flows.saturating_sub(1);
+    }
+
+    /// Health or draining change (from the control task): affects new
+    /// flows only.
+    pub fn set_backend_flags(&mut self, b: BackendIndex, healthy: bool, draining: bool) {
+        let Some(s) = self.backends.get_mut(usize::from(b)) else { return };
+        if (s.healthy, s.draining) == (healthy, draining) {
+            return;
+        }
+        s.healthy = healthy;
+        s.draining = draining;
+        for p in &mut self.pools {
+            if p.spec.members.iter().any(|&(m, _)| m == b) {
+                p.rebuild(&self.backends);
+            }
+        }
+    }
+}
