@@ -52,6 +52,12 @@ registry! {
         FlowTableFull = 12, "flow_table_full", "front-end flow table full";
         NotIpv4 = 13, "not_ipv4", "non-IPv4 frame on a data port";
         NoFlow = 14, "no_flow", "packet for a flow nobody knows (not a valid new connection)";
+        AgentNotTcp = 15, "agent_not_tcp", "agent: IPv4 but not TCP (passed unchanged)";
+        AgentNotServicePort = 16, "agent_not_service_port", "agent: TCP not to/from a configured service port (passed unchanged)";
+        AgentMapFull = 17, "agent_map_full", "agent: flow map update failed, fused SYN passed without recording";
+        AgentNotFused = 18, "agent_not_fused", "agent: SYN without a fused switch ISN (plain connection, passed unchanged)";
+        AgentSynAckMismatch = 19, "agent_syn_ack_mismatch", "agent: backend SYN-ACK does not acknowledge the recorded client ISN";
+        AgentNotSpliced = 20, "agent_not_spliced", "agent: segment of a recorded flow before the backend's SYN-ACK";
     }
 }
 
@@ -65,6 +71,14 @@ registry! {
         Routed = 5, "routed", "packet routed unchanged (not VIP traffic, or from a front-end)";
         Dropped = 6, "dropped", "packet dropped (see the drop reasons)";
         TeardownDigest = 7, "teardown_digest", "FIN or RST on an offloaded flow reported to the control plane";
+        AgentFusedSyn = 8, "agent_fused_syn", "agent: fused SYN recorded (switch ISN taken from the ack field, field cleared)";
+        AgentSynAck = 9, "agent_syn_ack", "agent: backend SYN-ACK rewritten into the switch's sequence space";
+        AgentEgress = 10, "agent_egress", "agent: backend segment rewritten (seq + delta, window rescaled)";
+        AgentIngress = 11, "agent_ingress", "agent: client segment rewritten (ack - delta)";
+        AgentSack = 12, "agent_sack", "agent: client segment whose SACK blocks were rewritten";
+        AgentWindowClamped = 13, "agent_window_clamped", "agent: rescaled window clamped to 65535 or raised from 0 to 1";
+        AgentFlowReplaced = 14, "agent_flow_replaced", "agent: a new fused SYN replaced the entry of its 4-tuple (re-dispatch)";
+        AgentFlowClosed = 15, "agent_flow_closed", "agent: flow entry removed after both FINs were acknowledged, or an RST";
     }
 }
 

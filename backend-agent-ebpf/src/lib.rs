@@ -1,0 +1,15 @@
+//! Switchyard's backend agent (docs/AGENT.md): the TC programs in bpf/ that
+//! translate between the switch's sequence space and the backend's, and the
+//! loader that attaches them, pins their maps and answers presence probes.
+
+pub mod abi;
+pub mod attach;
+pub mod counters;
+pub mod error;
+pub mod frames;
+pub mod object;
+pub mod pins;
+pub mod probe;
+
+pub use error::{AgentError, AgentResult};
+pub use object::AgentSettings;

@@ -1,0 +1,113 @@
+//! The presence probe: a tiny TCP listener the control plane's health check
+//! uses so that a backend without a running agent is never chosen. It
+//! answers an HTTP GET with `200` and the line, or a bare connection with
+//! just the line: `switchyard-agent ok <iface> <flows>`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+
+use crate::error::{AgentError, AgentResult};
+
+/// How long a prober may take to send its request before we answer anyway.
+const READ_WAIT: Duration = Duration::from_millis(300);
+/// Walking a large flow map costs a syscall per key: recount at most this often.
+const COUNT_EVERY: Duration = Duration::from_secs(1);
+
+pub fn line(iface: &str, flows: usize) -> String {
+    format!("switchyard-agent ok {iface} {flows}\n")
+}
+
+/// Builds the reply to one probe request (`req` = what the peer sent).
+pub fn reply(req: &[u8], body: &str) -> Vec<u8> {
+    if req.starts_with(b"GET ") || req.starts_with(b"HEAD ") {
+        let mut r = format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        if req.starts_with(b"GET ") {
+            r.extend_from_slice(body.as_bytes());
+        }
+        r
+    } else {
+        body.as_bytes().to_vec()
+    }
+}
+
+/// Binds the listener and serves it on a thread for the life of the process.
+pub fn spawn(addr: SocketAddr, iface: String, count: impl Fn() -> usize + Send + 'static) -> AgentResult<SocketAddr> {
+    let listener = TcpListener::bind(addr).map_err(AgentError::io(format!("bind status listener {addr}")))?;
+    let local = listener.local_addr().map_err(AgentError::io("status listener address"))?;
+    let cache: Arc<Mutex<Option<(Instant, usize)>>> = Arc::default();
+    std::thread::Builder::new()
+        .name("status".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                match conn {
+                    Ok(s) => {
+                        let flows = {
+                            let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+                            match *c {
+                                Some((at, n)) if at.elapsed() < COUNT_EVERY => n,
+                                _ => {
+                                    let n = count();
+                                    *c = Some((Instant::now(), n));
+                                    n
+                                }
+                            }
+                        };
+                        if let Err(e) = answer(s, &line(&iface, flows)) {
+                            debug!(error = %e, "probe connection");
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "status listener accept"),
+                }
+            }
+        })
+        .map_err(AgentError::io("spawn status thread"))?;
+    Ok(local)
+}
+
+fn answer(mut s: TcpStream, body: &str) -> std::io::Result<()> {
+    s.set_read_timeout(Some(READ_WAIT))?;
+    s.set_write_timeout(Some(READ_WAIT))?;
+    let mut buf = [0u8; 512];
+    let n = match s.read(&mut buf) {
+        Ok(n) => n,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => 0,
+        Err(e) => return Err(e),
+    };
+    s.write_all(&reply(&buf[..n], body))?;
+    s.shutdown(std::net::Shutdown::Both)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_and_bare_replies() {
+        let body = line("eth0", 3);
+        assert_eq!(body, "switchyard-agent ok eth0 3\n");
+        let http = String::from_utf8(reply(b"GET /health HTTP/1.1\r\n\r\n", &body)).unwrap();
+        assert!(http.starts_with("HTTP/1.0 200 OK\r\n"));
+        assert!(http.ends_with("\r\n\r\nswitchyard-agent ok eth0 3\n"));
+        assert!(http.contains(&format!("Content-Length: {}", body.len())));
+        assert_eq!(reply(b"", &body), body.as_bytes());
+        assert!(!String::from_utf8(reply(b"HEAD / HTTP/1.0\r\n\r\n", &body)).unwrap().contains("switchyard-agent ok"));
+    }
+
+    #[test]
+    fn listener_answers_over_tcp() {
+        let addr = spawn("127.0.0.1:0".parse().unwrap(), "lo".into(), || 7).unwrap();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.ends_with("switchyard-agent ok lo 7\n"), "{out}");
+    }
+}
