@@ -2,8 +2,9 @@
 //!
 //! pkg-config's Rust crate drops the `-include rte_config.h -march=corei7`
 //! flags DPDK's headers need, so we run the pkg-config program and pass
-//! its tokens through unchanged (see NOTES: shared linking works, static
-//! does not).
+//! its compile flags through unchanged. Linking is shared (static fails
+//! with Debian's build); EAL loads the PMDs (net_af_packet, mempool_ring)
+//! from its plugin directory at run time.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,8 +37,14 @@ fn main() {
     }
     build.compile("sy_dpdk_shim");
 
+    // link-lib (not link-arg, which would stop at this crate) so every
+    // binary depending on us links DPDK's shared libraries.
     for l in &libs {
-        println!("cargo:rustc-link-arg={l}");
+        if let Some(lib) = l.strip_prefix("-l") {
+            println!("cargo:rustc-link-lib=dylib={lib}");
+        } else if let Some(dir) = l.strip_prefix("-L") {
+            println!("cargo:rustc-link-search=native={dir}");
+        }
     }
 
     let bindings = bindgen::Builder::default()
@@ -50,7 +57,7 @@ fn main() {
         .allowlist_function("rte_pktmbuf_pool_create")
         .allowlist_function("rte_mempool_(free|avail_count|in_use_count)")
         .allowlist_function("rte_eth_(dev_count_avail|dev_get_port_by_name|dev_info_get|dev_configure|rx_queue_setup|tx_queue_setup|dev_start|dev_stop|dev_close|promiscuous_enable|macaddr_get|stats_get|link_get_nowait|dev_socket_id)")
-        .allowlist_type("rte_eth_(conf|dev_info|stats|link|rxconf|txconf)")
+        .allowlist_type("rte_eth_(conf|dev_info|stats|link|rxconf|txconf)|rte_ether_addr")
         .allowlist_var("RTE_MBUF_DEFAULT_BUF_SIZE|RTE_PKTMBUF_HEADROOM|RTE_MAX_ETHPORTS|RTE_ETH_NAME_MAX_LEN")
         .opaque_type("rte_mbuf")
         .opaque_type("rte_mempool")

@@ -68,6 +68,17 @@ impl Netns {
             .with_context(|| format!("start `{}`", args.join(" ")))
     }
 
+    /// A veth pair, `name` here and `peer_name` in `peer`, with the given
+    /// MACs, offloads off on both ends (see `no_offloads`), both up.
+    pub fn add_veth(&self, name: &str, mac: &str, peer: &Netns, peer_name: &str, peer_mac: &str) -> Result<()> {
+        self.exec(&["ip", "link", "add", name, "address", mac, "type", "veth", "peer", "name", peer_name, "address", peer_mac, "netns", peer.name()])?;
+        for (ns, ifname) in [(self, name), (peer, peer_name)] {
+            no_offloads(ns, ifname)?;
+            ns.exec(&["ip", "link", "set", "dev", ifname, "up"])?;
+        }
+        Ok(())
+    }
+
     /// Waits until something listens on TCP `port` inside the namespace.
     pub fn wait_listening(&self, port: u16, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
@@ -81,6 +92,14 @@ impl Netns {
         }
         bail!("nothing listens on port {port} in {} after {timeout:?}", self.name)
     }
+}
+
+/// Turns off checksum and segmentation offloads: kernel-sent TCP over veth
+/// otherwise carries partial checksums and 64 KB super-frames that a packet
+/// forwarder (switch-sim, DPDK) cannot pass on. Router mode uses the same
+/// settings so comparisons are fair.
+fn no_offloads(ns: &Netns, ifname: &str) -> Result<()> {
+    ns.exec(&["ethtool", "-K", ifname, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]).map(|_| ())
 }
 
 impl Drop for Netns {

@@ -74,15 +74,6 @@ fn ns_name(tag: &str, role: &str) -> String {
     format!("{}{tag}-{role}", crate::NS_PREFIX)
 }
 
-/// Turns off checksum and segmentation offloads: kernel-sent TCP over veth
-/// otherwise carries partial checksums and 64 KB super-frames that a packet
-/// forwarder (switch-sim, DPDK) cannot pass on. Router mode uses the same
-/// settings so comparisons are fair.
-fn no_offloads(ns: &Netns, ifname: &str) -> Result<()> {
-    ns.exec(&["ethtool", "-K", ifname, "tx", "off", "tso", "off", "gso", "off", "gro", "off"])
-        .map(|_| ())
-}
-
 impl Testbed {
     pub fn up(spec: TestbedSpec) -> Result<Self> {
         crate::require_root()?;
@@ -148,11 +139,7 @@ impl Testbed {
 fn wire_link(switch: &Netns, host: &Netns, l: &Link, mode: SwitchMode) -> Result<()> {
     let host_mac = addr::mac_str(addr::mac(l.host, false));
     let sw_mac = addr::mac_str(addr::mac(l.host, true));
-    switch.exec(&["ip", "link", "add", &l.switch_if, "address", &sw_mac, "type", "veth", "peer", "name", "eth0", "address", &host_mac, "netns", host.name()])?;
-    for (ns, ifname) in [(switch, l.switch_if.as_str()), (host, "eth0")] {
-        no_offloads(ns, ifname)?;
-        ns.exec(&["ip", "link", "set", ifname, "up"])?;
-    }
+    switch.add_veth(&l.switch_if, &sw_mac, host, "eth0", &host_mac)?;
     let host_cidr = format!("{}/24", l.host_ip);
     let gw = l.gw_ip.to_string();
     host.exec(&["ip", "addr", "add", &host_cidr, "dev", "eth0"])?;
