@@ -145,6 +145,9 @@ pub enum ErrorReply {
     NotFound,
     RequestTimeout,
     HeadersTooLarge,
+    /// The backend refused the connection, or answered without its agent
+    /// (its SYN-ACK not in the client's sequence space).
+    BadGateway,
     ServiceUnavailable,
     GatewayTimeout,
 }
@@ -162,12 +165,16 @@ macro_rules! reply {
 }
 
 impl ErrorReply {
+    pub const ALL: [ErrorReply; 7] =
+        [Self::BadRequest, Self::NotFound, Self::RequestTimeout, Self::HeadersTooLarge, Self::BadGateway, Self::ServiceUnavailable, Self::GatewayTimeout];
+
     pub fn status(self) -> u16 {
         match self {
             ErrorReply::BadRequest => 400,
             ErrorReply::NotFound => 404,
             ErrorReply::RequestTimeout => 408,
             ErrorReply::HeadersTooLarge => 431,
+            ErrorReply::BadGateway => 502,
             ErrorReply::ServiceUnavailable => 503,
             ErrorReply::GatewayTimeout => 504,
         }
@@ -179,6 +186,7 @@ impl ErrorReply {
             ErrorReply::NotFound => reply!("404 Not Found", "26", "no route for this request"),
             ErrorReply::RequestTimeout => reply!("408 Request Timeout", "16", "request timeout"),
             ErrorReply::HeadersTooLarge => reply!("431 Request Header Fields Too Large", "32", "request header fields too large"),
+            ErrorReply::BadGateway => reply!("502 Bad Gateway", "12", "bad gateway"),
             ErrorReply::ServiceUnavailable => reply!("503 Service Unavailable", "19", "no healthy backend"),
             ErrorReply::GatewayTimeout => reply!("504 Gateway Timeout", "23", "backend did not answer"),
         }
@@ -200,8 +208,7 @@ mod tests {
 
     #[test]
     fn replies_are_valid_http_with_exact_length() {
-        use ErrorReply::*;
-        for r in [BadRequest, NotFound, RequestTimeout, HeadersTooLarge, ServiceUnavailable, GatewayTimeout] {
+        for r in ErrorReply::ALL {
             let b = r.bytes();
             let mut h = [httparse::EMPTY_HEADER; 8];
             let mut resp = httparse::Response::new(&mut h);

@@ -11,3 +11,6 @@ pub mod http;
 pub mod maglev;
 pub mod pool;
 pub mod route;
+pub mod engine;
+pub mod flow_table;
+pub mod offload;

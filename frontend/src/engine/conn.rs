@@ -1,0 +1,76 @@
+//! The one merged state per flow (both directions, no TCP sockets).
+
+use core::net::Ipv4Addr;
+
+use switchyard_wire::cookie::CookieOptions;
+use switchyard_wire::flow::{BackendIndex, ConnKey};
+
+use super::assembly::Assembly;
+use crate::config::OffloadMode;
+use crate::http::ErrorReply;
+
+/// Where a flow is in the packet walk (DESIGN.md steps 2-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpliceState {
+    /// Cookie valid; gathering the request head from the client.
+    Assembling,
+    /// Replayed SYN sent to `backend`; waiting for its SYN-ACK.
+    Connecting,
+    /// Backend handshake done, request sent; the engine forwards with the
+    /// switch's rewrite until the entry is installed (or forever if refused).
+    Spliced,
+    /// The engine answered the client itself (`reply`, or a bare FIN when
+    /// `None`) starting at server-side sequence `seq`, then FIN.
+    Replied { reply: Option<ErrorReply>, seq: u32, acked: bool },
+    /// Both FINs seen (or the reply's close completed): kept for
+    /// `closing_ms` to absorb retransmissions.
+    Closing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffloadStatus {
+    NotRequested,
+    Pending,
+    Installed,
+    Refused,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnEntry {
+    pub key: ConnKey,
+    pub vip: Ipv4Addr,
+    pub vport: u16,
+    /// The switch's ISN `S` (the cookie), and the client's options in it.
+    pub cookie: u32,
+    pub opts: CookieOptions,
+    pub mode: OffloadMode,
+    pub state: SpliceState,
+    pub backend: Option<BackendIndex>,
+    /// Request mode hand-over: the old backend and the seq of the FIN the
+    /// engine sent it in the client's name.
+    pub prev_backend: Option<(BackendIndex, u32)>,
+    /// The current backend handshake: seq of the replayed SYN and the
+    /// server-side ISN carried in its ack field.
+    pub syn_seq: u32,
+    pub server_isn: u32,
+    /// Highest ACK and latest window the client sent (server-side space).
+    pub client_ack: u32,
+    pub client_window: u16,
+    /// Request mode: where the next request starts; `None` when unknown
+    /// (chunked body, pipelining) and the connection stays on its backend.
+    pub next_request: Option<u32>,
+    /// End (seq) of the bytes the engine sent to the backend itself and
+    /// must see acknowledged.
+    pub req_end: u32,
+    pub backend_mss: u16,
+    /// Seq of the client's FIN, once seen.
+    pub client_fin: Option<u32>,
+    pub backend_fin: bool,
+    pub offload: OffloadStatus,
+    /// Engine clock (ms) of the flow's one pending timer.
+    pub deadline: u64,
+    pub last_seen: u64,
+    pub retries: u8,
+    /// Request bytes, only while assembling or until the backend ACKs them.
+    pub asm: Option<Box<Assembly>>,
+}

@@ -1,0 +1,50 @@
+//! What the engine did, for metrics. Drops are indexed by the registry's
+//! `DropReason` code so every part's numbers mean the same thing.
+
+use switchyard_wire::reason::DropReason;
+
+use crate::http::ErrorReply;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Index = `DropReason as u8`.
+    pub drops: [u64; 32],
+    pub new_flows: u64,
+    pub acks_sent: u64,
+    pub replayed_syns: u64,
+    pub syn_retransmits: u64,
+    pub backend_syn_acks: u64,
+    pub requests_sent: u64,
+    pub request_retransmits: u64,
+    pub forwarded_to_backend: u64,
+    pub forwarded_to_client: u64,
+    /// Index = position in `ErrorReply::ALL`.
+    pub replies: [u64; 7],
+    pub offload_requested: u64,
+    pub offload_installed: u64,
+    pub offload_refused: u64,
+    pub forwarded_after_offload: u64,
+    pub handovers: u64,
+    pub flows_closed: u64,
+    pub flows_aborted: u64,
+}
+
+impl Counters {
+    pub fn drop(&mut self, r: DropReason) {
+        self.drops[r as usize] += 1;
+    }
+
+    pub fn dropped(&self, r: DropReason) -> u64 {
+        self.drops[r as usize]
+    }
+
+    pub fn reply(&mut self, r: ErrorReply) {
+        if let Some(i) = ErrorReply::ALL.iter().position(|&x| x == r) {
+            self.replies[i] += 1;
+        }
+    }
+
+    pub fn replied(&self, r: ErrorReply) -> u64 {
+        ErrorReply::ALL.iter().position(|&x| x == r).map_or(0, |i| self.replies[i])
+    }
+}

@@ -1,0 +1,846 @@
+//! The sans-IO spliced-flow engine: frames and time in, frames and offload
+//! requests out. No clock reads, no I/O, no blocking; a driver (DPDK,
+//! AF_PACKET, a test) owns the loop:
+//!
+//! ```text
+//! for frame in rx { match engine.handle_frame(&mut frame, now_ms, &mut actions) {
+//!     Verdict::Forward => tx(frame),      // rewritten in place
+//!     Verdict::Consumed | Verdict::Drop(_) => {} } }
+//! for a in actions.drain(..) { Transmit(f) => tx(f), Offload(r) => control_queue.push(r) }
+//! engine.on_timer(now_ms, &mut actions) when now >= engine.next_deadline()
+//! ```
+//!
+//! Phases and transitions are documented in docs/FRONTEND.md.
+
+pub mod assembly;
+pub mod conn;
+pub mod counters;
+pub mod packet;
+
+use core::cmp::Reverse;
+use core::net::Ipv4Addr;
+use std::collections::BinaryHeap;
+
+use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
+use switchyard_wire::flow::{BackendIndex, ConnKey, VipId};
+use switchyard_wire::reason::DropReason;
+use switchyard_wire::tcp::{ACK, FIN, PSH, RST, SYN};
+use switchyard_wire::tcp_option::{SynOptions, TcpOption};
+
+use assembly::{seq_diff, Assembly};
+pub use conn::{ConnEntry, OffloadStatus, SpliceState};
+pub use counters::Counters;
+use packet::{Out, Seg};
+
+use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
+use crate::flow_table::FlowTable;
+use crate::http::{header_storage, parse_head, BodyLength, ErrorReply, HeadStatus};
+use crate::limits::{MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS};
+use crate::offload::{OffloadEvent, OffloadRequest};
+use crate::route::{Decision, Router};
+
+/// What the driver does with the frame it passed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Rewritten in place (the switch's rewrite): transmit it.
+    Forward,
+    /// Taken by the engine (buffered, swallowed, answered).
+    Consumed,
+    Drop(DropReason),
+}
+
+/// Something the driver must do besides the verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A frame the engine built, towards the switch.
+    Transmit(Vec<u8>),
+    /// For the control task's queue.
+    Offload(OffloadRequest),
+}
+
+/// The engine's fixed parameters (from the config).
+#[derive(Debug, Clone, Copy)]
+pub struct EngineParams {
+    pub mac: [u8; 6],
+    pub switch_mac: [u8; 6],
+    pub syn_ack: SynAckParams,
+    pub timeouts: Timeouts,
+    pub flow_capacity: usize,
+}
+
+pub struct Engine {
+    p: EngineParams,
+    keyring: CookieKeyring,
+    router: Router,
+    flows: FlowTable<ConnEntry>,
+    timers: BinaryHeap<Reverse<(u64, ConnKey)>>,
+    counters: Counters,
+}
+
+/// What a handler wants done with its flow afterwards.
+enum After {
+    Keep,
+    Remove,
+}
+
+/// The engine's parts a flow handler may use while the flow is borrowed
+/// out of the table.
+struct Ctx<'a> {
+    p: &'a EngineParams,
+    router: &'a mut Router,
+    counters: &'a mut Counters,
+    timers: &'a mut BinaryHeap<Reverse<(u64, ConnKey)>>,
+    out: &'a mut Vec<Action>,
+    now: u64,
+}
+
+impl Engine {
+    /// An engine for one worker.
+    pub fn new(config: &Config) -> Self {
+        let p = EngineParams {
+            mac: config.frontend.mac,
+            switch_mac: config.frontend.switch_mac,
+            syn_ack: config.switch.syn_ack,
+            timeouts: config.timeouts,
+            flow_capacity: config.frontend.flow_table_capacity as usize,
+        };
+        // Config order is current then previous; the keyring takes the
+        // previous first and rotates the current in.
+        let s = &config.cookie.secrets;
+        let keyring = match s.as_slice() {
+            [cur] => CookieKeyring::new(*cur),
+            [cur, prev, ..] => {
+                let mut k = CookieKeyring::new(*prev);
+                k.rotate(*cur);
+                k
+            }
+            [] => CookieKeyring::new(CookieSecret { k0: 0, k1: 0 }),
+        };
+        Self::with_parts(p, keyring, Router::new(config))
+    }
+
+    pub fn with_parts(p: EngineParams, keyring: CookieKeyring, router: Router) -> Self {
+        Self { p, keyring, router, flows: FlowTable::with_capacity(p.flow_capacity), timers: BinaryHeap::new(), counters: Counters::default() }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    pub fn flow(&self, key: &ConnKey) -> Option<&ConnEntry> {
+        self.flows.get(key)
+    }
+
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn keyring(&self) -> &CookieKeyring {
+        &self.keyring
+    }
+
+    /// The control plane rotated the switch's secret.
+    pub fn rotate_cookie_secret(&mut self, next: CookieSecret) {
+        self.keyring.rotate(next);
+    }
+
+    /// Health checks or the operator changed a backend: new flows only.
+    pub fn set_backend_flags(&mut self, b: BackendIndex, healthy: bool, draining: bool) {
+        self.router.set_backend_flags(b, healthy, draining);
+    }
+
+    /// The earliest time `on_timer` has work (may be stale: harmless).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// One frame from the switch side.
+    pub fn handle_frame(&mut self, frame: &mut [u8], now: u64, out: &mut Vec<Action>) -> Verdict {
+        let seg = match packet::parse(frame) {
+            Ok(s) => s,
+            Err(r) => return self.dropped(r),
+        };
+        if let Some(s) = self.router.service_by_vip(seg.dst, seg.dport) {
+            let (id, vip, vport, mode) = (s.id, s.vip, s.port, s.offload);
+            return self.from_client(frame, &seg, id, vip, vport, mode, now, out);
+        }
+        if let Some(b) = self.router.backend_by_addr(seg.src, seg.sport) {
+            return self.from_backend(frame, &seg, b, now, out);
+        }
+        self.dropped(DropReason::NoRoute)
+    }
+
+    fn dropped(&mut self, r: DropReason) -> Verdict {
+        self.counters.drop(r);
+        Verdict::Drop(r)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn from_client(&mut self, frame: &mut [u8], seg: &Seg, vip_id: VipId, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64, out: &mut Vec<Action>) -> Verdict {
+        let key = ConnKey { client_ip: seg.src, client_port: seg.sport, vip_id };
+        // Port reuse: a finished flow's key, and a segment with a fresh
+        // valid cookie: the old state goes, the new connection starts.
+        let reuse = matches!(self.flows.get(&key), Some(f) if matches!(f.state, SpliceState::Closing | SpliceState::Replied { .. })
+            && seg.has(ACK) && seg.ack.wrapping_sub(1) != f.cookie && self.cookie_ok(seg, vip, vport).is_some());
+        if reuse {
+            self.finish(key, out);
+        }
+        if self.flows.get(&key).is_none() {
+            if let Err(r) = self.new_flow(seg, key, vip, vport, mode, now) {
+                return self.dropped(r);
+            }
+        }
+        let Engine { p, router, flows, counters, timers, .. } = self;
+        let flow = flows.get_mut(&key).expect("present");
+        flow.last_seen = now;
+        let mut ctx = Ctx { p, router, counters, timers, out, now };
+        let (verdict, after) = ctx.client_segment(flow, frame, seg);
+        if let After::Remove = after {
+            self.finish(key, out);
+        }
+        verdict
+    }
+
+    fn cookie_ok(&self, seg: &Seg, vip: Ipv4Addr, vport: u16) -> Option<switchyard_wire::cookie::CookieOptions> {
+        let input = CookieInput { client_ip: seg.src, client_port: seg.sport, vip, vport, client_isn: seg.seq.wrapping_sub(1) };
+        self.keyring.validate(seg.ack.wrapping_sub(1), &input).ok()
+    }
+
+    /// Step 2: a client segment with no state must carry a valid cookie.
+    fn new_flow(&mut self, seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64) -> Result<(), DropReason> {
+        if seg.has(SYN) || seg.has(RST) {
+            // The switch answers SYNs; a stray RST has nothing to reset.
+            return Err(DropReason::NoFlow);
+        }
+        if !seg.has(ACK) {
+            return Err(DropReason::BadTcpFlags);
+        }
+        let opts = self.cookie_ok(seg, vip, vport).ok_or(DropReason::BadCookie)?;
+        let cookie = seg.ack.wrapping_sub(1);
+        let entry = ConnEntry {
+            key,
+            vip,
+            vport,
+            cookie,
+            opts,
+            mode,
+            state: SpliceState::Assembling,
+            backend: None,
+            prev_backend: None,
+            syn_seq: seg.seq.wrapping_sub(1),
+            server_isn: cookie,
+            client_ack: seg.ack,
+            client_window: seg.window,
+            next_request: None,
+            req_end: seg.seq,
+            backend_mss: 0,
+            client_fin: None,
+            backend_fin: false,
+            offload: OffloadStatus::NotRequested,
+            deadline: now + self.p.timeouts.request_ms,
+            last_seen: now,
+            retries: 0,
+            asm: Some(Box::new(Assembly::new(seg.seq))),
+        };
+        self.flows.insert_new(key, entry).map_err(|_| DropReason::FlowTableFull)?;
+        self.timers.push(Reverse((now + self.p.timeouts.request_ms, key)));
+        self.counters.new_flows += 1;
+        Ok(())
+    }
+
+    fn from_backend(&mut self, frame: &mut [u8], seg: &Seg, b: BackendIndex, now: u64, out: &mut Vec<Action>) -> Verdict {
+        // The backend talks to CIP:cport; find the service whose flow of
+        // that client is on this backend (a backend can serve many VIPs).
+        let found = self.router.services().iter().map(|s| s.id).find_map(|vip_id| {
+            let key = ConnKey { client_ip: seg.dst, client_port: seg.dport, vip_id };
+            let f = self.flows.get(&key)?;
+            (f.backend == Some(b) || f.prev_backend.map(|p| p.0) == Some(b)).then_some(key)
+        });
+        let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
+        let Engine { p, router, flows, counters, timers, .. } = self;
+        let flow = flows.get_mut(&key).expect("present");
+        flow.last_seen = now;
+        let mut ctx = Ctx { p, router, counters, timers, out, now };
+        let (verdict, after) = if flow.backend == Some(b) {
+            ctx.backend_segment(flow, frame, seg, b)
+        } else {
+            ctx.old_backend_segment(flow, seg)
+        };
+        if let After::Remove = after {
+            self.finish(key, out);
+        }
+        verdict
+    }
+
+    /// Removes a flow: its backend loses a flow, and an entry the switch
+    /// may hold is deleted.
+    fn finish(&mut self, key: ConnKey, out: &mut Vec<Action>) {
+        let Some(f) = self.flows.remove(&key) else { return };
+        if let Some(b) = f.backend {
+            self.router.flow_ended(b);
+        }
+        if matches!(f.offload, OffloadStatus::Pending | OffloadStatus::Installed) {
+            out.push(Action::Offload(OffloadRequest::Delete { key }));
+        }
+        self.counters.flows_closed += 1;
+    }
+
+    /// A completion from the control task.
+    pub fn on_offload(&mut self, ev: OffloadEvent, now: u64, out: &mut Vec<Action>) {
+        let (key, backend) = match ev {
+            OffloadEvent::Installed { key, backend } | OffloadEvent::Refused { key, backend, .. } => (key, backend),
+        };
+        let Some(f) = self.flows.get_mut(&key) else {
+            // The flow ended while the write was in flight: undo it.
+            if matches!(ev, OffloadEvent::Installed { .. }) {
+                out.push(Action::Offload(OffloadRequest::Delete { key }));
+            }
+            return;
+        };
+        if f.backend != Some(backend) {
+            return; // stale (request mode moved on); a newer install follows
+        }
+        match ev {
+            OffloadEvent::Installed { .. } => {
+                f.offload = OffloadStatus::Installed;
+                self.counters.offload_installed += 1;
+                if f.mode == OffloadMode::Connection && f.state == SpliceState::Spliced {
+                    // The switch carries the flow now; keep a tombstone for
+                    // packets already in flight, then forget it.
+                    f.deadline = now + OFFLOADED_GRACE_MS;
+                    self.timers.push(Reverse((f.deadline, key)));
+                }
+            }
+            OffloadEvent::Refused { .. } => {
+                // Stays on the front-end path, still correct.
+                f.offload = OffloadStatus::Refused;
+                self.counters.offload_refused += 1;
+            }
+        }
+    }
+
+    /// Runs due timers: retransmissions, timeouts, forgetting closed flows.
+    pub fn on_timer(&mut self, now: u64, out: &mut Vec<Action>) {
+        while let Some(&Reverse((t, key))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Engine { p, router, flows, counters, timers, .. } = self;
+            let Some(flow) = flows.get_mut(&key) else { continue };
+            if flow.deadline != t {
+                continue; // superseded
+            }
+            let mut ctx = Ctx { p, router, counters, timers, out, now };
+            if let After::Remove = ctx.timer(flow) {
+                self.finish(key, out);
+            }
+        }
+    }
+}
+
+/// The window the engine advertises in the switch's sequence space.
+fn our_window(p: &EngineParams, flow: &ConnEntry) -> u16 {
+    let free = MAX_BUFFERED_BYTES.saturating_sub(flow.asm.as_ref().map_or(0, |a| a.buf.len()));
+    let shift = if flow.opts.wscale.is_some() { p.syn_ack.wscale } else { 0 };
+    (free >> shift).min(usize::from(u16::MAX)) as u16
+}
+
+impl Ctx<'_> {
+    fn set_deadline(&mut self, flow: &mut ConnEntry, t: u64) {
+        flow.deadline = t;
+        self.timers.push(Reverse((t, flow.key)));
+    }
+
+    fn tx(&mut self, o: Out<'_>) {
+        self.out.push(Action::Transmit(packet::emit(&o, self.p.mac, self.p.switch_mac)));
+    }
+
+    /// A segment from the engine to the client (switch's sequence space).
+    fn to_client(&mut self, flow: &ConnEntry, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+        let window = our_window(self.p, flow);
+        self.tx(Out { src: flow.vip, sport: flow.vport, dst: flow.key.client_ip, dport: flow.key.client_port, seq, ack, flags, window, options: &[], payload });
+    }
+
+    /// A segment from the engine to a backend, in the client's name.
+    fn to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, seq: u32, ack: u32, flags: u8, options: &[TcpOption<'_>], payload: &[u8]) {
+        let spec = self.router.backend(b).spec;
+        let window = if flags & SYN != 0 { u16::MAX } else { flow.client_window };
+        self.tx(Out { src: flow.key.client_ip, sport: flow.key.client_port, dst: spec.address, dport: spec.port, seq, ack, flags, window, options, payload });
+    }
+
+    /// The next client sequence number the engine has (in order).
+    fn rcv_nxt(flow: &ConnEntry) -> u32 {
+        let end = flow.asm.as_ref().map_or(flow.req_end, |a| a.end());
+        match flow.client_fin {
+            Some(f) if f == end => end.wrapping_add(1),
+            _ => end,
+        }
+    }
+
+    fn note_client(flow: &mut ConnEntry, seg: &Seg) {
+        if seg.has(ACK) && seq_diff(seg.ack, flow.client_ack) > 0 {
+            flow.client_ack = seg.ack;
+        }
+        flow.client_window = seg.window;
+    }
+
+    fn client_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
+        let plen = seg.payload.len() as u32;
+        match flow.state {
+            SpliceState::Assembling | SpliceState::Connecting => {
+                if seg.has(RST) {
+                    if let (SpliceState::Connecting, Some(b)) = (flow.state, flow.backend) {
+                        self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
+                    }
+                    self.counters.flows_aborted += 1;
+                    return (Verdict::Consumed, After::Remove);
+                }
+                Self::note_client(flow, seg);
+                if let Some(a) = flow.asm.as_mut() {
+                    a.insert(seg.seq, &frame[seg.payload.clone()]);
+                }
+                if seg.has(FIN) {
+                    flow.client_fin = Some(seg.seq.wrapping_add(plen));
+                }
+                if flow.state == SpliceState::Assembling {
+                                        return (Verdict::Consumed, self.try_route(flow, plen > 0 || seg.has(FIN)));
+                }
+                (Verdict::Consumed, After::Keep)
+            }
+            SpliceState::Spliced | SpliceState::Closing => self.spliced_client(flow, frame, seg),
+            SpliceState::Replied { reply, seq, acked } => {
+                if seg.has(RST) {
+                    return (Verdict::Consumed, After::Remove);
+                }
+                Self::note_client(flow, seg);
+                let len = reply.map_or(0, |r| r.bytes().len()) as u32;
+                let fin_end = seq.wrapping_add(len).wrapping_add(1);
+                let acked = acked || (seg.has(ACK) && seq_diff(seg.ack, fin_end) >= 0);
+                flow.state = SpliceState::Replied { reply, seq, acked };
+                if seg.has(FIN) {
+                    let f = seg.seq.wrapping_add(plen);
+                    flow.client_fin = Some(f);
+                    self.to_client(flow, fin_end, f.wrapping_add(1), ACK, &[]);
+                    self.counters.acks_sent += 1;
+                }
+                if acked && flow.client_fin.is_some() {
+                    flow.state = SpliceState::Closing;
+                    let t = self.now + self.p.timeouts.closing_ms;
+                    self.set_deadline(flow, t);
+                }
+                (Verdict::Consumed, After::Keep)
+            }
+        }
+    }
+
+    /// Assembling: parse what is in order; route when the head is complete.
+    fn try_route(&mut self, flow: &mut ConnEntry, had_data: bool) -> After {
+        let asm = flow.asm.as_ref().expect("assembling has a buffer");
+        let mut storage = header_storage();
+        let fin_in_order = flow.client_fin == Some(asm.end());
+        let decision = match parse_head(&asm.buf, &mut storage) {
+            Err(e) => Err(ErrorReply::from(e)),
+            Ok(HeadStatus::Partial) => {
+                if fin_in_order {
+                    // Closed before a full head: nothing to route.
+                    if asm.buf.is_empty() { Ok(None) } else { Err(ErrorReply::BadRequest) }
+                } else {
+                    if had_data {
+                        // Keep the client sending: ACK what is in order, in
+                        // the switch's sequence space (also a dup-ACK for a
+                        // hole, which triggers its fast retransmit).
+                        let ack = Self::rcv_nxt(flow);
+                        self.to_client(flow, flow.client_ack, ack, ACK, &[]);
+                        self.counters.acks_sent += 1;
+                    }
+                    return After::Keep;
+                }
+            }
+            Ok(HeadStatus::Complete(head)) => {
+                let next = match head.body {
+                    BodyLength::Fixed(n) => {
+                        let end = asm.base.wrapping_add(head.head_len as u32).wrapping_add(n as u32);
+                        // Bytes past this request already here = pipelining:
+                        // the connection stays on one backend.
+                        (n <= u64::from(u32::MAX / 2) && seq_diff(asm.end(), end) <= 0).then_some(end)
+                    }
+                    BodyLength::Chunked => None,
+                };
+                let d = self.router.decide(flow.key.vip_id, flow.key.client_ip, &head);
+                match d {
+                    Decision::NoRoute => Err(ErrorReply::NotFound),
+                    Decision::NoHealthyBackend { .. } => Err(ErrorReply::ServiceUnavailable),
+                    Decision::Backend { backend, offload, .. } => Ok(Some((backend, offload, next))),
+                }
+            }
+        };
+        match decision {
+            Err(reply) => self.reply(flow, Some(reply)),
+            Ok(None) => self.reply(flow, None),
+            Ok(Some((backend, offload, next))) => {
+                self.start_backend(flow, backend, offload, next);
+                After::Keep
+            }
+        }
+    }
+
+    /// Step 3: replay the client's SYN to `backend` with the ISN fused in.
+    fn start_backend(&mut self, flow: &mut ConnEntry, backend: BackendIndex, offload: OffloadMode, next: Option<u32>) {
+        if flow.backend.is_none() {
+            flow.mode = offload;
+        }
+        flow.next_request = next;
+        self.router.flow_started(backend);
+        flow.backend = Some(backend);
+        flow.state = SpliceState::Connecting;
+        flow.retries = 0;
+        self.send_syn(flow);
+        let t = self.now + self.p.timeouts.backend_syn_rto_ms;
+        self.set_deadline(flow, t);
+    }
+
+    fn send_syn(&mut self, flow: &ConnEntry) {
+        let o = flow.opts;
+        let mut opts = [TcpOption::Mss(o.mss), TcpOption::NoOp, TcpOption::NoOp, TcpOption::NoOp];
+        let mut n = 1;
+        if o.sack_permitted {
+            opts[n] = TcpOption::SackPermitted;
+            n += 1;
+        }
+        if let Some(ws) = o.wscale {
+            opts[n] = TcpOption::NoOp;
+            opts[n + 1] = TcpOption::WindowScale(ws);
+            n += 2;
+        }
+        let b = flow.backend.expect("connecting has a backend");
+        // ACK flag clear: the ack field carries S for the agent.
+        self.to_backend(flow, b, flow.syn_seq, flow.server_isn, SYN, &opts[..n], &[]);
+        self.counters.replayed_syns += 1;
+    }
+
+    /// Answers the client itself (error reply or bare FIN) and closes.
+    fn reply(&mut self, flow: &mut ConnEntry, reply: Option<ErrorReply>) -> After {
+        let seq = flow.client_ack;
+        let ack = Self::rcv_nxt(flow);
+        flow.req_end = ack;
+        flow.asm = None;
+        flow.state = SpliceState::Replied { reply, seq, acked: false };
+        flow.retries = 0;
+        self.send_reply(flow);
+        if let Some(r) = reply {
+            self.counters.reply(r);
+        }
+        let t = self.now + self.p.timeouts.request_rto_ms;
+        self.set_deadline(flow, t);
+        After::Keep
+    }
+
+    fn send_reply(&mut self, flow: &ConnEntry) {
+        let SpliceState::Replied { reply, seq, .. } = flow.state else { return };
+        let body = reply.map_or(&b""[..], |r| r.bytes());
+        let flags = if body.is_empty() { ACK | FIN } else { ACK | PSH | FIN };
+        self.to_client(flow, seq, flow.req_end, flags, body);
+    }
+
+    /// Step 4: the backend's SYN-ACK (already in the client's space).
+    fn backend_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, b: BackendIndex) -> (Verdict, After) {
+        match flow.state {
+            SpliceState::Connecting => {
+                if seg.has(RST) {
+                    // Refused by the backend.
+                    self.router.flow_ended(b);
+                    flow.backend = None;
+                    return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
+                }
+                if !(seg.has(SYN) && seg.has(ACK)) || seg.ack != flow.syn_seq.wrapping_add(1) {
+                    return (Verdict::Drop(DropReason::NoFlow), After::Keep);
+                }
+                if seg.seq != flow.server_isn {
+                    // No agent rewrote it: splicing would corrupt the flow.
+                    self.to_backend(flow, b, seg.ack, 0, RST, &[], &[]);
+                    self.router.flow_ended(b);
+                    flow.backend = None;
+                    return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
+                }
+                let so = SynOptions::from_options(&frame[seg.options.clone()]).unwrap_or_default();
+                flow.backend_mss = so.mss.unwrap_or(switchyard_wire::cookie::DEFAULT_MSS);
+                self.counters.backend_syn_acks += 1;
+                flow.state = SpliceState::Spliced;
+                flow.retries = 0;
+                self.send_request(flow);
+                let t = self.now + self.p.timeouts.request_rto_ms;
+                self.set_deadline(flow, t);
+                (Verdict::Consumed, After::Keep)
+            }
+            SpliceState::Spliced | SpliceState::Closing => {
+                if seg.has(SYN) {
+                    // A retransmitted SYN-ACK: our request or ACK was lost.
+                    if flow.asm.is_some() {
+                        self.send_request(flow);
+                        self.counters.request_retransmits += 1;
+                    }
+                    return (Verdict::Consumed, After::Keep);
+                }
+                if seg.has(ACK) && flow.asm.is_some() && seq_diff(seg.ack, flow.req_end) >= 0 {
+                    self.request_delivered(flow);
+                }
+                if seg.has(FIN) {
+                    flow.backend_fin = true;
+                }
+                self.forward_to_client(flow, frame, seg);
+                if seg.has(RST) {
+                    return (Verdict::Forward, After::Remove);
+                }
+                self.maybe_closing(flow);
+                (Verdict::Forward, After::Keep)
+            }
+            // Assembling has no backend; Replied flows closed theirs.
+            _ => (Verdict::Drop(DropReason::NoFlow), After::Keep),
+        }
+    }
+
+    /// The buffered request (and FIN) to the backend, client's seq space.
+    fn send_request(&mut self, flow: &mut ConnEntry) {
+        let Some(asm) = flow.asm.take() else { return };
+        let b = flow.backend.expect("spliced has a backend");
+        let mss = usize::from(flow.opts.mss.min(flow.backend_mss).max(64));
+        let fin = flow.client_fin == Some(asm.end());
+        let chunks: Vec<&[u8]> = asm.buf.chunks(mss).collect();
+        let n = chunks.len();
+        let mut seq = asm.base;
+        for (i, c) in chunks.into_iter().enumerate() {
+            let last = i + 1 == n;
+            let flags = ACK | if last { PSH | if fin { FIN } else { 0 } } else { 0 };
+            self.to_backend(flow, b, seq, flow.client_ack, flags, &[], c);
+            seq = seq.wrapping_add(c.len() as u32);
+        }
+        if n == 0 && fin {
+            self.to_backend(flow, b, seq, flow.client_ack, ACK | FIN, &[], &[]);
+        }
+        flow.req_end = asm.end().wrapping_add(u32::from(fin));
+        flow.asm = Some(asm);
+        self.counters.requests_sent += 1;
+    }
+
+    /// The backend has all the bytes the engine answered for.
+    fn request_delivered(&mut self, flow: &mut ConnEntry) {
+        flow.asm = None;
+        flow.retries = 0;
+        if flow.offload == OffloadStatus::NotRequested || (flow.mode == OffloadMode::Request && flow.offload != OffloadStatus::Refused) {
+            let backend = flow.backend.expect("spliced");
+            self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
+            flow.offload = OffloadStatus::Pending;
+            self.counters.offload_requested += 1;
+        }
+        let t = self.now + self.p.timeouts.idle_ms;
+        self.set_deadline(flow, t);
+    }
+
+    fn forward_to_client(&mut self, flow: &ConnEntry, frame: &mut [u8], seg: &Seg) {
+        packet::rewrite_from_backend(frame, seg, flow.vip, flow.vport, self.p.mac, self.p.switch_mac);
+        self.counters.forwarded_to_client += 1;
+        if flow.offload == OffloadStatus::Installed {
+            self.counters.forwarded_after_offload += 1;
+        }
+    }
+
+    fn forward_to_backend(&mut self, flow: &ConnEntry, frame: &mut [u8], seg: &Seg) {
+        let spec = self.router.backend(flow.backend.expect("spliced")).spec;
+        packet::rewrite_to_backend(frame, seg, spec.address, spec.port, self.p.mac, self.p.switch_mac);
+        self.counters.forwarded_to_backend += 1;
+        if flow.offload == OffloadStatus::Installed {
+            self.counters.forwarded_after_offload += 1;
+        }
+    }
+
+    fn maybe_closing(&mut self, flow: &mut ConnEntry) {
+        if flow.state == SpliceState::Spliced && flow.client_fin.is_some() && flow.backend_fin {
+            flow.state = SpliceState::Closing;
+            let t = self.now + self.p.timeouts.closing_ms;
+            self.set_deadline(flow, t);
+        }
+    }
+
+    /// Step 5: client packets while the engine carries the flow; in request
+    /// mode, every new request is routed.
+    fn spliced_client(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
+        let plen = seg.payload.len() as u32;
+        if flow.mode == OffloadMode::Request && plen > 0 && flow.state == SpliceState::Spliced && flow.asm.is_none() {
+            if let Some(nr) = flow.next_request {
+                let end = seg.seq.wrapping_add(plen);
+                if seq_diff(seg.seq, nr) >= 0 {
+                    return self.next_request(flow, frame, seg, nr);
+                }
+                if seq_diff(end, nr) > 0 {
+                    // Straddles two requests: keep it simple and correct,
+                    // the rest of the connection stays on this backend.
+                    flow.next_request = None;
+                }
+            }
+        }
+        Self::note_client(flow, seg);
+        if seg.has(FIN) {
+            flow.client_fin = Some(seg.seq.wrapping_add(plen));
+        }
+        self.forward_to_backend(flow, frame, seg);
+        if seg.has(RST) {
+            return (Verdict::Forward, After::Remove);
+        }
+        self.maybe_closing(flow);
+        (Verdict::Forward, After::Keep)
+    }
+
+    /// Request mode: bytes of the next request on a keep-alive connection.
+    fn next_request(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, nr: u32) -> (Verdict, After) {
+        Self::note_client(flow, seg);
+        let mut asm = Assembly::new(nr);
+        asm.insert(seg.seq, &frame[seg.payload.clone()]);
+        if seg.has(FIN) {
+            flow.client_fin = Some(seg.seq.wrapping_add(seg.payload.len() as u32));
+        }
+        let mut storage = header_storage();
+        let parsed = parse_head(&asm.buf, &mut storage);
+        let old = flow.backend.expect("spliced");
+        let outcome = match parsed {
+            Err(e) => Err(ErrorReply::from(e)),
+            // Heads of later requests must arrive in one segment in this
+            // version (see docs): a partial one pins the connection.
+            Ok(HeadStatus::Partial) => Ok(None),
+            Ok(HeadStatus::Complete(head)) => {
+                let next = match head.body {
+                    BodyLength::Fixed(n) => {
+                        let end = nr.wrapping_add(head.head_len as u32).wrapping_add(n as u32);
+                        (seq_diff(asm.end(), end) <= 0).then_some(end)
+                    }
+                    BodyLength::Chunked => None,
+                };
+                match self.router.decide(flow.key.vip_id, flow.key.client_ip, &head) {
+                    Decision::NoRoute => Err(ErrorReply::NotFound),
+                    Decision::NoHealthyBackend { .. } => Err(ErrorReply::ServiceUnavailable),
+                    Decision::Backend { backend, .. } => Ok(Some((backend, next))),
+                }
+            }
+        };
+        match outcome {
+            Ok(None) => {
+                flow.next_request = None;
+                self.forward_to_backend(flow, frame, seg);
+                (Verdict::Forward, After::Keep)
+            }
+            Ok(Some((b, next))) if b == old => {
+                flow.next_request = next;
+                self.forward_to_backend(flow, frame, seg);
+                (Verdict::Forward, After::Keep)
+            }
+            Ok(Some((b, next))) => {
+                // Hand-over: close the old backend in the client's name at
+                // the request boundary, replay a SYN to the new one with
+                // the client's current sequence numbers.
+                self.to_backend(flow, old, nr, flow.client_ack, ACK | FIN, &[], &[]);
+                self.router.flow_ended(old);
+                flow.prev_backend = Some((old, nr));
+                flow.syn_seq = nr.wrapping_sub(1);
+                flow.server_isn = flow.client_ack.wrapping_sub(1);
+                flow.asm = Some(Box::new(asm));
+                self.counters.handovers += 1;
+                self.start_backend(flow, b, flow.mode, next);
+                (Verdict::Consumed, After::Keep)
+            }
+            Err(reply) => {
+                self.to_backend(flow, old, nr, flow.client_ack, ACK | FIN, &[], &[]);
+                self.router.flow_ended(old);
+                flow.prev_backend = Some((old, nr));
+                flow.backend = None;
+                flow.asm = Some(Box::new(asm));
+                (Verdict::Consumed, self.reply(flow, Some(reply)))
+            }
+        }
+    }
+
+    /// Request mode: the backend the engine closed answers; its bytes must
+    /// not reach the client (they sit in a sequence space now used by the
+    /// new backend), so the engine ACKs its FIN itself.
+    fn old_backend_segment(&mut self, flow: &mut ConnEntry, seg: &Seg) -> (Verdict, After) {
+        let (old, fin_seq) = flow.prev_backend.expect("matched as previous backend");
+        if seg.has(RST) {
+            flow.prev_backend = None;
+        } else if seg.has(FIN) {
+            let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
+            self.to_backend(flow, old, fin_seq.wrapping_add(1), their_fin.wrapping_add(1), ACK, &[], &[]);
+            self.counters.acks_sent += 1;
+            flow.prev_backend = None;
+        }
+        (Verdict::Consumed, After::Keep)
+    }
+
+    fn timer(&mut self, flow: &mut ConnEntry) -> After {
+        let to = self.p.timeouts;
+        match flow.state {
+            SpliceState::Assembling => self.reply(flow, Some(ErrorReply::RequestTimeout)),
+            SpliceState::Connecting => {
+                if flow.retries < to.backend_syn_retries {
+                    flow.retries += 1;
+                    self.send_syn(flow);
+                    self.counters.syn_retransmits += 1;
+                    let t = self.now + (to.backend_syn_rto_ms << flow.retries.min(6));
+                    self.set_deadline(flow, t);
+                    After::Keep
+                } else {
+                    let b = flow.backend.take().expect("connecting");
+                    self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
+                    self.router.flow_ended(b);
+                    self.reply(flow, Some(ErrorReply::GatewayTimeout))
+                }
+            }
+            SpliceState::Spliced if flow.asm.is_some() => {
+                if flow.retries < to.request_retries {
+                    flow.retries += 1;
+                    self.send_request(flow);
+                    self.counters.request_retransmits += 1;
+                    let t = self.now + (to.request_rto_ms << flow.retries.min(6));
+                    self.set_deadline(flow, t);
+                    After::Keep
+                } else {
+                    // The backend takes nothing: reset both ends, never hang.
+                    let b = flow.backend.expect("spliced");
+                    self.to_backend(flow, b, flow.req_end, flow.client_ack, RST | ACK, &[], &[]);
+                    self.to_client(flow, flow.client_ack, flow.req_end, RST | ACK, &[]);
+                    self.counters.flows_aborted += 1;
+                    After::Remove
+                }
+            }
+            SpliceState::Spliced => {
+                if flow.offload == OffloadStatus::Installed && flow.mode == OffloadMode::Connection {
+                    return After::Remove; // grace over; the switch owns it
+                }
+                let idle_until = flow.last_seen + to.idle_ms;
+                if idle_until > self.now {
+                    self.set_deadline(flow, idle_until);
+                    After::Keep
+                } else {
+                    After::Remove
+                }
+            }
+            SpliceState::Replied { acked: false, .. } if flow.retries < to.request_retries => {
+                flow.retries += 1;
+                self.send_reply(flow);
+                let t = self.now + (to.request_rto_ms << flow.retries.min(6));
+                self.set_deadline(flow, t);
+                After::Keep
+            }
+            SpliceState::Replied { acked: true, .. } if flow.client_fin.is_none() && flow.retries < to.request_retries => {
+                // Waiting for the client's FIN (half-closed by us).
+                flow.retries = to.request_retries;
+                let t = self.now + to.closing_ms;
+                self.set_deadline(flow, t);
+                After::Keep
+            }
+            SpliceState::Replied { .. } | SpliceState::Closing => After::Remove,
+        }
+    }
+}
