@@ -10,6 +10,7 @@ pub mod frames;
 pub mod object;
 pub mod pins;
 pub mod probe;
+pub mod testrun;
 
 pub use error::{AgentError, AgentResult};
 pub use object::AgentSettings;
