@@ -98,11 +98,11 @@ mod tests {
     #[test]
     fn out_of_order_and_duplicates() {
         let mut a = Assembly::new(u32::MAX - 2); // wraps inside the data
-        assert_eq!(a.insert(u32::MAX - 2 + 4, b"efgh"), Insert::NoProgress);
-        assert_eq!(a.insert(u32::MAX - 2 + 4, b"efgh"), Insert::NoProgress);
+        assert_eq!(a.insert((u32::MAX - 2).wrapping_add(4), b"efgh"), Insert::NoProgress);
+        assert_eq!(a.insert((u32::MAX - 2).wrapping_add(4), b"efgh"), Insert::NoProgress);
         assert_eq!(a.insert(u32::MAX - 2, b"ab"), Insert::Advanced);
         assert_eq!(a.insert(u32::MAX - 2, b"ab"), Insert::NoProgress);
-        assert_eq!(a.insert(u32::MAX - 2 + 1, b"bcd"), Insert::Advanced);
+        assert_eq!(a.insert((u32::MAX - 2).wrapping_add(1), b"bcd"), Insert::Advanced);
         assert_eq!(a.buf, b"abcdefgh");
         assert_eq!(a.end(), (u32::MAX - 2).wrapping_add(8));
         a.consume_to((u32::MAX - 2).wrapping_add(3));

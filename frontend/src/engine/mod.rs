@@ -80,7 +80,11 @@ pub struct Engine {
 /// What a handler wants done with its flow afterwards.
 enum After {
     Keep,
+    /// Flow over: state goes, a switch entry it may have is deleted.
     Remove,
+    /// Offloaded flow's grace over: state goes, the entry stays (the
+    /// switch's teardown digests and idle timeouts own it).
+    Forget,
 }
 
 /// The engine's parts a flow handler may use while the flow is borrowed
@@ -199,7 +203,7 @@ impl Engine {
         flow.last_seen = now;
         let mut ctx = Ctx { p, router, counters, timers, out, now };
         let (verdict, after) = ctx.client_segment(flow, frame, seg);
-        if let After::Remove = after {
+        if !matches!(after, After::Keep) {
             self.finish(key, out);
         }
         verdict
@@ -270,7 +274,7 @@ impl Engine {
         } else {
             ctx.old_backend_segment(flow, seg)
         };
-        if let After::Remove = after {
+        if !matches!(after, After::Keep) {
             self.finish(key, out);
         }
         verdict
@@ -336,8 +340,16 @@ impl Engine {
                 continue; // superseded
             }
             let mut ctx = Ctx { p, router, counters, timers, out, now };
-            if let After::Remove = ctx.timer(flow) {
-                self.finish(key, out);
+            match ctx.timer(flow) {
+                After::Keep => {}
+                After::Remove => self.finish(key, out),
+                After::Forget => {
+                    if let Some(f) = self.flows.remove(&key) {
+                        if let Some(b) = f.backend {
+                            self.router.flow_ended(b);
+                        }
+                    }
+                }
             }
         }
     }
@@ -816,7 +828,7 @@ impl Ctx<'_> {
             }
             SpliceState::Spliced => {
                 if flow.offload == OffloadStatus::Installed && flow.mode == OffloadMode::Connection {
-                    return After::Remove; // grace over; the switch owns it
+                    return After::Forget; // grace over; the switch owns it
                 }
                 let idle_until = flow.last_seen + to.idle_ms;
                 if idle_until > self.now {

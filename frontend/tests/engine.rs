@@ -1,0 +1,587 @@
+//! Frames through the engine: fixture-style walks of every phase. Frames
+//! are built with wire's emitters; outputs are parsed with wire's views and
+//! checksums verified by full recomputation.
+
+use core::net::Ipv4Addr;
+
+use proptest::prelude::*;
+use switchyard_frontend::config::{self, Config};
+use switchyard_frontend::engine::packet::{self, Out};
+use switchyard_frontend::engine::{Action, ConnEntry, Engine, OffloadStatus, SpliceState, Verdict};
+use switchyard_frontend::http::ErrorReply;
+use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
+use switchyard_wire::cookie::CookieInput;
+use switchyard_wire::flow::ConnKey;
+use switchyard_wire::ipv4::Ipv4Packet;
+use switchyard_wire::reason::DropReason;
+use switchyard_wire::tcp::{TcpSegment, ACK, FIN, PSH, RST, SYN};
+use switchyard_wire::tcp_option::{self, SynOptions, TcpOption};
+
+const CONF: &str = r#"
+[frontend]
+mac = "02:00:00:00:00:10"
+switch_mac = "02:00:00:00:00:01"
+flow_table_capacity = 4
+[switch]
+p4runtime = "198.18.0.1:9559"
+[cookie]
+secrets = [{ k0 = 0x03020100, k1 = 0x07060504 }]
+rotation_secs = 60
+[timeouts]
+request_ms = 5000
+backend_syn_rto_ms = 1000
+backend_syn_retries = 3
+request_rto_ms = 200
+request_retries = 2
+closing_ms = 2000
+idle_ms = 60000
+
+[[services]]
+name = "web"
+vip = "198.18.100.1"
+port = 80
+[[services.routes]]
+path_prefix = "/api/"
+pool = "api"
+[[services.routes]]
+pool = "web"
+
+[[services]]
+name = "req"
+vip = "198.18.100.2"
+port = 80
+offload = "request"
+[[services.routes]]
+path_prefix = "/api/"
+pool = "api"
+[[services.routes]]
+pool = "web"
+
+[[pools]]
+name = "web"
+backends = [{ address = "198.18.2.10", port = 8080 }]
+[[pools]]
+name = "api"
+backends = [{ address = "198.18.2.11", port = 8080 }]
+"#;
+
+const CIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
+const VIP2: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 2);
+const WEB: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 10);
+const API: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 11);
+const C_ISN: u32 = 0xfffff000; // wraps during the walk on purpose
+const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
+const SW: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const REQ: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: example.test\r\nUser-Agent: t\r\n\r\n";
+
+fn conf() -> Config {
+    config::parse(CONF, "t").unwrap()
+}
+
+struct Walk {
+    e: Engine,
+    out: Vec<Action>,
+    cport: u16,
+    vip: Ipv4Addr,
+    s: u32,
+}
+
+#[derive(Debug)]
+struct Tx {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: Vec<u8>,
+    syn_opts: SynOptions,
+}
+
+/// Parses an emitted frame, checking both checksums from scratch.
+fn read(frame: &[u8]) -> Tx {
+    assert_eq!(&frame[0..6], &SW, "to the switch");
+    assert_eq!(&frame[6..12], &MAC, "from us");
+    let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
+    assert!(ip.verify_checksum(), "ip checksum");
+    let t = TcpSegment::new_checked(ip.payload()).unwrap();
+    assert!(t.verify_checksum(ip.pseudo_header_sum()), "tcp checksum");
+    Tx {
+        src: ip.src(),
+        dst: ip.dst(),
+        sport: t.src_port(),
+        dport: t.dst_port(),
+        seq: t.seq(),
+        ack: t.ack(),
+        flags: t.flags(),
+        payload: t.payload().to_vec(),
+        syn_opts: SynOptions::from_options(t.options()).unwrap(),
+    }
+}
+
+fn frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, seq: u32, ack: u32, flags: u8, opts: &[TcpOption<'_>], payload: &[u8]) -> Vec<u8> {
+    packet::emit(&Out { src, sport, dst, dport, seq, ack, flags, window: 502, options: opts, payload }, [2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0x10])
+}
+
+impl Walk {
+    fn new(vip: Ipv4Addr) -> Self {
+        Self::with(Engine::new(&conf()), vip, 40000)
+    }
+
+    fn with(e: Engine, vip: Ipv4Addr, cport: u16) -> Self {
+        let opts = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: true };
+        let input = CookieInput { client_ip: CIP, client_port: cport, vip, vport: 80, client_isn: C_ISN };
+        let s = e.keyring().generate(&input, &opts);
+        Self { e, out: Vec::new(), cport, vip, s }
+    }
+
+    fn key(&self) -> ConnKey {
+        ConnKey { client_ip: CIP, client_port: self.cport, vip_id: if self.vip == VIP { 0 } else { 1 } }
+    }
+
+    fn flow(&self) -> &ConnEntry {
+        self.e.flow(&self.key()).expect("flow")
+    }
+
+    fn client(&mut self, rel_seq: u32, flags: u8, payload: &[u8], now: u64) -> (Verdict, Vec<u8>) {
+        let mut f = frame(CIP, self.cport, self.vip, 80, C_ISN.wrapping_add(1 + rel_seq), self.s.wrapping_add(1), flags, &[], payload);
+        let v = self.e.handle_frame(&mut f, now, &mut self.out);
+        (v, f)
+    }
+
+    fn backend(&mut self, from: Ipv4Addr, seq: u32, ack: u32, flags: u8, payload: &[u8], now: u64) -> (Verdict, Vec<u8>) {
+        let opts = [TcpOption::Mss(1400), TcpOption::SackPermitted, TcpOption::NoOp, TcpOption::WindowScale(9)];
+        let o: &[TcpOption] = if flags & SYN != 0 { &opts } else { &[] };
+        let mut f = frame(from, 8080, CIP, self.cport, seq, ack, flags, o, payload);
+        let v = self.e.handle_frame(&mut f, now, &mut self.out);
+        (v, f)
+    }
+
+    fn take(&mut self) -> (Vec<Tx>, Vec<OffloadRequest>) {
+        let mut tx = Vec::new();
+        let mut off = Vec::new();
+        for a in self.out.drain(..) {
+            match a {
+                Action::Transmit(f) => tx.push(read(&f)),
+                Action::Offload(r) => off.push(r),
+            }
+        }
+        (tx, off)
+    }
+
+    /// Client ACK plus request, backend SYN-ACK: returns the request bytes
+    /// the backend got.
+    fn splice(&mut self, req: &[u8], to: Ipv4Addr) -> Vec<u8> {
+        assert_eq!(self.client(0, ACK, b"", 0).0, Verdict::Consumed);
+        assert_eq!(self.client(0, ACK | PSH, req, 1).0, Verdict::Consumed);
+        let (tx, _) = self.take();
+        assert_eq!(tx.len(), 1, "one replayed SYN: {tx:?}");
+        let syn = &tx[0];
+        assert_eq!((syn.src, syn.sport, syn.dst, syn.dport), (CIP, self.cport, to, 8080));
+        assert_eq!(syn.flags, SYN, "SYN only, ACK clear");
+        assert_eq!(syn.seq, C_ISN, "client ISN");
+        assert_eq!(syn.ack, self.s, "cookie fused into the ack field");
+        assert_eq!(syn.syn_opts, SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: false });
+        let s = self.s;
+        assert_eq!(self.backend(to, s, C_ISN.wrapping_add(1), SYN | ACK, b"", 2).0, Verdict::Consumed, "SYN-ACK swallowed");
+        let (tx, off) = self.take();
+        assert!(off.is_empty());
+        let mut got = Vec::new();
+        let mut seq = C_ISN.wrapping_add(1);
+        for t in &tx {
+            assert_eq!((t.src, t.dst, t.dport), (CIP, to, 8080));
+            assert_eq!(t.seq, seq, "client's sequence space");
+            assert_eq!(t.ack, s.wrapping_add(1));
+            assert!(t.flags & ACK != 0 && t.flags & SYN == 0);
+            seq = seq.wrapping_add(t.payload.len() as u32);
+            got.extend_from_slice(&t.payload);
+        }
+        got
+    }
+}
+
+#[test]
+fn bad_cookie_drops_without_state() {
+    let mut w = Walk::new(VIP);
+    w.s ^= 0x1000; // a MAC bit
+    let (v, _) = w.client(0, ACK, REQ, 0);
+    assert_eq!(v, Verdict::Drop(DropReason::BadCookie));
+    assert_eq!(w.e.flow_count(), 0);
+    assert_eq!(w.e.counters().dropped(DropReason::BadCookie), 1);
+    assert!(w.out.is_empty());
+    // Fixture table of other stateless drops.
+    let cases: &[(&str, u8, Verdict)] = &[
+        ("client SYN (the switch answers those)", SYN, Verdict::Drop(DropReason::NoFlow)),
+        ("stray RST", RST | ACK, Verdict::Drop(DropReason::NoFlow)),
+        ("SYN+FIN", SYN | FIN, Verdict::Drop(DropReason::BadTcpFlags)),
+        ("no ACK", PSH, Verdict::Drop(DropReason::BadTcpFlags)),
+    ];
+    for (what, flags, want) in cases {
+        assert_eq!(w.client(0, *flags, b"", 0).0, *want, "{what}");
+    }
+    // Corrupted checksum.
+    let mut f = frame(CIP, 1, VIP, 80, 1, 1, ACK, &[], b"x");
+    let n = f.len();
+    f[n - 1] ^= 0xff;
+    assert_eq!(w.e.handle_frame(&mut f, 0, &mut w.out), Verdict::Drop(DropReason::BadChecksum));
+    // Not for a VIP nor from a backend.
+    let mut f = frame(CIP, 1, Ipv4Addr::new(198, 18, 9, 9), 80, 1, 1, ACK, &[], b"");
+    assert_eq!(w.e.handle_frame(&mut f, 0, &mut w.out), Verdict::Drop(DropReason::NoRoute));
+    assert_eq!(w.e.flow_count(), 0);
+}
+
+#[test]
+fn full_walk_connection_mode() {
+    let mut w = Walk::new(VIP);
+    let got = w.splice(REQ, WEB);
+    assert_eq!(got, REQ);
+    assert_eq!(w.flow().state, SpliceState::Spliced);
+    // Backend ACKs the request and sends a response: forwarded with the
+    // switch's rewrite, and the entry install is requested.
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+    let (v, f) = w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, resp, 3);
+    assert_eq!(v, Verdict::Forward);
+    let t = read(&f);
+    assert_eq!((t.src, t.sport, t.dst, t.dport), (VIP, 80, CIP, 40000), "src DIP:dport -> VIP:vport");
+    assert_eq!(t.payload, resp);
+    let (_, off) = w.take();
+    assert_eq!(off, vec![OffloadRequest::Install { key: w.key(), backend: 0, mode: config::OffloadMode::Connection }]);
+    // Client ACK before the install completes: forwarded VIP -> DIP.
+    let (v, f) = w.client(REQ.len() as u32, ACK, b"", 4);
+    assert_eq!(v, Verdict::Forward);
+    let t = read(&f);
+    assert_eq!((t.src, t.sport, t.dst, t.dport), (CIP, 40000, WEB, 8080));
+    // Installed: a tombstone keeps forwarding in-flight packets, then the
+    // flow is forgotten without a Delete (the switch owns it now).
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 5, &mut w.out);
+    assert_eq!(w.flow().offload, OffloadStatus::Installed);
+    assert_eq!(w.client(REQ.len() as u32, ACK, b"", 6).0, Verdict::Forward);
+    assert_eq!(w.e.counters().forwarded_after_offload, 1);
+    w.e.on_timer(5 + 5_000, &mut w.out);
+    assert_eq!(w.e.flow_count(), 0);
+    assert!(w.take().1.is_empty(), "no Delete for an offloaded flow");
+}
+
+#[test]
+fn split_out_of_order_duplicate_segments() {
+    let mut w = Walk::new(VIP);
+    let (a, rest) = REQ.split_at(10);
+    let (b, c) = rest.split_at(20);
+    assert_eq!(w.client(0, ACK, b"", 0).0, Verdict::Consumed);
+    // Third piece first (a hole): dup-ACK for the hole, no SYN.
+    w.client(30, ACK, c, 1);
+    let (tx, _) = w.take();
+    assert_eq!(tx.len(), 1);
+    assert_eq!((tx[0].flags, tx[0].ack, tx[0].seq), (ACK, C_ISN.wrapping_add(1), w.s.wrapping_add(1)));
+    // First piece, twice: ACK in the switch's sequence space each time.
+    w.client(0, ACK, a, 2);
+    w.client(0, ACK, a, 3);
+    let (tx, _) = w.take();
+    assert_eq!(tx.len(), 2);
+    assert!(tx.iter().all(|t| t.ack == C_ISN.wrapping_add(11) && t.src == VIP && t.seq == w.s.wrapping_add(1)));
+    // The middle piece completes the head: the replayed SYN goes out.
+    w.client(10, ACK, b, 4);
+    let (tx, _) = w.take();
+    assert_eq!(tx.len(), 1);
+    assert_eq!(tx[0].flags, SYN);
+    w.backend(WEB, w.s, C_ISN.wrapping_add(1), SYN | ACK, b"", 5);
+    let (tx, _) = w.take();
+    let got: Vec<u8> = tx.iter().flat_map(|t| t.payload.clone()).collect();
+    assert_eq!(got, REQ);
+}
+
+/// The property of the issue: however the request is cut, reordered and
+/// duplicated, the same backend gets the same bytes.
+fn deliver(order: &[(u32, Vec<u8>)], req: &[u8]) -> (Ipv4Addr, Vec<u8>) {
+    let mut w = Walk::new(VIP);
+    w.client(0, ACK, b"", 0);
+    for (off, piece) in order {
+        w.client(*off, ACK, piece, 1);
+    }
+    let (tx, _) = w.take();
+    let syn = tx.iter().find(|t| t.flags == SYN).expect("SYN after the head completes");
+    let to = syn.dst;
+    w.backend(to, w.s, C_ISN.wrapping_add(1), SYN | ACK, b"", 2);
+    let (tx, _) = w.take();
+    let mut got = Vec::new();
+    for t in tx {
+        assert_eq!(t.seq, C_ISN.wrapping_add(1 + got.len() as u32));
+        got.extend_from_slice(&t.payload);
+    }
+    assert_eq!(&got[..req.len()], req);
+    (to, got)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn any_segmentation_same_backend_same_bytes(cuts in proptest::collection::vec(1usize..80, 1..6), perm_seed in any::<u64>(), dups in proptest::collection::vec(any::<prop::sample::Index>(), 0..4)) {
+        let req = b"POST /api/items HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        let mut pieces = Vec::new();
+        let mut at = 0usize;
+        for c in cuts {
+            if at >= req.len() { break; }
+            let end = (at + c).min(req.len());
+            pieces.push((at as u32, req[at..end].to_vec()));
+            at = end;
+        }
+        if at < req.len() { pieces.push((at as u32, req[at..].to_vec())); }
+        for d in &dups { let p = pieces[d.index(pieces.len())].clone(); pieces.push(p); }
+        // Deterministic shuffle from the seed, but the completing piece
+        // must not come before the others are in: any order works since
+        // the engine holds out-of-order pieces.
+        let mut s = perm_seed | 1;
+        for i in (1..pieces.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            pieces.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let (to, got) = deliver(&pieces, req);
+        prop_assert_eq!(to, API);
+        prop_assert_eq!(got, req.to_vec());
+    }
+}
+
+fn expect_reply(w: &mut Walk, want: ErrorReply, ack_rel: u32) {
+    let (tx, _) = w.take();
+    let r = tx.iter().find(|t| t.src == VIP && !t.payload.is_empty()).unwrap_or_else(|| panic!("no reply in {tx:?}"));
+    assert_eq!(r.payload, want.bytes());
+    assert_eq!(r.seq, w.s.wrapping_add(1), "first byte of the server side");
+    assert_eq!(r.ack, C_ISN.wrapping_add(1 + ack_rel));
+    assert_eq!(r.flags, ACK | PSH | FIN, "reply then FIN");
+    assert_eq!(w.e.counters().replied(want), 1);
+    assert!(matches!(w.flow().state, SpliceState::Replied { .. }));
+}
+
+#[test]
+fn malformed_gets_400_then_close() {
+    let mut w = Walk::new(VIP);
+    let bad = b"GET / HTTP/1.1\r\nHost a\r\n\r\n";
+    w.client(0, ACK, bad, 0);
+    expect_reply(&mut w, ErrorReply::BadRequest, bad.len() as u32);
+    // The client ACKs our FIN and closes: we ACK its FIN, then forget.
+    let reply_end = w.s.wrapping_add(1 + ErrorReply::BadRequest.bytes().len() as u32 + 1);
+    let mut f = frame(CIP, 40000, VIP, 80, C_ISN.wrapping_add(1 + bad.len() as u32), reply_end, ACK | FIN, &[], b"");
+    assert_eq!(w.e.handle_frame(&mut f, 1, &mut w.out), Verdict::Consumed);
+    let (tx, _) = w.take();
+    assert_eq!((tx[0].flags, tx[0].seq, tx[0].ack), (ACK, reply_end, C_ISN.wrapping_add(2 + bad.len() as u32)));
+    assert_eq!(w.flow().state, SpliceState::Closing);
+    w.e.on_timer(1 + 2000, &mut w.out);
+    assert_eq!(w.e.flow_count(), 0);
+}
+
+#[test]
+fn oversized_headers_get_431() {
+    let mut w = Walk::new(VIP);
+    let mut sent = 0u32;
+    let mut head = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
+    head.resize(1400, b'a');
+    w.client(0, ACK, &head, 0);
+    sent += head.len() as u32;
+    let chunk = vec![b'a'; 1400];
+    while sent < 33 * 1024 {
+        w.client(sent, ACK, &chunk, 0);
+        sent += 1400;
+        if w.out.iter().any(|a| matches!(a, Action::Transmit(f) if read(f).flags & FIN != 0)) {
+            break;
+        }
+    }
+    let (tx, _) = w.take();
+    assert!(tx.iter().filter(|t| t.flags == ACK).count() > 10, "engine ACKed so the client kept sending");
+    let r = tx.iter().find(|t| t.flags & FIN != 0).expect("431");
+    assert_eq!(r.payload, ErrorReply::HeadersTooLarge.bytes());
+    assert_eq!(r.seq, w.s.wrapping_add(1));
+    assert_eq!(r.ack, C_ISN.wrapping_add(1 + sent));
+}
+
+#[test]
+fn no_healthy_backend_gets_503() {
+    let mut w = Walk::new(VIP);
+    w.e.set_backend_flags(0, false, false);
+    w.client(0, ACK, REQ, 0);
+    expect_reply(&mut w, ErrorReply::ServiceUnavailable, REQ.len() as u32);
+}
+
+#[test]
+fn lost_syn_retransmitted_then_504() {
+    let mut w = Walk::new(VIP);
+    w.client(0, ACK, REQ, 0);
+    let (tx, _) = w.take();
+    assert_eq!(tx[0].flags, SYN);
+    let mut t = 0;
+    for i in 1..=3u64 {
+        t += 1000 << i.min(6) >> 1;
+        w.e.on_timer(t, &mut w.out);
+        let (tx, _) = w.take();
+        assert_eq!(tx.len(), 1, "retransmission {i}");
+        assert_eq!((tx[0].flags, tx[0].seq, tx[0].ack), (SYN, C_ISN, w.s));
+    }
+    assert_eq!(w.e.counters().syn_retransmits, 3);
+    w.e.on_timer(t + 8000, &mut w.out);
+    let (tx, _) = w.take();
+    assert!(tx.iter().any(|t| t.flags == RST && t.dst == WEB), "half-open backend reset");
+    let r = tx.iter().find(|t| t.dst == CIP).unwrap();
+    assert_eq!(r.payload, ErrorReply::GatewayTimeout.bytes());
+    assert_eq!(r.flags, ACK | PSH | FIN);
+}
+
+#[test]
+fn lost_buffered_request_retransmitted() {
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    w.e.on_timer(2 + 200, &mut w.out);
+    let (tx, _) = w.take();
+    assert_eq!(tx.len(), 1);
+    assert_eq!((tx[0].seq, tx[0].payload.as_slice()), (C_ISN.wrapping_add(1), REQ));
+    // A retransmitted SYN-ACK also triggers it.
+    w.backend(WEB, w.s, C_ISN.wrapping_add(1), SYN | ACK, b"", 300);
+    assert_eq!(w.take().0.len(), 1);
+    assert_eq!(w.e.counters().request_retransmits, 2);
+}
+
+#[test]
+fn backend_without_agent_is_never_spliced() {
+    let mut w = Walk::new(VIP);
+    w.client(0, ACK, REQ, 0);
+    w.take();
+    // SYN-ACK in the backend's own space (no agent rewrote it).
+    let (v, _) = w.backend(WEB, 12345, C_ISN.wrapping_add(1), SYN | ACK, b"", 1);
+    assert_eq!(v, Verdict::Consumed);
+    let (tx, _) = w.take();
+    assert!(tx.iter().any(|t| t.dst == WEB && t.flags == RST));
+    assert_eq!(tx.iter().find(|t| t.dst == CIP).unwrap().payload, ErrorReply::BadGateway.bytes());
+}
+
+#[test]
+fn fin_both_ways_and_delete() {
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    let rl = REQ.len() as u32;
+    let (v, _) = w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | FIN, b"", 3);
+    assert_eq!(v, Verdict::Forward);
+    let (_, off) = w.take();
+    assert_eq!(off.len(), 1, "install requested");
+    assert!(w.flow().backend_fin);
+    // Half-closed: client data still flows.
+    assert_eq!(w.client(rl, ACK | PSH, b"more", 4).0, Verdict::Forward);
+    let (v, f) = w.client(rl + 4, ACK | FIN, b"", 5);
+    assert_eq!(v, Verdict::Forward);
+    assert_eq!(read(&f).flags, ACK | FIN, "FIN forwarded as FIN, never turned into RST");
+    assert_eq!(w.flow().state, SpliceState::Closing);
+    w.e.on_timer(5 + 2000, &mut w.out);
+    assert_eq!(w.e.flow_count(), 0);
+    let (_, off) = w.take();
+    assert_eq!(off, vec![OffloadRequest::Delete { key: w.key() }], "pending install undone");
+}
+
+#[test]
+fn refused_install_keeps_forwarding() {
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK, b"", 3);
+    w.take();
+    w.e.on_offload(OffloadEvent::Refused { key: w.key(), backend: 0, reason: RefusedReason::TableFull }, 4, &mut w.out);
+    assert_eq!(w.flow().offload, OffloadStatus::Refused);
+    for i in 0..3 {
+        assert_eq!(w.client(REQ.len() as u32, ACK, b"", 5 + i).0, Verdict::Forward);
+        assert_eq!(w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, b"data", 5 + i).0, Verdict::Forward);
+    }
+    assert!(w.take().1.is_empty(), "no retry storm");
+    assert_eq!(w.e.counters().offload_refused, 1);
+}
+
+#[test]
+fn forwarding_rewrite_checksums_match_recompute() {
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    // Odd payload lengths and sequence values across a range.
+    for (i, len) in [0usize, 1, 7, 100, 1399].into_iter().enumerate() {
+        let data: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
+        let (v, f) = w.client(REQ.len() as u32, ACK | PSH, &data, 3);
+        assert_eq!(v, Verdict::Forward);
+        let t = read(&f); // full recomputation inside
+        assert_eq!((t.dst, t.dport, t.payload), (WEB, 8080, data.clone()));
+        let (v, f) = w.backend(WEB, w.s.wrapping_add(1 + i as u32 * 1000), C_ISN, ACK, &data, 3);
+        assert_eq!(v, Verdict::Forward);
+        let t = read(&f);
+        assert_eq!((t.src, t.sport), (VIP, 80));
+    }
+}
+
+#[test]
+fn request_mode_hands_over_to_new_backend() {
+    let mut w = Walk::new(VIP2);
+    let got = w.splice(REQ, WEB);
+    assert_eq!(got, REQ);
+    let rl = REQ.len() as u32;
+    // Response 1 acked the request; entry install (request mode).
+    let resp_len = 100u32;
+    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK, &vec![b'r'; resp_len as usize], 3);
+    let (_, off) = w.take();
+    assert!(matches!(off[0], OffloadRequest::Install { backend: 0, mode: config::OffloadMode::Request, .. }));
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 4, &mut w.out);
+    // Second request on the keep-alive connection goes to the api pool.
+    let req2 = b"GET /api/x HTTP/1.1\r\nHost: example.test\r\n\r\n";
+    let client_ack = w.s.wrapping_add(1 + resp_len);
+    let mut f = frame(CIP, 40000, VIP2, 80, C_ISN.wrapping_add(1 + rl), client_ack, ACK | PSH, &[], req2);
+    assert_eq!(w.e.handle_frame(&mut f, 5, &mut w.out), Verdict::Consumed);
+    let (tx, _) = w.take();
+    let fin = tx.iter().find(|t| t.dst == WEB).expect("old backend closed");
+    assert_eq!((fin.flags, fin.seq, fin.ack), (ACK | FIN, C_ISN.wrapping_add(1 + rl), client_ack));
+    let syn = tx.iter().find(|t| t.dst == API).expect("SYN to the new backend");
+    assert_eq!((syn.flags, syn.seq, syn.ack), (SYN, C_ISN.wrapping_add(rl), client_ack.wrapping_sub(1)));
+    // New backend's SYN-ACK (agent rewrote it to seq = client_ack - 1).
+    assert_eq!(w.backend(API, client_ack.wrapping_sub(1), C_ISN.wrapping_add(1 + rl), SYN | ACK, b"", 6).0, Verdict::Consumed);
+    let (tx, _) = w.take();
+    assert_eq!(tx.len(), 1);
+    assert_eq!((tx[0].dst, tx[0].seq, tx[0].payload.as_slice()), (API, C_ISN.wrapping_add(1 + rl), &req2[..]));
+    // Old backend's FIN is ACKed by the engine and never reaches the client.
+    let (v, _) = w.backend(WEB, client_ack, C_ISN.wrapping_add(2 + rl), ACK | FIN, b"", 7);
+    assert_eq!(v, Verdict::Consumed);
+    let (tx, _) = w.take();
+    assert_eq!((tx[0].dst, tx[0].flags, tx[0].ack), (WEB, ACK, client_ack.wrapping_add(1)));
+    // New backend ACKs: the entry moves.
+    w.backend(API, client_ack, C_ISN.wrapping_add(1 + rl + req2.len() as u32), ACK, b"x", 8);
+    let (_, off) = w.take();
+    assert!(matches!(off[0], OffloadRequest::Install { backend: 1, .. }));
+    assert_eq!(w.e.counters().handovers, 1);
+}
+
+#[test]
+fn flow_table_full_drops_new_flows() {
+    let c = conf();
+    let mut e = Engine::new(&c);
+    let mut out = Vec::new();
+    for port in 0..5u16 {
+        let mut w = Walk::with(e, VIP, 50000 + port);
+        let (v, _) = w.client(0, ACK, b"", 0);
+        if port < 4 {
+            assert_eq!(v, Verdict::Consumed);
+        } else {
+            assert_eq!(v, Verdict::Drop(DropReason::FlowTableFull));
+        }
+        out.append(&mut w.out);
+        e = w.e;
+    }
+    assert_eq!(e.flow_count(), 4);
+    assert_eq!(e.counters().dropped(DropReason::FlowTableFull), 1);
+}
+
+#[test]
+fn idle_assembling_flow_gets_408() {
+    let mut w = Walk::new(VIP);
+    w.client(0, ACK, b"GET / HT", 0);
+    w.take();
+    w.e.on_timer(5000, &mut w.out);
+    let (tx, _) = w.take();
+    assert_eq!(tx.iter().find(|t| t.flags & FIN != 0).unwrap().payload, ErrorReply::RequestTimeout.bytes());
+}
+
+#[test]
+fn per_flow_memory_is_bounded() {
+    let entry = std::mem::size_of::<ConnEntry>();
+    println!("size_of::<ConnEntry>() = {entry} bytes");
+    assert!(entry <= 128, "ConnEntry grew to {entry} bytes: update docs/FRONTEND.md");
+    let _ = tcp_option::MAX_WSCALE;
+}
