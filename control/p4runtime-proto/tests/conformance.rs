@@ -43,12 +43,18 @@ fn run_check(descriptor_set: &[u8], file_name: &str) -> Output {
 #[test]
 #[ignore = "needs the p4runtime venv (python3 -m venv .venv && .venv/bin/pip install p4runtime-shell)"]
 fn descriptors_match_official_p4runtime() {
-    let out = run_check(p4runtime_proto::FILE_DESCRIPTOR_SET, "p4runtime_descriptor.bin");
+    let out = run_check(
+        p4runtime_proto::FILE_DESCRIPTOR_SET,
+        "p4runtime_descriptor.bin",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}{stderr}");
     assert!(out.status.success(), "not conformant:\n{stdout}{stderr}");
-    assert!(stdout.contains("conformant with p4runtime 1.4."), "{stdout}");
+    assert!(
+        stdout.contains("conformant with p4runtime 1.4."),
+        "{stdout}"
+    );
 }
 
 /// The check must notice a single wrong field number and a single wrong enum value: proves

@@ -84,7 +84,11 @@ fn fresh_dir(name: &str) -> PathBuf {
 fn official_messages_survive_our_decode_and_encode() {
     let dir = fresh_dir("p4runtime_roundtrip");
     let written = script("write", &dir);
-    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
     let names = reencode_samples(&dir, &String::from_utf8_lossy(&written.stdout));
     assert!(names.len() >= 10, "too few samples: {names:?}");
 
@@ -96,7 +100,11 @@ fn official_messages_survive_our_decode_and_encode() {
         "{stdout}{}",
         String::from_utf8_lossy(&checked.stderr)
     );
-    assert_eq!(stdout.matches(": identical").count(), names.len(), "{stdout}");
+    assert_eq!(
+        stdout.matches(": identical").count(),
+        names.len(),
+        "{stdout}"
+    );
 
     // The check is not vacuous: one changed field in what we send back is caught.
     let path = dir.join("write_request.rust.bin");
