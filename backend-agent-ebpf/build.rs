@@ -13,20 +13,25 @@ fn main() {
     // asm/types.h lives under the multiarch include dir on Debian.
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
     let multiarch = format!("-I/usr/include/{arch}-linux-gnu");
-    for f in ["bpf/agent.c", "bpf/agent_abi.h"] {
+    for f in ["bpf/agent.c", "bpf/agent_abi.h", "bpf/baseline.c"] {
         println!("cargo:rerun-if-changed={f}");
     }
     println!("cargo:rerun-if-env-changed=SWITCHYARD_CLANG");
+    compile(&clang, &multiarch, "bpf/agent.c", &obj);
+    // An empty program: the benchmark subtracts its cost.
+    compile(&clang, &multiarch, "bpf/baseline.c", &out.join("baseline.bpf.o"));
+}
 
-    let status = Command::new(&clang)
+fn compile(clang: &str, multiarch: &str, src: &str, obj: &PathBuf) {
+    let status = Command::new(clang)
         .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", "-Werror"])
-        .arg(&multiarch)
-        .args(["-c", "bpf/agent.c", "-o"])
-        .arg(&obj)
+        .arg(multiarch)
+        .args(["-c", src, "-o"])
+        .arg(obj)
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!("clang failed to compile bpf/agent.c ({s}); see its output above"),
+        Ok(s) => panic!("clang failed to compile {src} ({s}); see its output above"),
         Err(e) => panic!(
             "cannot run `{clang}` ({e}): the backend agent's eBPF program needs clang \
              (Debian: apt-get install clang llvm libbpf-dev), or set SWITCHYARD_CLANG"

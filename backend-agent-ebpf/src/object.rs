@@ -12,6 +12,10 @@ use crate::error::{AgentError, AgentResult};
 /// The BPF object, aligned as aya wants it.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent.bpf.o"));
 
+/// An empty TC program (bpf/baseline.c): the benchmark's zero point.
+pub static BASELINE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/baseline.bpf.o"));
+pub const PROG_BASELINE: &str = "sy_baseline";
+
 /// Limits of the settings, each with its reason.
 pub mod limits {
     /// RFC 7323: window scale shifts above 14 are invalid.
