@@ -10,6 +10,7 @@
 
 mod action;
 mod error;
+mod matching;
 mod names;
 mod packet_io;
 mod table;
