@@ -1,0 +1,82 @@
+/* Switchyard: the SYN cookie, HalfSipHash-2-4 over 32-bit words, exactly as
+ * wire::halfsiphash::hash_words and wire::cookie::generate compute it.
+ * Included inside the ingress control (it uses hdr and meta).
+ *
+ * MAC input words: client_ip, vip, client_port << 16 | vport, client_isn,
+ * low 9 bits; then the length word (20 & 0xff) << 24 (5 words = 20 bytes).
+ * cookie = (mac & 0xFFFFFE00) | low9,
+ * low9 = gen << 8 | mss_idx << 5 | wscale_code << 1 | sack_permitted. */
+
+/* Secrets: a keyless table; the control plane rotates them by modifying its
+ * default action. Only the current secret signs SYN-ACKs; the previous one
+ * is carried so one write installs both (the front-end validates with both). */
+action set_cookie_secrets(bit<32> cur_k0, bit<32> cur_k1, bit<1> cur_gen,
+                          bit<32> prev_k0, bit<32> prev_k1) {
+    meta.k0 = cur_k0;
+    meta.k1 = cur_k1;
+    meta.key_gen = cur_gen;
+}
+
+table cookie_secrets {
+    actions = { set_cookie_secrets; }
+    default_action = set_cookie_secrets(0, 0, 0, 0, 0);
+    size = 1;
+}
+
+/* One SipRound; rotations written as (x << n) | (x >> (32 - n)). */
+action sip_round() {
+    meta.v0 = meta.v0 + meta.v1;
+    meta.v1 = (meta.v1 << 5) | (meta.v1 >> 27);
+    meta.v1 = meta.v1 ^ meta.v0;
+    meta.v0 = (meta.v0 << 16) | (meta.v0 >> 16);
+    meta.v2 = meta.v2 + meta.v3;
+    meta.v3 = (meta.v3 << 8) | (meta.v3 >> 24);
+    meta.v3 = meta.v3 ^ meta.v2;
+    meta.v0 = meta.v0 + meta.v3;
+    meta.v3 = (meta.v3 << 7) | (meta.v3 >> 25);
+    meta.v3 = meta.v3 ^ meta.v0;
+    meta.v2 = meta.v2 + meta.v1;
+    meta.v1 = (meta.v1 << 13) | (meta.v1 >> 19);
+    meta.v1 = meta.v1 ^ meta.v2;
+    meta.v2 = (meta.v2 << 16) | (meta.v2 >> 16);
+}
+
+/* Absorb one message word with c = 2 rounds. */
+action sip_absorb(bit<32> m) {
+    meta.v3 = meta.v3 ^ m;
+    sip_round();
+    sip_round();
+    meta.v0 = meta.v0 ^ m;
+}
+
+/* The cookie's low 9 bits from the parsed SYN options. */
+action cookie_low_bits(bit<3> mss_idx) {
+    bit<8> ws = COOKIE_WSCALE_NONE;
+    if (meta.syn_has_ws == 1) {
+        ws = meta.syn_ws;
+        if (ws > COOKIE_MAX_WSCALE) {
+            ws = COOKIE_MAX_WSCALE;
+        }
+    }
+    meta.cookie_low = ((bit<32>)meta.key_gen << 8) | ((bit<32>)mss_idx << 5)
+                    | ((bit<32>)ws[3:0] << 1) | (bit<32>)meta.syn_sack_ok;
+}
+
+action compute_cookie() {
+    meta.v0 = meta.k0;
+    meta.v1 = meta.k1;
+    meta.v2 = 32w0x6c796765 ^ meta.k0;
+    meta.v3 = 32w0x74656462 ^ meta.k1;
+    sip_absorb(hdr.ipv4.src_addr);
+    sip_absorb(hdr.ipv4.dst_addr);
+    sip_absorb(hdr.tcp.src_port ++ hdr.tcp.dst_port);
+    sip_absorb(hdr.tcp.seq_no);
+    sip_absorb(meta.cookie_low);
+    sip_absorb(32w20 << 24);
+    meta.v2 = meta.v2 ^ 32w0xff;
+    sip_round();
+    sip_round();
+    sip_round();
+    sip_round();
+    meta.cookie = ((meta.v1 ^ meta.v3) & COOKIE_MAC_MASK) | meta.cookie_low;
+}

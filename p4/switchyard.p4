@@ -1,0 +1,407 @@
+/* Switchyard data plane, P4_16 for v1model (bmv2 simple_switch_grpc and
+ * switch-sim). See docs/P4.md for the tables and the packet paths.
+ *
+ * IP options and fragments: the TCP header is parsed only from IPv4
+ * packets with IHL = 5 and no fragmentation (MF clear, offset 0). Such a
+ * TCP packet arriving on an edge port could be VIP traffic we cannot
+ * classify, so it is dropped (ip_options / ip_fragment); from a front-end
+ * port, and for every other protocol, it is routed unchanged (TTL - 1). */
+#include <core.p4>
+#include <v1model.p4>
+
+#include "include/constants.p4"
+#include "include/headers.p4"
+
+error {
+    BadIpHeader,
+    BadTcpHeader,
+    BadTcpOptions
+}
+
+parser SwitchyardParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
+                        inout standard_metadata_t std) {
+    state start {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_ipv4 {
+        pkt.extract(hdr.ipv4);
+        verify(hdr.ipv4.version == 4 && hdr.ipv4.ihl >= 5, error.BadIpHeader);
+        transition select(hdr.ipv4.ihl, hdr.ipv4.flags[0:0], hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
+            (4w5, 1w0, 13w0, IP_PROTO_TCP): parse_tcp;
+            default: accept;
+        }
+    }
+
+    state parse_tcp {
+        pkt.extract(hdr.tcp);
+        verify(hdr.tcp.data_offset >= 5, error.BadTcpHeader);
+        meta.opt_left = ((bit<8>)hdr.tcp.data_offset - 5) << 2;
+        /* Only a pure SYN's options matter (the cookie encodes them); every
+         * other segment's options stay in the payload, untouched. */
+        transition select(hdr.tcp.flags & (TCP_SYN | TCP_ACK)) {
+            TCP_SYN: parse_tcp_options;
+            default: accept;
+        }
+    }
+
+    /* The bounded option loop: opt_left counts down the option bytes (at
+     * most 40), every byte is extracted into hdr.tcp_opts exactly once. */
+    state parse_tcp_options {
+        transition select(meta.opt_left) {
+            0: accept;
+            default: parse_tcp_option;
+        }
+    }
+
+    state parse_tcp_option {
+        transition select(pkt.lookahead<bit<8>>()) {
+            TCP_OPT_EOL: parse_tcp_opt_eol;
+            TCP_OPT_NOP: parse_tcp_opt_nop;
+            TCP_OPT_MSS: parse_tcp_opt_mss;
+            TCP_OPT_WSCALE: parse_tcp_opt_wscale;
+            TCP_OPT_SACK_PERMITTED: parse_tcp_opt_sack_permitted;
+            TCP_OPT_TIMESTAMPS: parse_tcp_opt_timestamps;
+            default: parse_tcp_opt_other;
+        }
+    }
+
+    /* End of list: the rest of the area is padding. */
+    state parse_tcp_opt_eol {
+        meta.opt_skip = meta.opt_left;
+        transition skip_tcp_opt_bytes;
+    }
+
+    state parse_tcp_opt_nop {
+        meta.opt_skip = 1;
+        transition skip_tcp_opt_bytes;
+    }
+
+    state parse_tcp_opt_mss {
+        verify(meta.opt_left >= 4, error.BadTcpOptions);
+        bit<32> opt = pkt.lookahead<bit<32>>();
+        verify(opt[23:16] == 4, error.BadTcpOptions);
+        meta.syn_has_mss = 1;
+        meta.syn_mss = opt[15:0];
+        meta.opt_skip = 4;
+        transition skip_tcp_opt_bytes;
+    }
+
+    state parse_tcp_opt_wscale {
+        verify(meta.opt_left >= 3, error.BadTcpOptions);
+        bit<24> opt = pkt.lookahead<bit<24>>();
+        verify(opt[15:8] == 3, error.BadTcpOptions);
+        meta.syn_has_ws = 1;
+        meta.syn_ws = opt[7:0];
+        meta.opt_skip = 3;
+        transition skip_tcp_opt_bytes;
+    }
+
+    state parse_tcp_opt_sack_permitted {
+        verify(meta.opt_left >= 2, error.BadTcpOptions);
+        bit<16> opt = pkt.lookahead<bit<16>>();
+        verify(opt[7:0] == 2, error.BadTcpOptions);
+        meta.syn_sack_ok = 1;
+        meta.opt_skip = 2;
+        transition skip_tcp_opt_bytes;
+    }
+
+    state parse_tcp_opt_timestamps {
+        verify(meta.opt_left >= 10, error.BadTcpOptions);
+        bit<16> opt = pkt.lookahead<bit<16>>();
+        verify(opt[7:0] == 10, error.BadTcpOptions);
+        meta.syn_ts = 1;
+        meta.opt_skip = 10;
+        transition skip_tcp_opt_bytes;
+    }
+
+    /* Any other option is skipped by its length. */
+    state parse_tcp_opt_other {
+        verify(meta.opt_left >= 2, error.BadTcpOptions);
+        bit<16> opt = pkt.lookahead<bit<16>>();
+        verify(opt[7:0] >= 2 && opt[7:0] <= meta.opt_left, error.BadTcpOptions);
+        meta.opt_skip = opt[7:0];
+        transition skip_tcp_opt_bytes;
+    }
+
+    state skip_tcp_opt_bytes {
+        pkt.extract(hdr.tcp_opts.next);
+        meta.opt_skip = meta.opt_skip - 1;
+        meta.opt_left = meta.opt_left - 1;
+        transition select(meta.opt_skip) {
+            0: parse_tcp_options;
+            default: skip_tcp_opt_bytes;
+        }
+    }
+}
+
+control SwitchyardVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
+    apply {
+        /* The IPv4 header checksum is checked (cheap, 20 bytes); TCP
+         * checksums are not (payload-sized); incremental rewrites keep a
+         * bad TCP checksum bad for the endpoint to see. */
+        verify_checksum(hdr.ipv4.isValid() && hdr.ipv4.ihl == 5,
+            { hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp_ecn, hdr.ipv4.total_len,
+              hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset,
+              hdr.ipv4.ttl, hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr },
+            hdr.ipv4.hdr_checksum, HashAlgorithm.csum16);
+    }
+}
+
+control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
+                          inout standard_metadata_t std) {
+    counter(REASON_COUNTER_SIZE, CounterType.packets_and_bytes) path_counter;
+    counter(REASON_COUNTER_SIZE, CounterType.packets) drop_counter;
+
+#include "include/tables.p4"
+#include "include/cookie.p4"
+
+    /* The SYN-ACK answering a client's SYN to a VIP (meta.cookie is set). */
+    action answer_syn() {
+        mac_addr_t mac = hdr.ethernet.dst_addr;
+        hdr.ethernet.dst_addr = hdr.ethernet.src_addr;
+        hdr.ethernet.src_addr = mac;
+        ipv4_addr_t addr = hdr.ipv4.dst_addr;
+        hdr.ipv4.dst_addr = hdr.ipv4.src_addr;
+        hdr.ipv4.src_addr = addr;
+        hdr.ipv4.dscp_ecn = 0;
+        hdr.ipv4.total_len = 20 + SYNACK_TCP_BYTES;
+        hdr.ipv4.identification = 0;
+        hdr.ipv4.flags = 3w2;  /* DF */
+        hdr.ipv4.frag_offset = 0;
+        hdr.ipv4.ttl = SYNACK_TTL;
+        l4_port_t port = hdr.tcp.dst_port;
+        hdr.tcp.dst_port = hdr.tcp.src_port;
+        hdr.tcp.src_port = port;
+        hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
+        hdr.tcp.seq_no = meta.cookie;
+        hdr.tcp.data_offset = SYNACK_DATA_OFFSET;
+        hdr.tcp.res = 0;
+        hdr.tcp.flags = TCP_SYN | TCP_ACK;
+        hdr.tcp.window = SYNACK_WINDOW;
+        hdr.tcp.urgent_ptr = 0;
+        hdr.tcp_opts.pop_front(MAX_TCP_OPTION_BYTES);
+        hdr.synack_opts.setValid();
+        hdr.synack_opts.mss_kind = TCP_OPT_MSS;
+        hdr.synack_opts.mss_len = 4;
+        hdr.synack_opts.mss = SYNACK_MSS;
+        hdr.synack_opts.ws_nop = TCP_OPT_NOP;
+        hdr.synack_opts.ws_kind = TCP_OPT_NOP;
+        hdr.synack_opts.ws_len = TCP_OPT_NOP;
+        hdr.synack_opts.ws_shift = TCP_OPT_NOP;
+        if (meta.syn_has_ws == 1) {
+            hdr.synack_opts.ws_kind = TCP_OPT_WSCALE;
+            hdr.synack_opts.ws_len = 3;
+            hdr.synack_opts.ws_shift = SYNACK_WSCALE;
+        }
+        hdr.synack_opts.sack_nop1 = TCP_OPT_NOP;
+        hdr.synack_opts.sack_nop2 = TCP_OPT_NOP;
+        hdr.synack_opts.sack_kind = TCP_OPT_NOP;
+        hdr.synack_opts.sack_len = TCP_OPT_NOP;
+        if (meta.syn_sack_ok == 1) {
+            hdr.synack_opts.sack_kind = TCP_OPT_SACK_PERMITTED;
+            hdr.synack_opts.sack_len = 2;
+        }
+        meta.tcp_len = SYNACK_TCP_BYTES;
+        meta.synack = 1;
+        std.egress_spec = std.ingress_port;
+        /* A SYN carrying data (TCP Fast Open): the data is not answered. */
+        truncate(ETH_HEADER_BYTES + 20 + (bit<32>)SYNACK_TCP_BYTES);
+        meta.path = PATH_SYN_ANSWERED;
+    }
+
+    action report_teardown() {
+        digest<teardown_digest_t>(DIGEST_TEARDOWN,
+            { meta.client_addr, meta.client_port, meta.vip_id, meta.conn_backend, hdr.tcp.flags });
+        path_counter.count((bit<32>)PATH_TEARDOWN_DIGEST);
+    }
+
+    /* Sends the packet, unchanged, to the front-end that owns its client. */
+    action pick_frontend() {
+        hash(meta.fe_index, HashAlgorithm.crc32, 16w0, { meta.client_addr, meta.client_port }, meta.fe_count);
+    }
+
+    apply {
+        meta.path = PATH_ROUTED;
+        meta.do_route = 1;
+        if (std.parser_error != error.NoError) {
+            if (std.parser_error == error.BadIpHeader) {
+                drop_with(DROP_BAD_IP_HEADER);
+            } else if (std.parser_error == error.BadTcpHeader) {
+                drop_with(DROP_BAD_TCP_HEADER);
+            } else if (std.parser_error == error.BadTcpOptions) {
+                drop_with(DROP_BAD_TCP_OPTIONS);
+            } else {
+                drop_with(DROP_TRUNCATED);
+            }
+        } else if (!hdr.ipv4.isValid()) {
+            drop_with(DROP_NOT_IPV4);
+        } else if (std.checksum_error == 1) {
+            drop_with(DROP_BAD_CHECKSUM);
+        } else if (hdr.ipv4.total_len < ((bit<16>)hdr.ipv4.ihl << 2)) {
+            drop_with(DROP_BAD_IP_HEADER);
+        } else if ((bit<32>)hdr.ipv4.total_len + ETH_HEADER_BYTES > std.packet_length) {
+            drop_with(DROP_TRUNCATED);
+        } else if (hdr.tcp.isValid() && hdr.ipv4.total_len < 20 + ((bit<16>)hdr.tcp.data_offset << 2)) {
+            drop_with(DROP_TRUNCATED);
+        } else if (hdr.ipv4.ttl <= 1) {
+            drop_with(DROP_TTL_EXPIRED);
+        } else {
+            port_role.apply();
+            csum_begin_ip();
+            if (meta.port_role == PORT_ROLE_FRONTEND) {
+                /* Front-end output is routed as it is. */
+                meta.path = PATH_ROUTED;
+            } else if (hdr.tcp.isValid()) {
+                csum_begin_tcp();
+                if (vip.apply().hit) {
+                    /* Client -> VIP. */
+                    meta.client_addr = hdr.ipv4.src_addr;
+                    meta.client_port = hdr.tcp.src_port;
+                    bit<8> f = hdr.tcp.flags;
+                    if ((f & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN)
+                        || (f & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST)
+                        || (f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == 0) {
+                        drop_with(DROP_BAD_TCP_FLAGS);
+                    } else if ((f & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+                        cookie_secrets.apply();
+                        bit<3> mss_idx = 0;
+                        if (meta.syn_has_mss == 1) {
+                            if (meta.syn_mss >= 8960) {
+                                mss_idx = 7;
+                            } else if (meta.syn_mss >= 1460) {
+                                mss_idx = 6;
+                            } else if (meta.syn_mss >= 1440) {
+                                mss_idx = 5;
+                            } else if (meta.syn_mss >= 1400) {
+                                mss_idx = 4;
+                            } else if (meta.syn_mss >= 1360) {
+                                mss_idx = 3;
+                            } else if (meta.syn_mss >= 1300) {
+                                mss_idx = 2;
+                            } else if (meta.syn_mss >= 1220) {
+                                mss_idx = 1;
+                            }
+                        }
+                        cookie_low_bits(mss_idx);
+                        compute_cookie();
+                        answer_syn();
+                        meta.do_route = 0;
+                    } else if (connection.apply().hit) {
+                        if (backend.apply().hit) {
+                            /* rewrite_to_backend ran */
+                            meta.path = PATH_OFFLOADED_IN;
+                            if ((f & (TCP_FIN | TCP_RST)) != 0) {
+                                report_teardown();
+                            }
+                        } else {
+                            meta.path = PATH_TO_FRONTEND;
+                            meta.do_route = 0;
+                        }
+                    } else {
+                        meta.path = PATH_TO_FRONTEND;
+                        meta.do_route = 0;
+                    }
+                } else if (backend_address.apply().hit) {
+                    /* Backend -> client. */
+                    meta.client_addr = hdr.ipv4.dst_addr;
+                    meta.client_port = hdr.tcp.dst_port;
+                    if ((hdr.tcp.flags & TCP_SYN) != 0) {
+                        /* Always the front-end's: a re-dispatch or a reused
+                         * client port must never leak a backend SYN-ACK. */
+                        meta.path = PATH_TO_FRONTEND;
+                        meta.do_route = 0;
+                    } else if (connection.apply().hit) {
+                        if (meta.conn_backend == meta.backend_index) {
+                            rewrite_from_vip();
+                            meta.path = PATH_OFFLOADED_OUT;
+                            if ((hdr.tcp.flags & (TCP_FIN | TCP_RST)) != 0) {
+                                report_teardown();
+                            }
+                        } else {
+                            /* The flow moved to another backend. */
+                            meta.path = PATH_TO_FRONTEND;
+                            meta.do_route = 0;
+                        }
+                    } else {
+                        meta.path = PATH_TO_FRONTEND;
+                        meta.do_route = 0;
+                    }
+                }
+            } else if (hdr.ipv4.protocol == IP_PROTO_TCP && hdr.ipv4.ihl != 5) {
+                drop_with(DROP_IP_OPTIONS);
+            } else if (hdr.ipv4.protocol == IP_PROTO_TCP) {
+                drop_with(DROP_IP_FRAGMENT);
+            }
+
+            if (meta.drop_reason == 0 && meta.path == PATH_TO_FRONTEND) {
+                frontend_count.apply();
+                if (meta.fe_count == 0) {
+                    drop_with(DROP_NO_FRONTEND);
+                } else {
+                    pick_frontend();
+                    frontend_port.apply();
+                }
+            }
+            if (meta.drop_reason == 0 && meta.do_route == 1) {
+                ipv4_route.apply();
+                csum_finish_ip();
+                if (hdr.tcp.isValid() && meta.path != PATH_ROUTED) {
+                    csum_finish_tcp();
+                }
+            }
+        }
+
+        if (meta.drop_reason != 0) {
+            mark_to_drop(std);
+            drop_counter.count((bit<32>)meta.drop_reason);
+            path_counter.count((bit<32>)PATH_DROPPED);
+        } else {
+            path_counter.count((bit<32>)meta.path);
+        }
+    }
+}
+
+control SwitchyardEgress(inout headers_t hdr, inout metadata_t meta,
+                         inout standard_metadata_t std) {
+    apply { }
+}
+
+control SwitchyardComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
+    apply {
+        /* Only the SYN-ACK is built from scratch; every other rewrite is
+         * incremental (RFC 1624) in the ingress. */
+        update_checksum(meta.synack == 1,
+            { hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp_ecn, hdr.ipv4.total_len,
+              hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset,
+              hdr.ipv4.ttl, hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr },
+            hdr.ipv4.hdr_checksum, HashAlgorithm.csum16);
+        update_checksum(meta.synack == 1,
+            { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, 8w0, hdr.ipv4.protocol, meta.tcp_len,
+              hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
+              hdr.tcp.data_offset, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.window,
+              hdr.tcp.urgent_ptr,
+              hdr.synack_opts.mss_kind, hdr.synack_opts.mss_len, hdr.synack_opts.mss,
+              hdr.synack_opts.ws_nop, hdr.synack_opts.ws_kind, hdr.synack_opts.ws_len,
+              hdr.synack_opts.ws_shift, hdr.synack_opts.sack_nop1, hdr.synack_opts.sack_nop2,
+              hdr.synack_opts.sack_kind, hdr.synack_opts.sack_len },
+            hdr.tcp.checksum, HashAlgorithm.csum16);
+    }
+}
+
+control SwitchyardDeparser(packet_out pkt, in headers_t hdr) {
+    apply {
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.ipv4);
+        pkt.emit(hdr.tcp);
+        pkt.emit(hdr.tcp_opts);
+        pkt.emit(hdr.synack_opts);
+    }
+}
+
+V1Switch(SwitchyardParser(), SwitchyardVerifyChecksum(), SwitchyardIngress(),
+         SwitchyardEgress(), SwitchyardComputeChecksum(), SwitchyardDeparser()) main;

@@ -1,0 +1,329 @@
+//! The compiled form of a program: names resolved to slot numbers and
+//! table/action/extern indices at load time, so a packet never looks a
+//! name up. Every value is a `u64` holding a `bit<N>` (N <= 64), a bool
+//! (0/1), an error or an enum member code.
+
+pub type Slot = u32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Shl,
+    Shr,
+    And,
+    Or,
+    Xor,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LAnd,
+    LOr,
+    SatAdd,
+    SatSub,
+}
+
+#[derive(Debug, Clone)]
+pub enum Ex {
+    K(u64),
+    S(Slot),
+    /// Bitwise complement within `mask`.
+    Not(Box<Ex>, u64),
+    /// Two's-complement negation within `mask`.
+    Neg(Box<Ex>, u64),
+    LNot(Box<Ex>),
+    /// Result masked to the operation's width; `mask` is also the
+    /// saturation bound.
+    Bin(BinOp, Box<Ex>, Box<Ex>, u64),
+    Slice(Box<Ex>, u32, u64),
+    /// `a ++ b` where b is `rw` bits wide.
+    Concat(Box<Ex>, Box<Ex>, u32),
+    Cond(Box<Ex>, Box<Ex>, Box<Ex>),
+    /// Parser `lookahead<bit<N>>()`.
+    Look(u32),
+    /// `stack.size` / a stack's next index.
+    Mask(Box<Ex>, u64),
+}
+
+/// A scalar field of a header as laid out on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct WireField {
+    pub slot: Slot,
+    pub width: u32,
+}
+
+/// A header instance: its validity slot and its fields in wire order.
+#[derive(Debug, Clone)]
+pub struct HeaderRef {
+    pub valid: Slot,
+    pub fields: Vec<WireField>,
+    pub bits: u32,
+}
+
+impl HeaderRef {
+    /// The same header type stored `delta` slots further on.
+    pub fn shifted(&self, delta: u32) -> HeaderRef {
+        HeaderRef {
+            valid: self.valid + delta,
+            fields: self.fields.iter().map(|f| WireField { slot: f.slot + delta, width: f.width }).collect(),
+            bits: self.bits,
+        }
+    }
+}
+
+/// A header stack: `next` holds nextIndex, elements are `stride` slots apart.
+#[derive(Debug, Clone)]
+pub struct StackRef {
+    pub next: Slot,
+    pub size: u32,
+    pub stride: u32,
+    pub first: HeaderRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgo {
+    Crc32,
+    Crc16,
+    Identity,
+    Csum16,
+    Xor16,
+}
+
+/// A list of values serialized bit by bit, as bmv2 builds a field list.
+pub type FieldList = Vec<(Ex, u32)>;
+
+#[derive(Debug, Clone)]
+pub enum St {
+    Set(Slot, Ex),
+    /// `lvalue[hi:lo] = e`: keep the bits outside `mask << lo`.
+    SetSlice(Slot, u32, u64, Ex),
+    /// Copy `n` consecutive slots (header/struct assignment).
+    Copy { dst: Slot, src: Slot, n: u32 },
+    /// Zero `n` slots (`setInvalid`, out parameters).
+    Clear { dst: Slot, n: u32 },
+    If(Ex, Vec<St>, Vec<St>),
+    Block(Vec<St>),
+    Apply(Box<ApplySt>),
+    /// Switch on a value.
+    Switch(Ex, Vec<(Vec<u64>, Vec<St>)>, Vec<St>),
+    Call(Box<CallSt>),
+    Extract(HeaderRef),
+    ExtractNext(Box<StackRef>),
+    Advance(Ex),
+    /// `verify(cond, error)`.
+    Verify(Ex, u64),
+    Emit(HeaderRef),
+    EmitStack(Box<StackRef>),
+    PushFront(Box<StackRef>, u32),
+    PopFront(Box<StackRef>, u32),
+    MarkToDrop,
+    Count(usize, Ex),
+    RegRead(Slot, u64, usize, Ex),
+    RegWrite(usize, Ex, Ex),
+    Hash(Box<HashSt>),
+    Digest(Box<DigestSt>),
+    Truncate(Ex),
+    Checksum(Box<ChecksumSt>),
+    Assert(Ex),
+    Exit,
+    Return,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplySt {
+    pub table: usize,
+    pub on_hit: Option<Vec<St>>,
+    pub on_miss: Option<Vec<St>>,
+    /// `switch (t.apply().action_run)`: bodies by action index, then default.
+    pub by_action: Vec<(Vec<usize>, Vec<St>)>,
+    pub default_arm: Option<Vec<St>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallSt {
+    pub action: usize,
+    pub args: Vec<Ex>,
+    /// out/inout parameters copied back: (param slot, caller slot).
+    pub copy_out: Vec<(Slot, Slot)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HashSt {
+    pub dst: Slot,
+    pub dst_mask: u64,
+    pub algo: HashAlgo,
+    pub base: Ex,
+    pub data: FieldList,
+    pub max: Ex,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestSt {
+    pub receiver: Ex,
+    pub type_name: String,
+    pub names: Vec<String>,
+    pub data: FieldList,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChecksumSt {
+    pub verify: bool,
+    pub with_payload: bool,
+    pub cond: Ex,
+    pub data: FieldList,
+    pub field: Slot,
+    pub width: u32,
+    pub algo: HashAlgo,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionDef {
+    /// Control-plane name (`Control.action`, or the top-level name).
+    pub name: String,
+    pub params: Vec<ParamDef>,
+    pub body: Vec<St>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamDef {
+    pub name: String,
+    pub slot: Slot,
+    pub width: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Exact,
+    Lpm,
+    Ternary,
+    Range,
+    Optional,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyDef {
+    pub name: String,
+    pub kind: MatchKind,
+    pub width: u32,
+    pub expr: Ex,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableDef {
+    pub name: String,
+    pub keys: Vec<KeyDef>,
+    pub actions: Vec<usize>,
+    /// Actions annotated @defaultonly / @tableonly.
+    pub default_only: Vec<usize>,
+    pub table_only: Vec<usize>,
+    pub default_action: (usize, Vec<u64>),
+    pub const_default: bool,
+    pub size: usize,
+    pub support_timeout: bool,
+    pub direct_counter: Option<usize>,
+    pub const_entries: bool,
+    /// Entries from the program (`entries = {...}`), in source order.
+    pub entries: Vec<crate::table::EntrySpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    Packets,
+    Bytes,
+    PacketsAndBytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct CounterDef {
+    pub name: String,
+    pub size: usize,
+    pub kind: CounterKind,
+    pub direct: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisterDef {
+    pub name: String,
+    pub size: usize,
+    pub width: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    Accept,
+    Reject,
+    State(usize),
+}
+
+#[derive(Debug, Clone)]
+pub enum KeyMatch {
+    Any,
+    Mask(u64, u64),
+    Range(u64, u64),
+}
+
+#[derive(Debug, Clone)]
+pub enum Trans {
+    Go(Target),
+    Select(Vec<Ex>, Vec<(Vec<KeyMatch>, Target)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct StateDef {
+    pub name: String,
+    pub body: Vec<St>,
+    pub trans: Trans,
+}
+
+/// standard_metadata slots the pipeline reads and writes itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdSlots {
+    pub ingress_port: Slot,
+    pub egress_spec: Slot,
+    pub egress_port: Slot,
+    pub instance_type: Slot,
+    pub packet_length: Slot,
+    pub checksum_error: Slot,
+    pub parser_error: Slot,
+    pub ingress_ts: Option<Slot>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub n_slots: usize,
+    pub states: Vec<StateDef>,
+    pub verify: Vec<St>,
+    pub ingress: Vec<St>,
+    pub egress: Vec<St>,
+    pub compute: Vec<St>,
+    pub deparser: Vec<St>,
+    pub actions: Vec<ActionDef>,
+    pub tables: Vec<TableDef>,
+    pub counters: Vec<CounterDef>,
+    pub registers: Vec<RegisterDef>,
+    pub std: StdSlots,
+    /// Error names by code (code 0 is NoError).
+    pub errors: Vec<String>,
+    /// `#define`d integer constants, for tests that compare codes.
+    pub defines: Vec<(String, u64)>,
+}
+
+impl Program {
+    pub fn error_code(&self, name: &str) -> Option<u64> {
+        self.errors.iter().position(|e| e == name).map(|p| p as u64)
+    }
+}
+
+pub fn mask(width: u32) -> u64 {
+    if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    }
+}

@@ -1,0 +1,27 @@
+//! switch-sim: a software switch that executes Switchyard's P4_16 source
+//! (v1model) so CI and laptops test the program users deploy.
+//!
+//! Pipeline: `front` (preprocessor, lexer, parser) -> `compile` (types,
+//! widths, name resolution into slots) -> `ir` -> `exec` (interpreter with
+//! v1model semantics) behind the `switch::Switch` API; `ports` moves frames
+//! between AF_PACKET sockets and the switch.
+
+pub mod compile;
+pub mod entries;
+pub mod error;
+pub mod exec;
+pub mod hashes;
+pub mod ir;
+pub mod switch;
+pub mod table;
+
+pub mod front {
+    pub mod ast;
+    pub mod lex;
+    pub mod parse;
+}
+
+pub use error::LoadError;
+pub use exec::Digest;
+pub use switch::{ApiError, Switch, TableEntry};
+pub use table::FieldMatch;
