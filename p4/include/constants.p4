@@ -18,7 +18,7 @@
 #define DROP_BAD_TCP_FLAGS      8w10
 #define DROP_BAD_CHECKSUM       8w11
 #define DROP_NOT_IPV4           8w13
-#define DROP_NO_FRONTEND        8w15
+#define DROP_NO_FRONTEND        8w21
 
 /* Path counters (wire::reason::PathCounter). */
 #define PATH_SYN_ANSWERED       8w1

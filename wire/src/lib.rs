@@ -16,6 +16,7 @@ pub mod flow;
 pub mod halfsiphash;
 pub mod ipv4;
 pub mod reason;
+pub mod synack;
 pub mod tcp;
 pub mod tcp_option;
 

@@ -58,6 +58,7 @@ registry! {
         AgentNotFused = 18, "agent_not_fused", "agent: SYN without a fused switch ISN (plain connection, passed unchanged)";
         AgentSynAckMismatch = 19, "agent_syn_ack_mismatch", "agent: backend SYN-ACK does not acknowledge the recorded client ISN";
         AgentNotSpliced = 20, "agent_not_spliced", "agent: segment of a recorded flow before the backend's SYN-ACK";
+        NoFrontend = 21, "no_frontend", "switch: VIP or backend packet needs a front-end but no front-end port is configured";
     }
 }
 
