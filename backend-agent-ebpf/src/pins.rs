@@ -59,6 +59,10 @@ pub fn unpin(iface: &str) {
         let _ = std::fs::remove_file(dir.join(name));
     }
     let _ = std::fs::remove_dir(&dir);
+    // The shared parent goes too once the last agent on this host stopped.
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
 }
 
 fn open(iface: &str, name: &str) -> AgentResult<Map> {
