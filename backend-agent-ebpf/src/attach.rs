@@ -78,6 +78,7 @@ pub struct Attached {
 
 impl Attached {
     pub fn start(iface: &str, settings: &AgentSettings) -> AgentResult<Self> {
+        settings.validate()?;
         preflight(iface)?;
         let mut bpf = object::load(settings)?;
         for (name, t) in [(PROG_INGRESS, TcAttachType::Ingress), (PROG_EGRESS, TcAttachType::Egress)] {
