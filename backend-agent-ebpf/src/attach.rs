@@ -68,12 +68,22 @@ pub fn preflight(iface: &str) -> AgentResult<()> {
     Ok(())
 }
 
+/// How the programs were attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// tcx links (kernel 6.6+): visible to `query_tcx`, gone with our fds.
+    Tcx,
+    /// cls_bpf filters on a clsact qdisc (older kernels).
+    Clsact,
+}
+
 /// The agent attached to one interface. Dropping it detaches both programs
 /// and removes the pins.
 pub struct Attached {
     bpf: Option<Ebpf>,
     iface: String,
     pin_dir: PathBuf,
+    mode: AttachMode,
 }
 
 impl Attached {
@@ -81,8 +91,11 @@ impl Attached {
         settings.validate()?;
         preflight(iface)?;
         let mut bpf = object::load(settings)?;
+        let mut mode = AttachMode::Tcx;
         for (name, t) in [(PROG_INGRESS, TcAttachType::Ingress), (PROG_EGRESS, TcAttachType::Egress)] {
-            attach_one(object::program_mut(&mut bpf, name)?, iface, t)?;
+            if attach_one(object::program_mut(&mut bpf, name)?, iface, t)? == AttachMode::Clsact {
+                mode = AttachMode::Clsact;
+            }
         }
         let pin_dir = match pins::pin_maps(&bpf, iface) {
             Ok(d) => d,
@@ -91,8 +104,8 @@ impl Attached {
                 return Err(e);
             }
         };
-        info!(iface, dir = %pin_dir.display(), "agent attached (ingress + egress), maps pinned");
-        Ok(Self { bpf: Some(bpf), iface: iface.into(), pin_dir })
+        info!(iface, ?mode, dir = %pin_dir.display(), "agent attached (ingress + egress), maps pinned");
+        Ok(Self { bpf: Some(bpf), iface: iface.into(), pin_dir, mode })
     }
 
     pub fn pin_dir(&self) -> &Path {
@@ -102,17 +115,30 @@ impl Attached {
     pub fn iface(&self) -> &str {
         &self.iface
     }
+
+    pub fn mode(&self) -> AttachMode {
+        self.mode
+    }
 }
 
-fn attach_one(prog: &mut SchedClassifier, iface: &str, t: TcAttachType) -> AgentResult<()> {
+/// Whether both programs are still attached to `iface`. Only tcx links can
+/// be queried; with clsact filters this trusts that they are.
+pub fn still_attached(iface: &str, mode: AttachMode) -> bool {
+    match mode {
+        AttachMode::Tcx => attached_programs(iface).len() == 2,
+        AttachMode::Clsact => true,
+    }
+}
+
+fn attach_one(prog: &mut SchedClassifier, iface: &str, t: TcAttachType) -> AgentResult<AttachMode> {
     match prog.attach(iface, t) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(AttachMode::Tcx),
         Err(tcx_err) => {
             // Kernels without tcx (before 6.6) need a clsact qdisc.
             warn!(iface, error = %tcx_err, "attach failed, retrying through a clsact qdisc");
             let _ = tc::qdisc_add_clsact(iface);
             prog.attach_with_options(iface, t, TcAttachOptions::Netlink(NlOptions::default()))
-                .map(|_| ())
+                .map(|_| AttachMode::Clsact)
                 .map_err(|e| AgentError::NoClsact { iface: iface.into(), detail: format!("tcx: {tcx_err}; clsact: {e}") })
         }
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use switchyard_agent::abi::flags;
-use switchyard_agent::attach::Attached;
+use switchyard_agent::attach::{self, Attached};
 use switchyard_agent::object::limits;
 use switchyard_agent::pins::PinnedAgent;
 use switchyard_agent::{probe, AgentError, AgentSettings};
@@ -96,7 +96,11 @@ fn run(iface: &str, settings: AgentSettings, listen: Option<SocketAddr>) -> Resu
     let attached = Attached::start(iface, &settings)?;
     if let Some(addr) = listen {
         let pinned = PinnedAgent::open(iface)?;
-        let local = probe::spawn(addr, iface.to_string(), move || pinned.flow_count())?;
+        let (name, mode) = (iface.to_string(), attached.mode());
+        let local = probe::spawn(addr, iface.to_string(), move || probe::Health {
+            attached: attach::still_attached(&name, mode),
+            flows: pinned.flow_count(),
+        })?;
         info!(%local, "presence probe listening");
     }
     info!(iface, ports = ?settings.service_ports, switch_wscale = settings.switch_wscale,

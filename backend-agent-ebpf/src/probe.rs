@@ -1,7 +1,9 @@
 //! The presence probe: a tiny TCP listener the control plane's health check
-//! uses so that a backend without a running agent is never chosen. It
-//! answers an HTTP GET with `200` and the line, or a bare connection with
-//! just the line: `switchyard-agent ok <iface> <flows>`.
+//! uses so that a backend without a working agent is never chosen. It
+//! answers an HTTP GET with `200` and `switchyard-agent ok <iface> <flows>`,
+//! or `503` and `switchyard-agent detached <iface>` when our programs are no
+//! longer attached (someone removed them); a bare connection gets just the
+//! line. No listener at all means no agent.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,18 +16,31 @@ use crate::error::{AgentError, AgentResult};
 
 /// How long a prober may take to send its request before we answer anyway.
 const READ_WAIT: Duration = Duration::from_millis(300);
-/// Walking a large flow map costs a syscall per key: recount at most this often.
+/// Walking a large flow map costs a syscall per key, the attachment query a
+/// few more: sample at most this often.
 const COUNT_EVERY: Duration = Duration::from_secs(1);
 
-pub fn line(iface: &str, flows: usize) -> String {
-    format!("switchyard-agent ok {iface} {flows}\n")
+/// What the probe reports, sampled by the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    pub attached: bool,
+    pub flows: usize,
+}
+
+pub fn line(iface: &str, h: Health) -> String {
+    if h.attached {
+        format!("switchyard-agent ok {iface} {}\n", h.flows)
+    } else {
+        format!("switchyard-agent detached {iface}\n")
+    }
 }
 
 /// Builds the reply to one probe request (`req` = what the peer sent).
-pub fn reply(req: &[u8], body: &str) -> Vec<u8> {
+pub fn reply(req: &[u8], ok: bool, body: &str) -> Vec<u8> {
     if req.starts_with(b"GET ") || req.starts_with(b"HEAD ") {
+        let status = if ok { "200 OK" } else { "503 Service Unavailable" };
         let mut r = format!(
-            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         )
         .into_bytes();
@@ -39,28 +54,28 @@ pub fn reply(req: &[u8], body: &str) -> Vec<u8> {
 }
 
 /// Binds the listener and serves it on a thread for the life of the process.
-pub fn spawn(addr: SocketAddr, iface: String, count: impl Fn() -> usize + Send + 'static) -> AgentResult<SocketAddr> {
+pub fn spawn(addr: SocketAddr, iface: String, sample: impl Fn() -> Health + Send + 'static) -> AgentResult<SocketAddr> {
     let listener = TcpListener::bind(addr).map_err(AgentError::io(format!("bind status listener {addr}")))?;
     let local = listener.local_addr().map_err(AgentError::io("status listener address"))?;
-    let cache: Arc<Mutex<Option<(Instant, usize)>>> = Arc::default();
+    let cache: Arc<Mutex<Option<(Instant, Health)>>> = Arc::default();
     std::thread::Builder::new()
         .name("status".into())
         .spawn(move || {
             for conn in listener.incoming() {
                 match conn {
                     Ok(s) => {
-                        let flows = {
+                        let health = {
                             let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
                             match *c {
-                                Some((at, n)) if at.elapsed() < COUNT_EVERY => n,
+                                Some((at, h)) if at.elapsed() < COUNT_EVERY => h,
                                 _ => {
-                                    let n = count();
-                                    *c = Some((Instant::now(), n));
-                                    n
+                                    let h = sample();
+                                    *c = Some((Instant::now(), h));
+                                    h
                                 }
                             }
                         };
-                        if let Err(e) = answer(s, &line(&iface, flows)) {
+                        if let Err(e) = answer(s, health.attached, &line(&iface, health)) {
                             debug!(error = %e, "probe connection");
                         }
                     }
@@ -72,7 +87,7 @@ pub fn spawn(addr: SocketAddr, iface: String, count: impl Fn() -> usize + Send +
     Ok(local)
 }
 
-fn answer(mut s: TcpStream, body: &str) -> std::io::Result<()> {
+fn answer(mut s: TcpStream, ok: bool, body: &str) -> std::io::Result<()> {
     s.set_read_timeout(Some(READ_WAIT))?;
     s.set_write_timeout(Some(READ_WAIT))?;
     let mut buf = [0u8; 512];
@@ -81,7 +96,7 @@ fn answer(mut s: TcpStream, body: &str) -> std::io::Result<()> {
         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => 0,
         Err(e) => return Err(e),
     };
-    s.write_all(&reply(&buf[..n], body))?;
+    s.write_all(&reply(&buf[..n], ok, body))?;
     s.shutdown(std::net::Shutdown::Both)
 }
 
@@ -91,19 +106,27 @@ mod tests {
 
     #[test]
     fn http_and_bare_replies() {
-        let body = line("eth0", 3);
+        let body = line("eth0", Health { attached: true, flows: 3 });
         assert_eq!(body, "switchyard-agent ok eth0 3\n");
-        let http = String::from_utf8(reply(b"GET /health HTTP/1.1\r\n\r\n", &body)).unwrap();
+        let http = String::from_utf8(reply(b"GET /health HTTP/1.1\r\n\r\n", true, &body)).unwrap();
         assert!(http.starts_with("HTTP/1.0 200 OK\r\n"));
         assert!(http.ends_with("\r\n\r\nswitchyard-agent ok eth0 3\n"));
         assert!(http.contains(&format!("Content-Length: {}", body.len())));
-        assert_eq!(reply(b"", &body), body.as_bytes());
-        assert!(!String::from_utf8(reply(b"HEAD / HTTP/1.0\r\n\r\n", &body)).unwrap().contains("switchyard-agent ok"));
+        assert_eq!(reply(b"", true, &body), body.as_bytes());
+        assert!(!String::from_utf8(reply(b"HEAD / HTTP/1.0\r\n\r\n", true, &body)).unwrap().contains("switchyard-agent ok"));
+    }
+
+    #[test]
+    fn detached_agent_answers_503() {
+        let body = line("eth0", Health { attached: false, flows: 3 });
+        assert_eq!(body, "switchyard-agent detached eth0\n");
+        let http = String::from_utf8(reply(b"GET / HTTP/1.1\r\n\r\n", false, &body)).unwrap();
+        assert!(http.starts_with("HTTP/1.0 503 Service Unavailable\r\n"), "{http}");
     }
 
     #[test]
     fn listener_answers_over_tcp() {
-        let addr = spawn("127.0.0.1:0".parse().unwrap(), "lo".into(), || 7).unwrap();
+        let addr = spawn("127.0.0.1:0".parse().unwrap(), "lo".into(), || Health { attached: true, flows: 7 }).unwrap();
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
         let mut out = String::new();
