@@ -14,6 +14,7 @@ pub mod hashes;
 pub mod ir;
 pub mod switch;
 pub mod table;
+pub mod vectors;
 
 pub mod front {
     pub mod ast;
