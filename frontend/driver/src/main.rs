@@ -1,0 +1,103 @@
+//! `switchyard-frontend`: the front-end. One worker polls the interface
+//! facing the switch (DPDK, or AF_PACKET where DPDK is not available) and
+//! runs every frame through the sans-IO engine; a control thread turns the
+//! engine's offload requests into switch writes and feeds completions back.
+//! The worker never blocks: both directions go over bounded queues.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use switchyard_dpdk::{Eal, Mempool, Port, PortConfig};
+use switchyard_frontend::config;
+use switchyard_frontend::engine::Engine;
+use switchyard_frontend_dpdk::afpacket::AfPacket;
+use switchyard_frontend_dpdk::control::{ControlLink, SwitchLink};
+use switchyard_frontend_dpdk::dpdk_io::DpdkIo;
+use switchyard_frontend_dpdk::io::FrameIo;
+use switchyard_frontend_dpdk::worker;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Driver {
+    /// DPDK with the [dpdk] section of the config.
+    Dpdk,
+    /// A raw AF_PACKET socket on --iface (no DPDK needed).
+    AfPacket,
+}
+
+#[derive(Parser)]
+#[command(version, about = "Switchyard front-end")]
+struct Args {
+    /// The TOML config (see docs/FRONTEND.md).
+    #[arg(long)]
+    config: PathBuf,
+    #[arg(long, value_enum, default_value = "dpdk")]
+    driver: Driver,
+    /// Interface for --driver af-packet.
+    #[arg(long)]
+    iface: Option<String>,
+    /// Stop after this many seconds (0: until SIGINT/SIGTERM).
+    #[arg(long, default_value_t = 0)]
+    seconds: u64,
+    /// Print counters every this many seconds (0: only at exit).
+    #[arg(long, default_value_t = 0)]
+    stats_interval: u64,
+    /// Run without a switch control plane: every offload is refused and
+    /// each flow stays on the front-end path (correct, not offloaded).
+    #[arg(long)]
+    no_switch: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let cfg = config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if cfg.frontend.workers != 1 {
+        bail!("{}: workers = {}: this build runs one worker (see docs/FRONTEND.md)", args.config.display(), cfg.frontend.workers);
+    }
+    let link = if args.no_switch {
+        SwitchLink::Disabled
+    } else {
+        bail!(
+            "the P4Runtime offload link is not wired into the front-end yet; run with --no-switch \
+             (flows stay on the front-end path) — see docs/FRONTEND.md"
+        );
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))?;
+    let run = |io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
+        let (control, handle) = ControlLink::spawn(link, stop.clone());
+        let mut engine = Engine::new(&cfg);
+        let (report, io_stats) = io(&mut engine, &control);
+        stop.store(true, Ordering::SeqCst);
+        let _ = handle.join();
+        println!("{}", worker::summary(&engine, &report, &io_stats));
+        Ok(())
+    };
+    let limit = (args.seconds > 0).then(|| Duration::from_secs(args.seconds));
+    let every = (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval));
+    match args.driver {
+        Driver::Dpdk => {
+            let port_cfg = cfg.dpdk.ports.first().context("config has no [[dpdk.ports]]")?;
+            let mut eal_args = vec!["switchyard-frontend".to_string()];
+            eal_args.extend(cfg.dpdk.eal_args.iter().cloned());
+            let eal = Eal::init(&eal_args).context("DPDK EAL init (check [dpdk] eal_args)")?;
+            let pool = Mempool::create(&eal, "frontend", 8191, 256)?;
+            let mut port = Port::by_name(&eal, &port_cfg.device)
+                .with_context(|| format!("DPDK port `{}` (is the vdev/PCI device in eal_args?)", port_cfg.device))?;
+            port.start(PortConfig::default(), &pool)?;
+            println!("front-end up: dpdk port {} ({})", port_cfg.device, port_cfg.name);
+            let mut io = DpdkIo { port: &port, pool: &pool };
+            run(&mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
+        }
+        Driver::AfPacket => {
+            let iface = args.iface.as_deref().context("--driver af-packet needs --iface")?;
+            let mut io = AfPacket::open(iface)?;
+            println!("front-end up: af_packet on {iface}");
+            run(&mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
+        }
+    }
+}
