@@ -1,6 +1,8 @@
 //! `switchyard-agent`: attach the splice programs to a backend interface
 //! (`run`) and inspect a running agent (`status`). See docs/AGENT.md.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Cli::parse().cmd {
         Cmd::Run { iface, service_ports, switch_wscale, map_size, status_listen } => {
@@ -111,19 +114,26 @@ fn run(iface: &str, settings: AgentSettings, listen: Option<SocketAddr>) -> Resu
     Ok(())
 }
 
+/// `println!` into a String (writing to a String cannot fail).
+macro_rules! outln {
+    ($o:expr) => { $o.push('\n') };
+    ($o:expr, $($arg:tt)*) => {{ let _ = writeln!($o, $($arg)*); }};
+}
+
 fn status(iface: &str, max_flows: usize) -> Result<(), AgentError> {
     let agent = PinnedAgent::open(iface)?;
-    println!("interface      {iface}");
-    println!("service ports  {:?}", agent.service_ports()?);
-    println!("switch wscale  {}", agent.switch_wscale()?);
-    println!("live flows     {}", agent.flow_count());
-    println!();
-    println!("{:<8} {:<26} {:>14}", "kind", "counter", "packets");
+    let mut o = String::new();
+    outln!(o, "interface      {iface}");
+    outln!(o, "service ports  {:?}", agent.service_ports()?);
+    outln!(o, "switch wscale  {}", agent.switch_wscale()?);
+    outln!(o, "live flows     {}", agent.flow_count());
+    outln!(o);
+    outln!(o, "{:<8} {:<26} {:>14}", "kind", "counter", "packets");
     for (kind, name, v) in agent.counters()?.rows() {
-        println!("{kind:<8} {name:<26} {v:>14}");
+        outln!(o, "{kind:<8} {name:<26} {v:>14}");
     }
-    println!();
-    println!("{:<22} {:<22} {:>10} {:>10} {:>10} {:>4} {:>4}  state", "client", "backend", "S", "b", "delta", "cws", "bws");
+    outln!(o);
+    outln!(o, "{:<22} {:<22} {:>10} {:>10} {:>10} {:>4} {:>4}  state", "client", "backend", "S", "b", "delta", "cws", "bws");
     for (k, f) in agent.flows(max_flows) {
         let (cip, cport) = k.client();
         let (bip, bport) = k.backend();
@@ -142,7 +152,7 @@ fn status(iface: &str, max_flows: usize) -> Result<(), AgentError> {
                 state.push(name);
             }
         }
-        println!(
+        outln!(o, 
             "{:<22} {:<22} {:>10} {:>10} {:>10} {:>4} {:>4}  {}",
             format!("{cip}:{cport}"),
             format!("{bip}:{bport}"),
@@ -154,5 +164,11 @@ fn status(iface: &str, max_flows: usize) -> Result<(), AgentError> {
             state.join(",")
         );
     }
-    Ok(())
+    // A closed pipe (`| head`) is not an error worth a panic.
+    match std::io::stdout().write_all(o.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(AgentError::Io { what: "write status".into(), source: e })
+        }
+        _ => Ok(()),
+    }
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use support::{in_netns, AgentProc, RawPort, TempDir};
 use switchyard_agent::abi::FlowKey;
+use switchyard_agent::attach::attached_programs;
 use switchyard_agent::frames::{check, Segment, BACKEND_MAC, CLIENT_MAC};
 use switchyard_agent::pins::{self, PinnedAgent};
 use switchyard_testbed::netns::Netns;
@@ -365,9 +366,11 @@ fn nginx_10m_through_the_splice() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("already attached"), "{second:?}");
 
     // SIGTERM: exits 0, detaches both programs, removes the pins.
+    let iface = bed.iface.clone();
+    let attached = |bed: &Bed| in_netns(bed.backend.name(), || attached_programs(&iface));
+    assert_eq!(attached(&bed).len(), 2, "ingress and egress attached by tcx");
     let st = bed.agent.stop(Duration::from_secs(5)).expect("agent stops on SIGTERM");
     assert!(st.success(), "agent exit status {st}");
-    let left = bed.backend.exec(&["bpftool", "net", "show", "dev", &bed.iface]).unwrap();
-    assert!(!left.contains("sy_ingress") && !left.contains("sy_egress"), "still attached: {left}");
+    assert_eq!(attached(&bed), Vec::<String>::new(), "nothing left attached");
     assert!(!pins::pin_dir(&bed.iface).exists(), "pins removed");
 }

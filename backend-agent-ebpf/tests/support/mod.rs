@@ -144,6 +144,14 @@ impl AgentProc {
         self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// SIGKILL and reap: no cleanup code of the agent runs.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM and wait; the exit status if it stopped in time.
     pub fn stop(&mut self, within: Duration) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
