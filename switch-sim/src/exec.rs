@@ -343,14 +343,13 @@ impl<'p> Exec<'p> {
                 }
                 return f;
             }
-            St::Extract(h) => self.extract(h, p),
+            St::Extract(h) => self.extract_at(h, 0, p),
             St::ExtractNext(sr) => {
                 let idx = p.slots[sr.next as usize];
                 if idx >= u64::from(sr.size) {
                     p.pending = self.prog.error_code("StackOutOfBounds").unwrap_or(1);
                 } else {
-                    let h = sr.first.shifted(idx as u32 * sr.stride);
-                    self.extract(&h, p);
+                    self.extract_at(&sr.first, idx as u32 * sr.stride, p);
                     if p.pending == 0 {
                         p.slots[sr.next as usize] = idx + 1;
                     }
@@ -371,11 +370,10 @@ impl<'p> Exec<'p> {
                     p.pending = *code;
                 }
             }
-            St::Emit(h) => self.emit(h, p),
+            St::Emit(h) => self.emit_at(h, 0, p),
             St::EmitStack(sr) => {
                 for i in 0..sr.size {
-                    let h = sr.first.shifted(i * sr.stride);
-                    self.emit(&h, p);
+                    self.emit_at(&sr.first, i * sr.stride, p);
                 }
             }
             St::PushFront(sr, n) => {
@@ -482,7 +480,9 @@ impl<'p> Exec<'p> {
         Flow::Next
     }
 
-    fn extract(&self, h: &HeaderRef, p: &mut Packet) {
+    /// Extracts into the header `h` stored `delta` slots further on (a
+    /// header stack element).
+    fn extract_at(&self, h: &HeaderRef, delta: u32, p: &mut Packet) {
         if p.pending != 0 {
             return;
         }
@@ -493,20 +493,20 @@ impl<'p> Exec<'p> {
         }
         let mut bit = p.cursor * 8;
         for f in &h.fields {
-            p.slots[f.slot as usize] = read_bits(&p.data, bit, f.width);
+            p.slots[(f.slot + delta) as usize] = read_bits(&p.data, bit, f.width);
             bit += f.width as usize;
         }
-        p.slots[h.valid as usize] = 1;
+        p.slots[(h.valid + delta) as usize] = 1;
         p.cursor += bytes;
     }
 
-    fn emit(&self, h: &HeaderRef, p: &mut Packet) {
-        if p.slots[h.valid as usize] == 0 {
+    fn emit_at(&self, h: &HeaderRef, delta: u32, p: &mut Packet) {
+        if p.slots[(h.valid + delta) as usize] == 0 {
             return;
         }
         let mut nbits = p.out.len() * 8;
         for f in &h.fields {
-            let v = p.slots[f.slot as usize];
+            let v = p.slots[(f.slot + delta) as usize];
             write_bits(&mut p.out, &mut nbits, v, f.width);
         }
     }
