@@ -129,6 +129,10 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		return SY_REASON_AGENT_NOT_TCP;
 	__u32 ihl = ip->ihl * 4;
 	__u32 tot = bpf_ntohs(ip->tot_len);
+	/* IPv4 BIG TCP (gso/gro_max_size above 64 KB) sends tot_len 0 on
+	 * super-packets; their real length is the skb's. */
+	if (tot == 0 && skb->len - ETH_HLEN > 0xffff)
+		tot = skb->len - ETH_HLEN;
 	if (tot < ihl)
 		return SY_REASON_BAD_IP_HEADER;
 	if (tot > skb->len - ETH_HLEN)
