@@ -12,6 +12,7 @@ pub mod error;
 pub mod exec;
 pub mod hashes;
 pub mod ir;
+pub mod ports;
 pub mod switch;
 pub mod table;
 pub mod vectors;

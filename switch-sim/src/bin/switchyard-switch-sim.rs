@@ -1,1 +1,167 @@
-fn main() {}
+//! switchyard-switch-sim: loads a P4 program and forwards frames between
+//! real interfaces (AF_PACKET), one switch port per `--port N=IFACE`.
+//!
+//! Table entries come from `--entries FILE` (JSON, see docs/SWITCH-SIM.md)
+//! until the P4Runtime server exists. Digests and idle-timeout expiries
+//! are printed as JSON lines on stdout; frames sent to the CPU port are
+//! counted and reported on stderr (no PacketIn channel yet).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use switchyard_switch_sim::entries::EntriesFile;
+use switchyard_switch_sim::ports::{poll_readable, AfPacketPort};
+use switchyard_switch_sim::vectors::VectorFile;
+use switchyard_switch_sim::Switch;
+
+#[derive(Parser)]
+#[command(about = "Software switch executing a P4_16 v1model program")]
+struct Args {
+    /// The P4 program (e.g. p4/switchyard.p4).
+    #[arg(long)]
+    p4: PathBuf,
+    /// A switch port bound to an interface: N=IFACE (repeatable).
+    #[arg(long = "port", value_name = "N=IFACE")]
+    ports: Vec<String>,
+    /// Port number that stands for the control plane (packets sent to it
+    /// are counted, not forwarded).
+    #[arg(long)]
+    cpu_port: Option<u16>,
+    /// Preprocessor define NAME=VALUE (repeatable), like p4c -D.
+    #[arg(short = 'D', value_name = "NAME=VALUE")]
+    defines: Vec<String>,
+    /// JSON table entries applied at start.
+    #[arg(long)]
+    entries: Option<PathBuf>,
+    /// Only load the program (and entries) and report; do not forward.
+    #[arg(long)]
+    check: bool,
+    /// Replay a packet-vector file in-process and exit (non-zero on mismatch).
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Repository root for --replay (program paths are relative to it).
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    if let Some(v) = &a.replay {
+        let text = std::fs::read_to_string(v).with_context(|| format!("{}", v.display()))?;
+        let file: VectorFile = serde_json::from_str(&text).with_context(|| format!("{}", v.display()))?;
+        let fails = switchyard_switch_sim::vectors::run(&a.root, &file).map_err(anyhow::Error::msg)?;
+        for f in &fails {
+            eprintln!("FAIL {f}");
+        }
+        println!("{}: {} cases, {} failures", v.display(), file.cases.len(), fails.len());
+        if !fails.is_empty() {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    let defines: Vec<(String, String)> = a
+        .defines
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (d.clone(), "1".to_string()),
+        })
+        .collect();
+    let mut sw = Switch::load(&a.p4, &defines).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(path) = &a.entries {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        for (i, e) in f.entries.iter().enumerate() {
+            sw.apply_text(e).with_context(|| format!("{}: entry {i} ({})", path.display(), e.table))?;
+        }
+        eprintln!("switch-sim: {} entries from {}", f.entries.len(), path.display());
+    }
+    let mut ports = Vec::new();
+    for p in &a.ports {
+        let Some((n, iface)) = p.split_once('=') else { bail!("--port wants N=IFACE, got {p}") };
+        let n: u16 = n.parse().with_context(|| format!("port number in {p}"))?;
+        if n >= 511 {
+            bail!("port {n}: 511 is the drop port, use 0..=510");
+        }
+        if ports.iter().any(|x: &AfPacketPort| x.port == n) {
+            bail!("port {n} given twice");
+        }
+        ports.push(AfPacketPort::open(n, iface).with_context(|| format!("opening {iface}"))?);
+    }
+    eprintln!(
+        "switch-sim: {} loaded: {} tables, {} ports{}",
+        a.p4.display(),
+        sw.program().tables.len(),
+        ports.len(),
+        a.cpu_port.map(|c| format!(", cpu port {c}")).unwrap_or_default()
+    );
+    if a.check {
+        return Ok(());
+    }
+    // SAFETY: installing an async-signal-safe handler that stores an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as usize);
+        libc::signal(libc::SIGTERM, on_signal as *const () as usize);
+    }
+    let start = Instant::now();
+    let fds: Vec<i32> = ports.iter().map(|p| p.raw_fd()).collect();
+    let mut to_cpu = 0u64;
+    let mut out: Vec<(u16, Vec<u8>)> = Vec::with_capacity(64);
+    let mut last_expiry_check = 0u64;
+    let mut reported: std::collections::HashSet<String> = std::collections::HashSet::new();
+    while !STOP.load(Ordering::Relaxed) {
+        let ready = poll_readable(&fds, 100)?;
+        sw.set_time(start.elapsed().as_nanos() as u64);
+        for (i, r) in ready.iter().enumerate() {
+            if !r {
+                continue;
+            }
+            let port_no = ports[i].port;
+            ports[i].recv_batch(|frame| {
+                if let Some(egress) = sw.process_ref(port_no, frame) {
+                    out.push((egress, sw.output().to_vec()));
+                }
+            })?;
+            for (egress, frame) in out.drain(..) {
+                if Some(egress) == a.cpu_port {
+                    to_cpu += 1;
+                    continue;
+                }
+                match ports.iter().find(|p| p.port == egress) {
+                    Some(p) => {
+                        if let Err(e) = p.send(&frame) {
+                            eprintln!("switch-sim: send on {}: {e}", p.name);
+                        }
+                    }
+                    None => eprintln!("switch-sim: egress port {egress} has no interface; frame dropped"),
+                }
+            }
+        }
+        for d in sw.take_digests() {
+            let fields: serde_json::Map<String, serde_json::Value> =
+                d.fields.iter().map(|(n, _, v)| (n.clone(), serde_json::Value::from(*v))).collect();
+            println!("{}", serde_json::json!({"digest": d.type_name, "receiver": d.receiver, "fields": fields}));
+        }
+        let now = start.elapsed().as_millis() as u64;
+        if now >= last_expiry_check + 500 {
+            last_expiry_check = now;
+            for (table, e) in sw.idle_expired() {
+                let key = format!("{table}{:?}", e.matches);
+                if reported.insert(key) {
+                    println!("{}", serde_json::json!({"idle_timeout": table, "match": format!("{:?}", e.matches)}));
+                }
+            }
+        }
+    }
+    eprintln!("switch-sim: stopping; {to_cpu} frames were sent to the CPU port");
+    Ok(())
+}

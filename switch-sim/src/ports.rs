@@ -1,0 +1,124 @@
+//! AF_PACKET ports: one raw socket per named interface, frames received in
+//! batches with recvmmsg(2) and sent with send(2). The driver around the
+//! sans-IO `Switch`: it owns no packet logic.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Frames read per recvmmsg call.
+pub const BATCH: usize = 32;
+/// Largest frame accepted (jumbo frames up to 9216 bytes of payload).
+pub const MAX_FRAME: usize = 9238;
+
+pub struct AfPacketPort {
+    pub port: u16,
+    pub name: String,
+    fd: OwnedFd,
+    bufs: Vec<Vec<u8>>,
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+impl AfPacketPort {
+    /// Opens a raw socket bound to `iface` that sees every frame arriving
+    /// on it (promiscuous) and none of its own transmissions.
+    pub fn open(port: u16, iface: &str) -> io::Result<Self> {
+        let cname = CString::new(iface).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name"))?;
+        // SAFETY: plain libc calls with valid arguments; the fd is owned below.
+        unsafe {
+            let ifindex = libc::if_nametoindex(cname.as_ptr());
+            if ifindex == 0 {
+                return Err(io::Error::new(io::ErrorKind::NotFound, format!("no interface {iface}")));
+            }
+            let proto = (libc::ETH_P_ALL as u16).to_be();
+            let fd = cvt(libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, proto.into()))?;
+            let fd = OwnedFd::from_raw_fd(fd);
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_protocol = proto;
+            sll.sll_ifindex = ifindex as i32;
+            cvt(libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32))?;
+            let one: libc::c_int = 1;
+            // PACKET_IGNORE_OUTGOING (Linux 4.20): do not read back our sends.
+            cvt(libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, 23, &one as *const _ as *const libc::c_void, 4))?;
+            let mut mreq: libc::packet_mreq = std::mem::zeroed();
+            mreq.mr_ifindex = ifindex as i32;
+            mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
+            cvt(libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                &mreq as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::packet_mreq>() as u32,
+            ))?;
+            Ok(AfPacketPort { port, name: iface.to_string(), fd, bufs: vec![vec![0u8; MAX_FRAME]; BATCH] })
+        }
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads up to BATCH frames without blocking; calls `f` for each.
+    pub fn recv_batch(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        let mut iovs: Vec<libc::iovec> =
+            self.bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr() as *mut libc::c_void, iov_len: b.len() }).collect();
+        // SAFETY: msgs point into iovs/bufs, which outlive the call.
+        let n = unsafe {
+            let mut msgs: Vec<libc::mmsghdr> = iovs
+                .iter_mut()
+                .map(|iov| {
+                    let mut m: libc::mmsghdr = std::mem::zeroed();
+                    m.msg_hdr.msg_iov = iov as *mut libc::iovec;
+                    m.msg_hdr.msg_iovlen = 1;
+                    m
+                })
+                .collect();
+            let r = libc::recvmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut());
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    return Ok(0);
+                }
+                return Err(e);
+            }
+            let lens: Vec<usize> = msgs[..r as usize].iter().map(|m| m.msg_len as usize).collect();
+            for (i, len) in lens.iter().enumerate() {
+                f(&self.bufs[i][..(*len).min(MAX_FRAME)]);
+            }
+            r as usize
+        };
+        Ok(n)
+    }
+
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: frame is a valid buffer for the duration of the call.
+        let r = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr() as *const libc::c_void, frame.len(), libc::MSG_DONTWAIT) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Waits until one of `fds` is readable or `timeout_ms` passes.
+pub fn poll_readable(fds: &[i32], timeout_ms: i32) -> io::Result<Vec<bool>> {
+    let mut p: Vec<libc::pollfd> = fds.iter().map(|fd| libc::pollfd { fd: *fd, events: libc::POLLIN, revents: 0 }).collect();
+    // SAFETY: p is a valid array of pollfd.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(p.iter().map(|x| x.revents & (libc::POLLIN | libc::POLLERR) != 0).collect())
+}
