@@ -23,6 +23,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 #[ignore = "needs root: netns, bpf"]
 fn attach_kill_restart_stop() {
     switchyard_testbed::require_root().unwrap();
+    switchyard_testbed::cmd::require_tools(&["ip", "nsenter"]).unwrap();
     let id = std::process::id();
     let dir = TempDir::new(&format!("sy-agent-daemon-{id}"));
     let ns = Netns::create(&format!("sy-agd-{id}")).unwrap();
