@@ -1,6 +1,6 @@
 //! The daemon's lifecycle on a namespace's loopback: attach, refuse a second
 //! instance, die by SIGKILL without leaving programs attached (tcx links die
-//! with their fds), restart over the stale pins, stop cleanly on SIGTERM.
+//! with their fds), restart over the stale pins, stop cleanly on SIGINT.
 
 mod support;
 
@@ -45,7 +45,8 @@ fn attach_kill_restart_stop() {
 
     let mut second = AgentProc::start(ns.name(), &args, &dir.0.join("second.log")).unwrap();
     wait_for("second attach", || attached().len() == 2);
-    let st = second.stop(Duration::from_secs(5)).expect("stops on SIGTERM");
+    // SIGINT (Ctrl-C) takes the same clean path as SIGTERM (e2e.rs).
+    let st = second.stop_with(libc::SIGINT, Duration::from_secs(5)).expect("stops on SIGINT");
     assert!(st.success(), "{st}: {}", std::fs::read_to_string(dir.0.join("second.log")).unwrap_or_default());
     assert!(attached().is_empty());
     assert!(!pins::pin_dir(&iface).exists());

@@ -154,9 +154,14 @@ impl AgentProc {
 
     /// SIGTERM and wait; the exit status if it stopped in time.
     pub fn stop(&mut self, within: Duration) -> Option<ExitStatus> {
+        self.stop_with(libc::SIGTERM, within)
+    }
+
+    /// `signal` and wait; the exit status if it stopped in time.
+    pub fn stop_with(&mut self, signal: i32, within: Duration) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(child.id() as i32, signal) };
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(st)) = child.try_wait() {
