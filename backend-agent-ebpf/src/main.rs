@@ -30,8 +30,9 @@ enum Cmd {
         /// TCP port the backend serves (repeatable).
         #[arg(long = "service-port", required = true)]
         service_ports: Vec<u16>,
-        /// Window scale the switch's SYN-ACK advertises to clients.
-        #[arg(long, default_value_t = 7)]
+        /// Window scale the switch's SYN-ACK advertises to clients
+        /// (default: wire's synack::WSCALE, the P4 program's SYNACK_WSCALE).
+        #[arg(long, default_value_t = switchyard_wire::synack::WSCALE)]
         switch_wscale: u8,
         /// Capacity of the LRU flow map.
         #[arg(long, default_value_t = limits::DEFAULT_MAP_SIZE)]
