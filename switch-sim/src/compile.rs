@@ -285,7 +285,10 @@ impl Compiler {
                 match &bp.ty {
                     Ty::Header(i) => {
                         let Some(k) = self.tinfo[*i].fields.iter().position(|(n, _)| n == f) else {
-                            return Ok(None);
+                            if matches!(f.as_str(), "isValid" | "setValid" | "setInvalid") {
+                                return Ok(None);
+                            }
+                            return err(e.pos, format!("`{}` has no field `{f}`", self.tinfo[*i].name));
                         };
                         Ok(Some(Place { ty: self.tinfo[*i].fields[k].1.clone(), slot: bp.slot + 1 + k as u32 }))
                     }
@@ -446,6 +449,9 @@ impl Compiler {
                         };
                     }
                     return err(pos, format!("`{}` has no field `{f}`", self.ty_name(&bp.ty)));
+                }
+                if self.table_apply(base)?.is_some() {
+                    return err(pos, "table application is supported as a statement, `if (t.apply().hit)`, `if (t.apply().miss)` or `switch (t.apply().action_run)`");
                 }
                 err(pos, format!("cannot resolve `.{f}`"))
             }

@@ -45,6 +45,12 @@ pub struct Switch {
     pkt: Packet,
 }
 
+impl std::fmt::Debug for Switch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Switch").field("tables", &self.prog.tables.len()).field("slots", &self.prog.n_slots).finish()
+    }
+}
+
 impl Switch {
     /// Loads and compiles a P4 file; `defines` act as `-DNAME=VALUE`.
     pub fn load(path: &Path, defines: &[(String, String)]) -> Result<Switch, LoadError> {

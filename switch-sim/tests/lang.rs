@@ -1,0 +1,336 @@
+//! Interpreter tests, one language feature each, on small programs of their
+//! own; and refusals, each with the position and what is missing.
+
+use switchyard_switch_sim::{FieldMatch, Switch, TableEntry};
+
+const TEMPLATE: &str = r#"#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; bit<8> b; bit<16> c; bit<32> d; }
+header byte_t { bit<8> v; }
+struct headers { h_t h; byte_t[4] bs; }
+struct meta_t { bit<32> x; bit<16> y; bit<8> z; bit<8> n; }
+struct dg_t { bit<8> a; bit<16> c; }
+parser P(packet_in pkt, out headers hdr, inout meta_t meta, inout standard_metadata_t sm) {
+PARSER
+}
+control V(inout headers hdr, inout meta_t meta) { apply { } }
+control I(inout headers hdr, inout meta_t meta, inout standard_metadata_t sm) {
+DECLS
+    apply {
+INGRESS
+    }
+}
+control E(inout headers hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers hdr, inout meta_t meta) { apply { COMPUTE } }
+control D(packet_out pkt, in headers hdr) { apply { pkt.emit(hdr.h); pkt.emit(hdr.bs); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"#;
+
+const SIMPLE_PARSER: &str = "state start { pkt.extract(hdr.h); transition accept; }";
+
+fn program(parser: &str, decls: &str, ingress: &str, compute: &str) -> String {
+    TEMPLATE.replace("PARSER", parser).replace("DECLS", decls).replace("INGRESS", ingress).replace("COMPUTE", compute)
+}
+
+fn load(parser: &str, decls: &str, ingress: &str) -> Switch {
+    let src = program(parser, decls, ingress, "");
+    Switch::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}\n{src}"))
+}
+
+/// h = a b c(2) d(4), then the rest.
+fn pkt(a: u8, b: u8, c: u16, d: u32, rest: &[u8]) -> Vec<u8> {
+    let mut v = vec![a, b];
+    v.extend_from_slice(&c.to_be_bytes());
+    v.extend_from_slice(&d.to_be_bytes());
+    v.extend_from_slice(rest);
+    v
+}
+
+fn refuse(parser: &str, decls: &str, ingress: &str, want: &str) -> (u32, u32) {
+    let src = program(parser, decls, ingress, "");
+    match Switch::load_str("t.p4", &src) {
+        Ok(_) => panic!("program was accepted, wanted a refusal containing `{want}`"),
+        Err(e) => {
+            assert!(e.message.contains(want), "refusal `{e}` lacks `{want}`");
+            assert_eq!(e.file, "t.p4", "{e}");
+            assert!(e.line > 0 && e.col > 0, "{e}");
+            (e.line, e.col)
+        }
+    }
+}
+
+fn line_of(src: &str, needle: &str) -> u32 {
+    src.lines().position(|l| l.contains(needle)).expect("needle in program") as u32 + 1
+}
+
+#[test]
+fn arithmetic_wraps_saturates_slices_concats_casts() {
+    let mut sw = load(
+        SIMPLE_PARSER,
+        "",
+        "hdr.h.a = hdr.h.a + 200;
+         hdr.h.b = hdr.h.b |-| 8w50;
+         meta.z = 8w250 |+| 8w10;
+         hdr.h.c = hdr.h.a ++ meta.z;
+         hdr.h.d = ((bit<32>)hdr.h.c[15:8] << 4) | (bit<32>)hdr.h.d[3:0];
+         hdr.h.d[31:28] = 4w0xA;
+         meta.y = -hdr.h.c;
+         sm.egress_spec = (bit<9>)(meta.y[3:0] * 3);",
+    );
+    let (port, out) = sw.process(1, &pkt(100, 20, 0, 0x0000_0007, &[9, 9])).unwrap();
+    let a = 100u8.wrapping_add(200);
+    let c = u16::from(a) << 8 | 255;
+    let d = (u32::from(a) << 4 | 7) & 0x0fff_ffff | 0xa000_0000;
+    assert_eq!(out, pkt(a, 0, c, d, &[9, 9]));
+    assert_eq!(port, u16::from(c.wrapping_neg() & 0xf) * 3);
+}
+
+#[test]
+fn if_else_exit_and_return() {
+    let mut sw = load(
+        SIMPLE_PARSER,
+        "action set_b(bit<8> v) { hdr.h.b = v; if (v == 8w2) { return; } hdr.h.c = 16w99; }",
+        "if (hdr.h.a == 1) { set_b(2); } else if (hdr.h.a == 2) { set_b(3); } else { set_b(4); exit; }
+         hdr.h.d = 32w77;",
+    );
+    assert_eq!(sw.process(0, &pkt(1, 0, 0, 0, &[])).unwrap().1, pkt(1, 2, 0, 77, &[]));
+    assert_eq!(sw.process(0, &pkt(2, 0, 0, 0, &[])).unwrap().1, pkt(2, 3, 99, 77, &[]));
+    assert_eq!(sw.process(0, &pkt(5, 0, 0, 0, &[])).unwrap().1, pkt(5, 4, 99, 0, &[]), "exit skips the rest");
+}
+
+#[test]
+fn select_masks_ranges_tuples_lookahead() {
+    let parser = "state start {
+            pkt.extract(hdr.h);
+            transition select(hdr.h.a, hdr.h.b) {
+                (8w1, 8w0x10 &&& 8w0xf0): one;
+                (8w2, 8w5 .. 8w9): two;
+                (_, 8w0xff): peek;
+                default: accept;
+            }
+        }
+        state one { meta.x = 1; transition accept; }
+        state two { meta.x = 2; transition accept; }
+        state peek {
+            bit<16> next = pkt.lookahead<bit<16>>();
+            meta.x = (bit<32>)next;
+            transition accept;
+        }";
+    let mut sw = load(parser, "", "hdr.h.d = meta.x;");
+    let d = |sw: &mut Switch, a, b| {
+        let out = sw.process(0, &pkt(a, b, 0, 0, &[0xab, 0xcd])).unwrap().1;
+        u32::from_be_bytes([out[4], out[5], out[6], out[7]])
+    };
+    assert_eq!(d(&mut sw, 1, 0x1f), 1);
+    assert_eq!(d(&mut sw, 1, 0x20), 0);
+    assert_eq!(d(&mut sw, 2, 5), 2);
+    assert_eq!(d(&mut sw, 2, 9), 2);
+    assert_eq!(d(&mut sw, 2, 10), 0);
+    assert_eq!(d(&mut sw, 7, 0xff), 0xabcd, "lookahead does not consume");
+}
+
+#[test]
+fn header_stacks_next_pop_push_and_parser_errors() {
+    let parser = "state start {
+            pkt.extract(hdr.h);
+            meta.n = hdr.h.a;
+            transition select(meta.n) { 0: accept; default: more; }
+        }
+        state more {
+            pkt.extract(hdr.bs.next);
+            meta.n = meta.n - 1;
+            transition select(meta.n) { 0: accept; default: more; }
+        }";
+    let mut sw = load(
+        parser,
+        "",
+        "if (sm.parser_error == error.StackOutOfBounds) { hdr.h.b = 0xee; }
+         else if (sm.parser_error == error.PacketTooShort) { hdr.h.b = 0xdd; }
+         else if (hdr.h.b == 1) { hdr.bs.pop_front(1); }
+         else if (hdr.h.b == 2) { hdr.bs.push_front(1); hdr.bs[0].setValid(); hdr.bs[0].v = 0x77; }
+         hdr.h.c = (bit<16>)(hdr.bs[1].isValid() ? 8w1 : 8w0);",
+    );
+    assert_eq!(sw.process(0, &pkt(3, 0, 0, 0, &[1, 2, 3, 4])).unwrap().1, pkt(3, 0, 1, 0, &[1, 2, 3, 4]));
+    assert_eq!(sw.process(0, &pkt(3, 1, 0, 0, &[1, 2, 3, 4])).unwrap().1, pkt(3, 1, 1, 0, &[2, 3, 4]), "pop_front");
+    assert_eq!(sw.process(0, &pkt(2, 2, 0, 0, &[1, 2, 9])).unwrap().1, pkt(2, 2, 1, 0, &[0x77, 1, 2, 9]), "push_front");
+    // 5 elements into a stack of 4 / 3 elements from 2 bytes.
+    assert_eq!(sw.process(0, &pkt(5, 0, 0, 0, &[1, 2, 3, 4, 5])).unwrap().1[1], 0xee);
+    assert_eq!(sw.process(0, &pkt(3, 0, 0, 0, &[1, 2])).unwrap().1[1], 0xdd);
+}
+
+fn exact(v: u64) -> FieldMatch {
+    FieldMatch::Exact(v)
+}
+
+fn te(m: Vec<FieldMatch>, action: &str, params: Vec<u64>, priority: i32) -> TableEntry {
+    TableEntry { matches: m, action: action.into(), params, priority, idle_timeout_ns: 0 }
+}
+
+#[test]
+fn tables_exact_lpm_ternary_defaults_and_switch() {
+    let decls = "
+        action set_x(bit<32> v) { meta.x = v; }
+        action set_y(bit<16> v) { meta.y = v; }
+        action miss() { meta.x = 32w0xdead; }
+        direct_counter(CounterType.packets) ex_hits;
+        table ex { key = { hdr.h.a : exact; hdr.h.b : exact @name(\"bee\"); } actions = { set_x; set_y; miss; } default_action = miss(); size = 2; counters = ex_hits; }
+        table lp { key = { hdr.h.d : lpm; } actions = { set_x; NoAction; } }
+        table tern { key = { hdr.h.c : ternary; } actions = { set_y; } default_action = set_y(7); }
+        table consts { key = { hdr.h.a : exact; } actions = { set_y; } const entries = { 8w1 : set_y(11); 8w2 : set_y(22); } }";
+    let ingress = "
+        switch (ex.apply().action_run) {
+            set_x: { hdr.h.d = meta.x; }
+            miss: { if (lp.apply().hit) { hdr.h.d = meta.x; } else { hdr.h.d = 32w1; } }
+            default: { }
+        }
+        tern.apply();
+        hdr.h.c = meta.y;
+        if (!consts.apply().miss) { hdr.h.b = (bit<8>)meta.y; }";
+    let mut sw = load(SIMPLE_PARSER, decls, ingress);
+    sw.insert("ex", &te(vec![exact(1), exact(2)], "set_x", vec![0x11], 0)).unwrap();
+    sw.insert("ex", &te(vec![exact(1), exact(3)], "set_y", vec![5], 0)).unwrap();
+    let full = sw.insert("ex", &te(vec![exact(9), exact(9)], "set_x", vec![1], 0)).unwrap_err();
+    assert!(full.to_string().contains("full"), "{full}");
+    sw.insert("lp", &te(vec![FieldMatch::Lpm { value: 0x0a00_0000, prefix_len: 8 }], "set_x", vec![8], 0)).unwrap();
+    sw.insert("lp", &te(vec![FieldMatch::Lpm { value: 0x0a01_0000, prefix_len: 16 }], "set_x", vec![16], 0)).unwrap();
+    sw.insert("tern", &te(vec![FieldMatch::Ternary { value: 0x0100, mask: 0xff00 }], "set_y", vec![100], 1)).unwrap();
+    sw.insert("tern", &te(vec![FieldMatch::Ternary { value: 0x0101, mask: 0xffff }], "set_y", vec![200], 5)).unwrap();
+    let run = |sw: &mut Switch, a, b, c, d| sw.process(0, &pkt(a, b, c, d, &[])).unwrap().1;
+    assert_eq!(run(&mut sw, 1, 2, 0, 0), pkt(1, 11, 7, 0x11, &[]), "exact hit, tern default, const entry 1");
+    assert_eq!(run(&mut sw, 3, 0, 0x0101, 0x0a01_0203), pkt(3, 0, 200, 16, &[]), "longest prefix, higher priority");
+    assert_eq!(run(&mut sw, 3, 0, 0x01ff, 0x0a02_0000), pkt(3, 0, 100, 8, &[]));
+    assert_eq!(run(&mut sw, 2, 0, 0, 0x0b00_0000), pkt(2, 22, 7, 1, &[]), "lpm miss");
+    assert_eq!(run(&mut sw, 1, 3, 0, 0), pkt(1, 11, 7, 0, &[]), "set_y arm: default arm of switch runs nothing");
+    assert_eq!(sw.entry("ex", &[exact(1), exact(2)], 0).unwrap().packets, 1, "direct counter");
+    // Modify, delete, default action, const entries refused.
+    sw.modify("ex", &te(vec![exact(1), exact(2)], "set_x", vec![0x22], 0)).unwrap();
+    assert_eq!(run(&mut sw, 1, 2, 0, 0)[4..8], [0, 0, 0, 0x22]);
+    sw.delete("ex", &[exact(1), exact(2)], 0).unwrap();
+    assert_eq!(run(&mut sw, 1, 2, 0, 0)[4..8], [0, 0, 0, 1], "now a miss, lpm misses");
+    sw.set_default("tern", "set_y", &[9]).unwrap();
+    assert_eq!(run(&mut sw, 3, 0, 0, 0)[2..4], [0, 9]);
+    assert!(sw.insert("consts", &te(vec![exact(5)], "set_y", vec![1], 0)).is_err());
+    assert!(sw.insert("ex", &te(vec![exact(300), exact(1)], "set_x", vec![1], 0)).is_err(), "value wider than the key");
+    assert!(sw.insert("ex", &te(vec![exact(1), exact(1)], "set_x", vec![1 << 33], 0)).is_err(), "param wider than bit<32>");
+}
+
+#[test]
+fn counters_registers_hashes_digest_drop_truncate() {
+    let decls = "
+        counter(8, CounterType.packets_and_bytes) cnt;
+        register<bit<16>>(4) reg;
+        action bump() { bit<16> r; reg.read(r, (bit<32>)hdr.h.a); reg.write((bit<32>)hdr.h.a, r + 1); meta.y = r + 1; }";
+    let ingress = "
+        cnt.count((bit<32>)hdr.h.a);
+        bump();
+        hdr.h.c = meta.y;
+        hash(meta.x, HashAlgorithm.crc32, 32w0, { hdr.h.a, hdr.h.b }, 64w0x100000000);
+        hdr.h.d = meta.x;
+        if (hdr.h.b == 1) { bit<16> h16; hash(h16, HashAlgorithm.crc16, 16w0, { hdr.h.a, hdr.h.b }, 17w65536); hdr.h.c = h16; }
+        if (hdr.h.b == 2) { hash(meta.y, HashAlgorithm.identity, 16w10, { hdr.h.a, hdr.h.b }, 16w1000); hdr.h.c = meta.y; }
+        if (hdr.h.b == 3) { digest<dg_t>(5, { hdr.h.a, hdr.h.c }); }
+        if (hdr.h.b == 4) { mark_to_drop(sm); }
+        if (hdr.h.b == 5) { truncate(32w3); }";
+    let mut sw = load(SIMPLE_PARSER, decls, ingress);
+    let out = sw.process(0, &pkt(2, 0, 0, 0, &[7])).unwrap().1;
+    assert_eq!(out[2..4], [0, 1], "register starts at 0");
+    assert_eq!(u32::from_be_bytes([out[4], out[5], out[6], out[7]]), switchyard_wire::flow::crc32(&[2, 0]), "max 2^32: the raw hash");
+    let out = sw.process(0, &pkt(2, 0, 0, 0, &[])).unwrap().1;
+    assert_eq!(out[2..4], [0, 2], "register persists across packets");
+    assert_eq!(sw.register("reg").unwrap()[2], 2);
+    assert_eq!(sw.counter("cnt", 2).unwrap(), (2, 9 + 8));
+    let out = sw.process(0, &pkt(0x31, 1, 0, 0, &[])).unwrap().1;
+    assert_eq!(u16::from_be_bytes([out[2], out[3]]), switchyard_switch_sim::hashes::crc16(&[0x31, 1]));
+    let out = sw.process(0, &pkt(0x12, 2, 0, 0, &[])).unwrap().1;
+    assert_eq!(u16::from_be_bytes([out[2], out[3]]), 10 + (0x1202 % 1000), "identity, base + h % max");
+    sw.take_digests();
+    sw.process(0, &pkt(9, 3, 0, 0, &[])).unwrap();
+    let d = sw.take_digests();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].receiver, 5);
+    assert_eq!(d[0].type_name, "dg_t");
+    assert_eq!(d[0].fields, vec![("a".to_string(), 8, 9), ("c".to_string(), 16, 1)]);
+    assert!(sw.process(0, &pkt(9, 4, 0, 0, &[])).is_none(), "mark_to_drop");
+    assert_eq!(sw.process(0, &pkt(9, 5, 0, 0, &[1, 2])).unwrap().1.len(), 3, "truncate");
+    // v1model: max = 0 yields base.
+    let mut sw = load(SIMPLE_PARSER, "", "hash(meta.x, HashAlgorithm.crc32, 32w5, { hdr.h.a }, 32w0); hdr.h.d = meta.x;");
+    assert_eq!(sw.process(0, &pkt(1, 0, 0, 0, &[])).unwrap().1[4..8], [0, 0, 0, 5]);
+}
+
+#[test]
+fn checksums_with_payload() {
+    let src = program(
+        SIMPLE_PARSER,
+        "",
+        "if (hdr.h.b == 0) { hdr.h.a = 8w0x55; }",
+        "update_checksum_with_payload(hdr.h.b == 0, { hdr.h.a, hdr.h.b, hdr.h.d }, hdr.h.c, HashAlgorithm.csum16);",
+    );
+    let mut sw = Switch::load_str("t.p4", &src).unwrap();
+    let out = sw.process(0, &pkt(1, 0, 0, 0x0102_0304, &[0xf0, 0x0f, 0x11])).unwrap().1;
+    let want = switchyard_switch_sim::hashes::csum16(&[0x55, 0, 1, 2, 3, 4, 0xf0, 0x0f, 0x11]);
+    assert_eq!(u16::from_be_bytes([out[2], out[3]]), want);
+    let out = sw.process(0, &pkt(1, 1, 0xabcd, 0, &[])).unwrap().1;
+    assert_eq!(out[2..4], [0xab, 0xcd], "condition false: untouched");
+}
+
+#[test]
+fn defines_ifdef_and_include_of_system_files() {
+    let src = program(SIMPLE_PARSER, "#define SEVEN 8w7\n#ifdef SEVEN\n#define PICK SEVEN\n#else\n#define PICK 8w1\n#endif", "hdr.h.a = PICK;", "");
+    let mut sw = Switch::load_str("t.p4", &src).unwrap();
+    assert_eq!(sw.process(0, &pkt(0, 0, 0, 0, &[])).unwrap().1[0], 7);
+}
+
+#[test]
+fn idle_timeout_timestamps() {
+    let src = program(
+        SIMPLE_PARSER,
+        "action a() { } table t { key = { hdr.h.a : exact; } actions = { a; } support_timeout = true; }",
+        "t.apply();",
+        "",
+    );
+    let mut sw = Switch::load_str("t.p4", &src).unwrap();
+    sw.set_time(1_000);
+    sw.insert("t", &TableEntry { matches: vec![exact(1)], action: "a".into(), params: vec![], priority: 0, idle_timeout_ns: 500 }).unwrap();
+    sw.set_time(1_400);
+    assert!(sw.idle_expired().is_empty());
+    sw.process(0, &pkt(1, 0, 0, 0, &[]));
+    sw.set_time(1_800);
+    assert!(sw.idle_expired().is_empty(), "the hit at 1400 renewed it");
+    sw.set_time(1_900);
+    assert_eq!(sw.idle_expired().len(), 1);
+    assert_eq!(sw.entry("t", &[exact(1)], 0).unwrap().last_hit_ns, 1_400);
+}
+
+#[test]
+fn refusals_name_position_and_what_is_missing() {
+    let p = SIMPLE_PARSER;
+    refuse(p, "", "int<8> x = 1;", "signed integers are not supported");
+    refuse(p, "", "varbit<32> x;", "varbit is not supported");
+    refuse(p, "", "bit<65> x;", "widths 1..=64");
+    refuse(p, "", "hdr.h.c = hdr.h.a;", "type mismatch: expected bit<16>, found bit<8>");
+    refuse(p, "", "hdr.h.c = hdr.h.a + hdr.h.c;", "different types");
+    refuse(p, "", "clone(CloneType.I2E, 32w1);", "unknown function `clone`");
+    refuse(p, "", "hdr.h.zz = 1;", "no field `zz`");
+    refuse(p, "", "resubmit_preserving_field_list(8w0);", "unknown function");
+    refuse(p, "meter(32w8, MeterType.packets) m;", "", "extern `meter` is not supported");
+    refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } implementation = foo; }", "", "table property `implementation`");
+    refuse(p, "", "hdr.h.a = hdr.bs[meta.n].v;", "must be a compile-time constant");
+    refuse(p, "", "hdr.h.a = (8w1 == 8w1) ? 8w1 : 8w2; hdr.h.b = hdr.h.a[8:1];", "out of range");
+    refuse(p, "", "if (hdr.h.a) { }", "must be bool");
+    refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } }", "hdr.h.a = t.apply().hit ? 8w1 : 8w0;", "table application");
+    refuse(p, "", "hdr.h.a = hdr.h.a ++ hdr.h.b;", "type mismatch");
+    refuse("state start { pkt.extract(hdr.h); transition nowhere; }", "", "", "unknown state `nowhere`");
+    refuse("state start { pkt.extract(hdr.h, 32w8); transition accept; }", "", "", "varbit");
+    // The position points at the offending construct.
+    let src = program(p, "", "hdr.h.a = 8w1;\n        hdr.h.c = 8w2;", "");
+    let e = Switch::load_str("t.p4", &src).unwrap_err();
+    assert_eq!(e.line, line_of(&src, "hdr.h.c = 8w2"), "{e}");
+    let e = Switch::load_str("t.p4", "header_union u_t { }\n").unwrap_err();
+    assert!(e.message.contains("header_union"), "{e}");
+    let e = Switch::load_str("t.p4", "#include <psa.p4>\n").unwrap_err();
+    assert!(e.message.contains("core.p4 and v1model.p4"), "{e}");
+    let e = Switch::load_str("t.p4", "bit<8> f(in bit<8> x) { return x; }\n").unwrap_err();
+    assert!(e.message.contains("functions are not supported"), "{e}");
+    let e = Switch::load_str("t.p4", "#include <core.p4>\n#define F(x) x\n").unwrap_err();
+    assert!(e.message.contains("function-like macros"), "{e}");
+}
