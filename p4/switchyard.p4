@@ -258,11 +258,21 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                 meta.path = PATH_ROUTED;
             } else if (hdr.tcp.isValid()) {
                 csum_begin_tcp();
+                bit<8> f = hdr.tcp.flags;
+                /* Each table is applied once (bmv2 pipelines are graphs). */
+                bit<1> from_client = 0;
+                bit<1> from_backend = 0;
+                bit<1> lookup = 0;
                 if (vip.apply().hit) {
-                    /* Client -> VIP. */
+                    from_client = 1;
                     meta.client_addr = hdr.ipv4.src_addr;
                     meta.client_port = hdr.tcp.src_port;
-                    bit<8> f = hdr.tcp.flags;
+                } else if (backend_address.apply().hit) {
+                    from_backend = 1;
+                    meta.client_addr = hdr.ipv4.dst_addr;
+                    meta.client_port = hdr.tcp.dst_port;
+                }
+                if (from_client == 1) {
                     if ((f & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN)
                         || (f & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST)
                         || (f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == 0) {
@@ -291,45 +301,39 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                         compute_cookie();
                         answer_syn();
                         meta.do_route = 0;
-                    } else if (connection.apply().hit) {
-                        if (backend.apply().hit) {
-                            /* rewrite_to_backend ran */
-                            meta.path = PATH_OFFLOADED_IN;
-                            if ((f & (TCP_FIN | TCP_RST)) != 0) {
-                                report_teardown();
-                            }
-                        } else {
-                            meta.path = PATH_TO_FRONTEND;
-                            meta.do_route = 0;
-                        }
                     } else {
-                        meta.path = PATH_TO_FRONTEND;
-                        meta.do_route = 0;
+                        lookup = 1;
                     }
-                } else if (backend_address.apply().hit) {
-                    /* Backend -> client. */
-                    meta.client_addr = hdr.ipv4.dst_addr;
-                    meta.client_port = hdr.tcp.dst_port;
-                    if ((hdr.tcp.flags & TCP_SYN) != 0) {
+                } else if (from_backend == 1) {
+                    if ((f & TCP_SYN) != 0) {
                         /* Always the front-end's: a re-dispatch or a reused
                          * client port must never leak a backend SYN-ACK. */
                         meta.path = PATH_TO_FRONTEND;
                         meta.do_route = 0;
-                    } else if (connection.apply().hit) {
-                        if (meta.conn_backend == meta.backend_index) {
+                    } else {
+                        lookup = 1;
+                    }
+                }
+                if (lookup == 1) {
+                    /* Misses, and a backend that is not the entry's (the
+                     * flow moved), stay on the front-end path. */
+                    meta.path = PATH_TO_FRONTEND;
+                    meta.do_route = 0;
+                    if (connection.apply().hit) {
+                        if (from_client == 1) {
+                            if (backend.apply().hit) {
+                                /* rewrite_to_backend ran */
+                                meta.path = PATH_OFFLOADED_IN;
+                                meta.do_route = 1;
+                            }
+                        } else if (meta.conn_backend == meta.backend_index) {
                             rewrite_from_vip();
                             meta.path = PATH_OFFLOADED_OUT;
-                            if ((hdr.tcp.flags & (TCP_FIN | TCP_RST)) != 0) {
-                                report_teardown();
-                            }
-                        } else {
-                            /* The flow moved to another backend. */
-                            meta.path = PATH_TO_FRONTEND;
-                            meta.do_route = 0;
+                            meta.do_route = 1;
                         }
-                    } else {
-                        meta.path = PATH_TO_FRONTEND;
-                        meta.do_route = 0;
+                        if (meta.do_route == 1 && (f & (TCP_FIN | TCP_RST)) != 0) {
+                            report_teardown();
+                        }
                     }
                 }
             } else if (hdr.ipv4.protocol == IP_PROTO_TCP && hdr.ipv4.ihl != 5) {

@@ -96,6 +96,9 @@ pub struct Compiler {
     registers: Vec<RegisterDef>,
     ctx: Ctx,
     prefix: String,
+    /// Tables applied so far: p4c-bm2-ss rejects a second application of
+    /// a table (its pipeline is a graph with one node per table).
+    applied: HashSet<usize>,
 }
 
 fn is_scalar(t: &Ty) -> bool {
@@ -199,6 +202,7 @@ impl Compiler {
             registers: Vec::new(),
             ctx: Ctx::Control,
             prefix: String::new(),
+            applied: HashSet::new(),
         }
     }
 
@@ -794,11 +798,14 @@ impl Compiler {
             if let ExprKind::Member(obj, m) = &func.kind {
                 if m == "apply" {
                     if let ExprKind::Name(n) = &obj.kind {
-                        if let Some(Bind::Table(t)) = self.lookup(n) {
+                        if let Some(Bind::Table(t)) = self.lookup(n).cloned() {
                             if !args.is_empty() {
                                 return err(e.pos, "apply() takes no arguments");
                             }
-                            return Ok(Some(*t));
+                            if !self.applied.insert(t) {
+                                return err(e.pos, format!("table `{n}` is applied more than once; bmv2 (p4c-bm2-ss) allows one application per table"));
+                            }
+                            return Ok(Some(t));
                         }
                         if self.lookup(n).is_none() {
                             return err(obj.pos, format!("unknown table `{n}`"));

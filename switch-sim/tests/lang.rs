@@ -319,6 +319,7 @@ fn refusals_name_position_and_what_is_missing() {
     refuse(p, "", "if (hdr.h.a) { }", "must be bool");
     refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } }", "hdr.h.a = t.apply().hit ? 8w1 : 8w0;", "table application");
     refuse(p, "", "hdr.h.a = hdr.h.a ++ hdr.h.b;", "type mismatch");
+    refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } }", "t.apply(); if (hdr.h.a == 1) { t.apply(); }", "applied more than once");
     refuse("state start { pkt.extract(hdr.h); transition nowhere; }", "", "", "unknown state `nowhere`");
     refuse("state start { pkt.extract(hdr.h, 32w8); transition accept; }", "", "", "varbit");
     // The position points at the offending construct.
