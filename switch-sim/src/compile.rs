@@ -168,6 +168,7 @@ pub fn const_eval(e: &Ex) -> Option<u64> {
             }
         }
         Ex::Mask(a, m) => const_eval(a)? & m,
+        Ex::BinSK(..) | Ex::BinSS(..) => return None,
     })
 }
 
@@ -1795,7 +1796,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
     let egress = ctl(&mut c, 3, vec![h.clone(), m.clone(), s.clone()], vec![&h_ty, &m_ty, &s_ty])?;
     let compute = ctl(&mut c, 4, vec![h.clone(), m.clone()], vec![&h_ty, &m_ty])?;
     let deparser = ctl(&mut c, 5, vec![Bind::PacketOut, h.clone()], vec![&h_ty])?;
-    Ok(Program {
+    let mut prog = Program {
         n_slots: c.n_slots as usize,
         states,
         verify,
@@ -1810,5 +1811,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         std,
         errors: c.errors,
         defines: Vec::new(),
-    })
+    };
+    prog.optimize();
+    Ok(prog)
 }

@@ -69,6 +69,10 @@ enum Flow {
 /// the length).
 #[inline]
 fn read_bits(data: &[u8], bit: usize, width: u32) -> u64 {
+    if bit % 8 == 0 && width % 8 == 0 {
+        let start = bit / 8;
+        return data[start..start + (width / 8) as usize].iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+    }
     let mut v: u64 = 0;
     let mut got = 0u32;
     let mut pos = bit;
@@ -89,26 +93,62 @@ fn read_bits(data: &[u8], bit: usize, width: u32) -> u64 {
 /// in bits is `*nbits`.
 #[inline]
 fn write_bits(out: &mut Vec<u8>, nbits: &mut usize, v: u64, width: u32) {
-    if *nbits % 8 == 0 && width % 8 == 0 {
-        for i in (0..width / 8).rev() {
-            out.push((v >> (i * 8)) as u8);
-        }
-        *nbits += width as usize;
-        return;
-    }
     let mut left = width;
-    while left > 0 {
-        if *nbits % 8 == 0 {
-            out.push(0);
-        }
-        let off = (*nbits % 8) as u32;
+    let off = (*nbits % 8) as u32;
+    if off != 0 {
+        // Fill the open byte first.
         let room = 8 - off;
         let take = room.min(left);
         let bits = ((v >> (left - take)) & mask(take)) as u8;
         let last = out.len() - 1;
         out[last] |= bits << (room - take);
         left -= take;
-        *nbits += take as usize;
+    }
+    while left >= 8 {
+        out.push((v >> (left - 8)) as u8);
+        left -= 8;
+    }
+    if left > 0 {
+        out.push(((v & mask(left)) << (8 - left)) as u8);
+    }
+    *nbits += width as usize;
+}
+
+#[inline(always)]
+fn binop(op: BinOp, x: u64, y: u64, m: u64) -> u64 {
+    match op {
+        BinOp::Add => x.wrapping_add(y) & m,
+        BinOp::Sub => x.wrapping_sub(y) & m,
+        BinOp::Mul => x.wrapping_mul(y) & m,
+        BinOp::Div => x.checked_div(y).unwrap_or(0) & m,
+        BinOp::Mod => x.checked_rem(y).unwrap_or(0) & m,
+        BinOp::Shl => {
+            if y >= 64 {
+                0
+            } else {
+                (x << y) & m
+            }
+        }
+        BinOp::Shr => {
+            if y >= 64 {
+                0
+            } else {
+                x >> y
+            }
+        }
+        BinOp::And => x & y,
+        BinOp::Or => x | y,
+        BinOp::Xor => x ^ y,
+        BinOp::Eq => (x == y) as u64,
+        BinOp::Ne => (x != y) as u64,
+        BinOp::Lt => (x < y) as u64,
+        BinOp::Le => (x <= y) as u64,
+        BinOp::Gt => (x > y) as u64,
+        BinOp::Ge => (x >= y) as u64,
+        BinOp::LAnd => (x != 0 && y != 0) as u64,
+        BinOp::LOr => (x != 0 || y != 0) as u64,
+        BinOp::SatAdd => x.saturating_add(y).min(m),
+        BinOp::SatSub => x.saturating_sub(y),
     }
 }
 
@@ -134,47 +174,10 @@ impl<'p> Exec<'p> {
                     _ => {}
                 }
                 let y = self.ev(b, p);
-                match op {
-                    BinOp::Add => x.wrapping_add(y) & m,
-                    BinOp::Sub => x.wrapping_sub(y) & m,
-                    BinOp::Mul => x.wrapping_mul(y) & m,
-                    BinOp::Div => x.checked_div(y).unwrap_or(0) & m,
-                    BinOp::Mod => x.checked_rem(y).unwrap_or(0) & m,
-                    BinOp::Shl => {
-                        if y >= 64 {
-                            0
-                        } else {
-                            (x << y) & m
-                        }
-                    }
-                    BinOp::Shr => {
-                        if y >= 64 {
-                            0
-                        } else {
-                            x >> y
-                        }
-                    }
-                    BinOp::And => x & y,
-                    BinOp::Or => x | y,
-                    BinOp::Xor => x ^ y,
-                    BinOp::Eq => (x == y) as u64,
-                    BinOp::Ne => (x != y) as u64,
-                    BinOp::Lt => (x < y) as u64,
-                    BinOp::Le => (x <= y) as u64,
-                    BinOp::Gt => (x > y) as u64,
-                    BinOp::Ge => (x >= y) as u64,
-                    BinOp::SatAdd => {
-                        let s = x.saturating_add(y);
-                        if s > *m {
-                            *m
-                        } else {
-                            s
-                        }
-                    }
-                    BinOp::SatSub => x.saturating_sub(y),
-                    BinOp::LAnd | BinOp::LOr => unreachable!("handled above"),
-                }
+                binop(*op, x, y, *m)
             }
+            Ex::BinSK(op, s, k, m) => binop(*op, p.slots[*s as usize], *k, *m),
+            Ex::BinSS(op, a, b, m) => binop(*op, p.slots[*a as usize], p.slots[*b as usize], *m),
             Ex::Slice(a, lo, m) => (self.ev(a, p) >> lo) & m,
             Ex::Concat(a, b, rw) => (self.ev(a, p) << rw) | self.ev(b, p),
             Ex::Cond(c, a, b) => {
@@ -281,6 +284,8 @@ impl<'p> Exec<'p> {
                 let v = self.ev(e, p);
                 p.slots[*slot as usize] = v;
             }
+            St::Mov(d, s) => p.slots[*d as usize] = p.slots[*s as usize],
+            St::SetK(d, k) => p.slots[*d as usize] = *k,
             St::SetSlice(slot, lo, m, e) => {
                 let v = self.ev(e, p) & m;
                 let old = p.slots[*slot as usize];

@@ -47,8 +47,144 @@ pub enum Ex {
     Cond(Box<Ex>, Box<Ex>, Box<Ex>),
     /// Parser `lookahead<bit<N>>()`.
     Look(u32),
-    /// `stack.size` / a stack's next index.
+    /// Value masked to a width (casts).
     Mask(Box<Ex>, u64),
+    /// `slot op constant` and `slot op slot`: the most common shapes,
+    /// evaluated without recursion (built by `optimize`).
+    BinSK(BinOp, Slot, u64, u64),
+    BinSS(BinOp, Slot, Slot, u64),
+}
+
+/// Rewrites expressions into their cheaper shapes.
+pub fn optimize_ex(e: Ex) -> Ex {
+    match e {
+        Ex::Bin(op, a, b, m) => {
+            let a = optimize_ex(*a);
+            let b = optimize_ex(*b);
+            match (&a, &b, op) {
+                (_, _, BinOp::LAnd | BinOp::LOr) => Ex::Bin(op, Box::new(a), Box::new(b), m),
+                (Ex::S(x), Ex::K(k), _) => Ex::BinSK(op, *x, *k, m),
+                (Ex::S(x), Ex::S(y), _) => Ex::BinSS(op, *x, *y, m),
+                _ => Ex::Bin(op, Box::new(a), Box::new(b), m),
+            }
+        }
+        Ex::Not(a, m) => Ex::Not(Box::new(optimize_ex(*a)), m),
+        Ex::Neg(a, m) => Ex::Neg(Box::new(optimize_ex(*a)), m),
+        Ex::LNot(a) => Ex::LNot(Box::new(optimize_ex(*a))),
+        Ex::Slice(a, lo, m) => Ex::Slice(Box::new(optimize_ex(*a)), lo, m),
+        Ex::Concat(a, b, w) => Ex::Concat(Box::new(optimize_ex(*a)), Box::new(optimize_ex(*b)), w),
+        Ex::Cond(c, a, b) => Ex::Cond(Box::new(optimize_ex(*c)), Box::new(optimize_ex(*a)), Box::new(optimize_ex(*b))),
+        Ex::Mask(a, m) => match optimize_ex(*a) {
+            // A cast that cannot cut bits is free.
+            Ex::S(s) if m == u64::MAX => Ex::S(s),
+            a => Ex::Mask(Box::new(a), m),
+        },
+        e => e,
+    }
+}
+
+fn opt_in_place(e: &mut Ex) {
+    let x = std::mem::replace(e, Ex::K(0));
+    *e = optimize_ex(x);
+}
+
+pub fn optimize_block(b: &mut [St]) {
+    for s in b {
+        optimize_st(s);
+    }
+}
+
+fn optimize_list(l: &mut FieldList) {
+    for (e, _) in l {
+        opt_in_place(e);
+    }
+}
+
+pub fn optimize_st(s: &mut St) {
+    if let St::Set(d, e) = s {
+        opt_in_place(e);
+        match e {
+            Ex::S(src) => *s = St::Mov(*d, *src),
+            Ex::K(k) => *s = St::SetK(*d, *k),
+            _ => {}
+        }
+        return;
+    }
+    match s {
+        St::Set(_, e) | St::SetSlice(_, _, _, e) | St::Advance(e) | St::Verify(e, _) | St::Count(_, e) | St::Truncate(e) | St::Assert(e) => {
+            opt_in_place(e)
+        }
+        St::RegRead(_, _, _, e) => opt_in_place(e),
+        St::RegWrite(_, a, b) => {
+            opt_in_place(a);
+            opt_in_place(b);
+        }
+        St::If(c, a, b) => {
+            opt_in_place(c);
+            optimize_block(a);
+            optimize_block(b);
+        }
+        St::Block(b) => optimize_block(b),
+        St::Apply(a) => {
+            for b in [&mut a.on_hit, &mut a.on_miss, &mut a.default_arm].into_iter().flatten() {
+                optimize_block(b);
+            }
+            for (_, b) in &mut a.by_action {
+                optimize_block(b);
+            }
+        }
+        St::Switch(e, arms, d) => {
+            opt_in_place(e);
+            for (_, b) in arms {
+                optimize_block(b);
+            }
+            optimize_block(d);
+        }
+        St::Call(c) => {
+            for a in &mut c.args {
+                opt_in_place(a);
+            }
+        }
+        St::Hash(h) => {
+            opt_in_place(&mut h.base);
+            opt_in_place(&mut h.max);
+            optimize_list(&mut h.data);
+        }
+        St::Digest(d) => {
+            opt_in_place(&mut d.receiver);
+            optimize_list(&mut d.data);
+        }
+        St::Checksum(c) => {
+            opt_in_place(&mut c.cond);
+            optimize_list(&mut c.data);
+        }
+        _ => {}
+    }
+}
+
+impl Program {
+    /// Peephole pass over every expression of the program.
+    pub fn optimize(&mut self) {
+        for st in &mut self.states {
+            optimize_block(&mut st.body);
+            if let Trans::Select(keys, _) = &mut st.trans {
+                for k in keys {
+                    opt_in_place(k);
+                }
+            }
+        }
+        for b in [&mut self.verify, &mut self.ingress, &mut self.egress, &mut self.compute, &mut self.deparser] {
+            optimize_block(b);
+        }
+        for a in &mut self.actions {
+            optimize_block(&mut a.body);
+        }
+        for t in &mut self.tables {
+            for k in &mut t.keys {
+                opt_in_place(&mut k.expr);
+            }
+        }
+    }
 }
 
 /// A scalar field of a header as laid out on the wire.
@@ -101,6 +237,9 @@ pub type FieldList = Vec<(Ex, u32)>;
 #[derive(Debug, Clone)]
 pub enum St {
     Set(Slot, Ex),
+    /// `dst = src` and `dst = constant` (built by `optimize`).
+    Mov(Slot, Slot),
+    SetK(Slot, u64),
     /// `lvalue[hi:lo] = e`: keep the bits outside `mask << lo`.
     SetSlice(Slot, u32, u64, Ex),
     /// Copy `n` consecutive slots (header/struct assignment).
