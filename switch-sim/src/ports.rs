@@ -98,6 +98,44 @@ impl AfPacketPort {
         Ok(n)
     }
 
+    /// Sends frames with one sendmmsg(2) call per BATCH; returns how many
+    /// the kernel took (the rest are dropped, as a full NIC queue would).
+    pub fn send_batch<B: AsRef<[u8]>>(&self, frames: &[B]) -> io::Result<usize> {
+        let mut sent = 0;
+        for chunk in frames.chunks(BATCH) {
+            let mut iovs: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|f| libc::iovec { iov_base: f.as_ref().as_ptr() as *mut libc::c_void, iov_len: f.as_ref().len() })
+                .collect();
+            // SAFETY: msgs point into iovs, which point into frames; all
+            // outlive the call, and the kernel only reads them.
+            let r = unsafe {
+                let mut msgs: Vec<libc::mmsghdr> = iovs
+                    .iter_mut()
+                    .map(|iov| {
+                        let mut m: libc::mmsghdr = std::mem::zeroed();
+                        m.msg_hdr.msg_iov = iov as *mut libc::iovec;
+                        m.msg_hdr.msg_iovlen = 1;
+                        m
+                    })
+                    .collect();
+                libc::sendmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), msgs.len() as u32, libc::MSG_DONTWAIT)
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    return Ok(sent);
+                }
+                return Err(e);
+            }
+            sent += r as usize;
+            if (r as usize) < chunk.len() {
+                break;
+            }
+        }
+        Ok(sent)
+    }
+
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         // SAFETY: frame is a valid buffer for the duration of the call.
         let r = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr() as *const libc::c_void, frame.len(), libc::MSG_DONTWAIT) };

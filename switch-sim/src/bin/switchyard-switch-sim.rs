@@ -131,20 +131,28 @@ fn main() -> anyhow::Result<()> {
                     out.push((egress, sw.output().to_vec()));
                 }
             })?;
-            for (egress, frame) in out.drain(..) {
+            // Batched transmission: one sendmmsg per egress port.
+            out.sort_by_key(|(e, _)| *e);
+            let mut k = 0;
+            while k < out.len() {
+                let egress = out[k].0;
+                let end = k + out[k..].iter().take_while(|(e, _)| *e == egress).count();
+                let frames: Vec<&[u8]> = out[k..end].iter().map(|(_, f)| f.as_slice()).collect();
                 if Some(egress) == a.cpu_port {
-                    to_cpu += 1;
-                    continue;
-                }
-                match ports.iter().find(|p| p.port == egress) {
-                    Some(p) => {
-                        if let Err(e) = p.send(&frame) {
-                            eprintln!("switch-sim: send on {}: {e}", p.name);
+                    to_cpu += frames.len() as u64;
+                } else {
+                    match ports.iter().find(|p| p.port == egress) {
+                        Some(p) => {
+                            if let Err(e) = p.send_batch(&frames) {
+                                eprintln!("switch-sim: send on {}: {e}", p.name);
+                            }
                         }
+                        None => eprintln!("switch-sim: egress port {egress} has no interface; {} frames dropped", frames.len()),
                     }
-                    None => eprintln!("switch-sim: egress port {egress} has no interface; frame dropped"),
                 }
+                k = end;
             }
+            out.clear();
         }
         for d in sw.take_digests() {
             let fields: serde_json::Map<String, serde_json::Value> =
