@@ -1,10 +1,15 @@
 //! Switchyard's control plane.
 //!
-//! So far: [`p4info`] resolves tables, actions, match fields, parameters and the other P4Info
+//! [`p4info`] resolves tables, actions, match fields, parameters and the other P4Info
 //! objects by their fully qualified names (never hard-coded ids) and builds spec-conformant
-//! P4Runtime values from them; [`bitstring`] is the P4Runtime canonical byte-string encoding.
+//! P4Runtime values from them; [`bitstring`] is the P4Runtime canonical byte-string encoding;
+//! [`client`] is the async P4Runtime client (arbitration, pipeline push, batched writes,
+//! reads, the stream of digests / idle timeouts / packet-ins); [`switchyard`] the typed
+//! operations on the Switchyard program's tables.
 
 pub mod bitstring;
+pub mod client;
 pub mod p4info;
+pub mod switchyard;
 
 pub use p4runtime_proto as proto;

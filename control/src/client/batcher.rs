@@ -1,0 +1,84 @@
+//! Write batching as plain state with time passed in (ns): items queue up
+//! to a bound; a batch is ready when `max_batch` items wait or the oldest
+//! has waited `linger`. The writer task asks `ready`/`deadline` and sends
+//! `take` as one WriteRequest.
+
+use std::collections::VecDeque;
+
+#[derive(Debug)]
+pub struct Batcher<T> {
+    queue: VecDeque<(T, u64)>,
+    max_batch: usize,
+    linger_ns: u64,
+    capacity: usize,
+}
+
+/// The queue is at its bound; the item is handed back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full<T>(pub T);
+
+impl<T> Batcher<T> {
+    pub fn new(max_batch: usize, linger_ns: u64, capacity: usize) -> Self {
+        let max_batch = max_batch.max(1);
+        Batcher { queue: VecDeque::new(), max_batch, linger_ns, capacity: capacity.max(max_batch) }
+    }
+
+    pub fn push(&mut self, item: T, now: u64) -> Result<(), Full<T>> {
+        if self.queue.len() >= self.capacity {
+            return Err(Full(item));
+        }
+        self.queue.push_back((item, now));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.queue.len() < self.capacity
+    }
+
+    pub fn ready(&self, now: u64) -> bool {
+        match self.queue.front() {
+            None => false,
+            Some((_, at)) => self.queue.len() >= self.max_batch || now.saturating_sub(*at) >= self.linger_ns,
+        }
+    }
+
+    /// When the oldest item's linger ends.
+    pub fn deadline(&self) -> Option<u64> {
+        self.queue.front().map(|(_, at)| at + self.linger_ns)
+    }
+
+    /// Up to `max_batch` items, oldest first, with their enqueue times.
+    pub fn take(&mut self) -> Vec<(T, u64)> {
+        let n = self.queue.len().min(self.max_batch);
+        self.queue.drain(..n).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_linger_and_bound() {
+        let mut b = Batcher::new(3, 100, 4);
+        b.push(1, 0).unwrap();
+        b.push(2, 10).unwrap();
+        assert!(!b.ready(50));
+        assert!(b.ready(100), "linger of the oldest elapsed");
+        b.push(3, 20).unwrap();
+        assert!(b.ready(21), "full batch");
+        b.push(4, 30).unwrap();
+        assert_eq!(b.push(5, 31), Err(Full(5)));
+        let t: Vec<i32> = b.take().into_iter().map(|x| x.0).collect();
+        assert_eq!(t, vec![1, 2, 3]);
+        assert_eq!(b.deadline(), Some(130));
+    }
+}

@@ -1,0 +1,16 @@
+//! The async P4Runtime client (tokio + tonic). Sans-IO cores: `backoff`
+//! (reconnect delays), `mastership` (arbitration view), `batcher` (write
+//! batching); `session` and `writer` are the thin async drivers.
+
+pub mod backoff;
+pub mod batcher;
+pub mod error;
+pub mod mastership;
+pub mod session;
+pub mod writer;
+
+pub use backoff::BackoffPolicy;
+pub use error::{ClientError, UpdateStatus};
+pub use mastership::Mastership;
+pub use session::{ClientOptions, Event, P4rtClient};
+pub use writer::{spawn_writer, Completion, WriteJob, WriterHandle, WriterOptions};

@@ -1,0 +1,90 @@
+//! Shared by the client tests: the real switch-sim P4Runtime server,
+//! in-process on 127.0.0.1 (ephemeral port), the Switchyard program's
+//! pipeline config, and packet vectors.
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use switchyard_control::client::{ClientOptions, P4rtClient};
+use switchyard_control::p4info::P4InfoIndex;
+use switchyard_control::proto::p4::config::v1::P4Info;
+use switchyard_control::proto::p4::v1::set_forwarding_pipeline_config_request::Action;
+use switchyard_p4rt_server::{Device, DeviceOptions, Server};
+
+pub fn p4_path() -> PathBuf {
+    std::fs::canonicalize(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../p4/switchyard.p4")).expect("p4/switchyard.p4")
+}
+
+/// The device config naming the program (with -D defines) and its P4Info,
+/// as the switch-sim generator (p4c's id scheme) writes it.
+pub fn pipeline(defines: &[(&str, &str)]) -> (P4Info, Vec<u8>) {
+    let defs: Vec<(String, String)> = defines.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let sw = switchyard_switch_sim::Switch::load(&p4_path(), &defs).expect("switchyard.p4 loads");
+    let info = switchyard_p4rt_server::p4info_gen::generate(sw.program());
+    let cfg = serde_json::json!({ "p4_path": p4_path(), "defines": defs.into_iter().collect::<std::collections::BTreeMap<_, _>>() });
+    (info, cfg.to_string().into_bytes())
+}
+
+pub struct TestSwitch {
+    pub server: Server,
+    pub endpoint: String,
+    pub addr: std::net::SocketAddr,
+}
+
+pub async fn start_switch(opts: DeviceOptions) -> TestSwitch {
+    let server = Server::new(Device::new(opts));
+    let (addr, _task) = switchyard_p4rt_server::serve(server.clone(), "127.0.0.1:0".parse().unwrap()).await.expect("bind 127.0.0.1:0");
+    TestSwitch { server, endpoint: format!("http://{addr}"), addr }
+}
+
+pub async fn client(endpoint: &str, election_id: u128) -> P4rtClient {
+    P4rtClient::connect(endpoint, ClientOptions { election_id, ..Default::default() }).await.expect("connect")
+}
+
+/// Connects as primary and pushes the Switchyard pipeline.
+pub async fn primary_with_pipeline(endpoint: &str, election_id: u128, defines: &[(&str, &str)]) -> (P4rtClient, Arc<P4InfoIndex>) {
+    let c = client(endpoint, election_id).await;
+    assert!(c.is_primary());
+    let (info, cfg) = pipeline(defines);
+    c.set_pipeline(info.clone(), cfg, 42, Action::VerifyAndCommit).await.expect("pipeline push");
+    (c, Arc::new(P4InfoIndex::new(info).expect("valid P4Info")))
+}
+
+fn csum(data: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in data.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// Ethernet + IPv4 (valid header checksum) + TCP (20 bytes) + payload.
+pub fn tcp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb, 0x08, 0x00];
+    let total = (20 + 20 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0];
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    let c = csum(&ip);
+    ip[10] = (c >> 8) as u8;
+    ip[11] = c as u8;
+    f.extend_from_slice(&ip);
+    let mut tcp = Vec::new();
+    tcp.extend_from_slice(&sport.to_be_bytes());
+    tcp.extend_from_slice(&dport.to_be_bytes());
+    tcp.extend_from_slice(&1000u32.to_be_bytes());
+    tcp.extend_from_slice(&2000u32.to_be_bytes());
+    tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(&tcp);
+    f.extend_from_slice(payload);
+    f
+}
+
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 5);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
+pub const BACKEND: Ipv4Addr = Ipv4Addr::new(198, 19, 2, 10);
