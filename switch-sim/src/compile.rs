@@ -1810,7 +1810,6 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         registers: c.registers,
         std,
         errors: c.errors,
-        defines: Vec::new(),
     };
     prog.optimize();
     Ok(prog)

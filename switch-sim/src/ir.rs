@@ -449,8 +449,6 @@ pub struct Program {
     pub std: StdSlots,
     /// Error names by code (code 0 is NoError).
     pub errors: Vec<String>,
-    /// `#define`d integer constants, for tests that compare codes.
-    pub defines: Vec<(String, u64)>,
 }
 
 impl Program {

@@ -10,6 +10,7 @@ header byte_t { bit<8> v; }
 struct headers { h_t h; byte_t[4] bs; }
 struct meta_t { bit<32> x; bit<16> y; bit<8> z; bit<8> n; }
 struct dg_t { bit<8> a; bit<16> c; }
+TOP
 parser P(packet_in pkt, out headers hdr, inout meta_t meta, inout standard_metadata_t sm) {
 PARSER
 }
@@ -29,7 +30,11 @@ V1Switch(P(), V(), I(), E(), C(), D()) main;
 const SIMPLE_PARSER: &str = "state start { pkt.extract(hdr.h); transition accept; }";
 
 fn program(parser: &str, decls: &str, ingress: &str, compute: &str) -> String {
-    TEMPLATE.replace("PARSER", parser).replace("DECLS", decls).replace("INGRESS", ingress).replace("COMPUTE", compute)
+    program_top("", parser, decls, ingress, compute)
+}
+
+fn program_top(top: &str, parser: &str, decls: &str, ingress: &str, compute: &str) -> String {
+    TEMPLATE.replace("TOP", top).replace("PARSER", parser).replace("DECLS", decls).replace("INGRESS", ingress).replace("COMPUTE", compute)
 }
 
 fn load(parser: &str, decls: &str, ingress: &str) -> Switch {
@@ -334,4 +339,65 @@ fn refusals_name_position_and_what_is_missing() {
     assert!(e.message.contains("functions are not supported"), "{e}");
     let e = Switch::load_str("t.p4", "#include <core.p4>\n#define F(x) x\n").unwrap_err();
     assert!(e.message.contains("function-like macros"), "{e}");
+}
+
+#[test]
+fn out_params_structs_enums_consts_and_range_optional_keys() {
+    let top = "
+        enum Color { Red, Green }
+        enum bit<8> Kind { A = 8w3, B = 8w9 }
+        const bit<16> K = 16w0x0102;
+        type bit<8> small_t;
+        struct pair_t { bit<8> p; bit<8> q; }";
+    let decls = "
+        action twice(in bit<8> x, out bit<8> y, inout bit<16> z) { y = x + x; z = z + 1; }
+        @name(\".renamed\") action r(bit<16> v) { hdr.h.c = v; }
+        table rng { key = { hdr.h.a : range; hdr.h.b : optional; } actions = { r; } default_action = r(16w1); }";
+    let ingress = "
+        pair_t s1 = { 8w1, 8w2 };
+        pair_t s2 = s1;
+        s2.q = 8w5;
+        Color c = Color.Green;
+        small_t t = (small_t)8w4;
+        bit<8> y = 0;
+        twice(hdr.h.b, y, meta.y);
+        hdr.h.d = (bit<32>)(s2.p ++ s2.q ++ y ++ t);
+        if (c == Color.Green && hdr.h.b != Kind.B) { rng.apply(); }
+        if (hdr.h.b == Kind.A) { hdr.h.c = K + meta.y; }";
+    let src = program_top(top, SIMPLE_PARSER, decls, ingress, "");
+    let mut sw = Switch::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}"));
+    let r = |lo, hi, opt: Option<u64>, v| TableEntry {
+        matches: vec![FieldMatch::Range { low: lo, high: hi }, FieldMatch::Optional(opt)],
+        action: "renamed".into(),
+        params: vec![v],
+        priority: 1,
+        idle_timeout_ns: 0,
+    };
+    sw.insert("rng", &r(10, 20, None, 77)).unwrap();
+    sw.insert("rng", &TableEntry { priority: 2, ..r(15, 15, Some(1), 88) }).unwrap();
+    assert_eq!(sw.program().actions.iter().filter(|a| a.name == "renamed").count(), 1, "@name(\".x\") is global");
+    let out = sw.process(0, &pkt(12, 1, 0, 0, &[])).unwrap().1;
+    assert_eq!(out[4..8], [1, 5, 2, 4], "struct copy, out param, typedef cast");
+    assert_eq!(out[2..4], [0, 77], "range hit, optional wildcard");
+    assert_eq!(sw.process(0, &pkt(15, 1, 0, 0, &[])).unwrap().1[2..4], [0, 88], "higher priority wins");
+    assert_eq!(sw.process(0, &pkt(30, 1, 0, 0, &[])).unwrap().1[2..4], [0, 1], "default action");
+    assert_eq!(sw.process(0, &pkt(30, 3, 0, 0, &[])).unwrap().1[2..4], [1, 3], "serializable enum, const, inout");
+    assert_eq!(sw.process(0, &pkt(12, 9, 0xaaaa, 0, &[])).unwrap().1[2..4], [0xaa, 0xaa], "Kind.B: table skipped");
+}
+
+#[test]
+fn reject_and_verify_reach_ingress_with_the_error() {
+    let parser = "state start {
+            pkt.extract(hdr.h);
+            verify(hdr.h.a != 0, error.NoMatch);
+            transition select(hdr.h.a) { 1: reject; default: accept; }
+        }";
+    let mut sw = load(
+        parser,
+        "",
+        "if (sm.parser_error == error.NoMatch) { hdr.h.b = 1; } else if (sm.parser_error == error.NoError) { hdr.h.b = 2; }",
+    );
+    assert_eq!(sw.process(0, &pkt(0, 0, 0, 0, &[])).unwrap().1[1], 1, "verify failure");
+    assert_eq!(sw.process(0, &pkt(1, 0, 0, 0, &[])).unwrap().1[1], 2, "explicit reject keeps NoError");
+    assert_eq!(sw.process(0, &pkt(2, 0, 0, 0, &[])).unwrap().1[1], 2);
 }
