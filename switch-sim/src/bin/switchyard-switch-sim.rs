@@ -20,9 +20,9 @@ use switchyard_switch_sim::Switch;
 #[derive(Parser)]
 #[command(about = "Software switch executing a P4_16 v1model program")]
 struct Args {
-    /// The P4 program (e.g. p4/switchyard.p4).
-    #[arg(long)]
-    p4: PathBuf,
+    /// The P4 program (e.g. p4/switchyard.p4); not needed with --replay.
+    #[arg(long, required_unless_present = "replay")]
+    p4: Option<PathBuf>,
     /// A switch port bound to an interface: N=IFACE (repeatable).
     #[arg(long = "port", value_name = "N=IFACE")]
     ports: Vec<String>,
@@ -76,7 +76,8 @@ fn main() -> anyhow::Result<()> {
             None => (d.clone(), "1".to_string()),
         })
         .collect();
-    let mut sw = Switch::load(&a.p4, &defines).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p4 = a.p4.clone().context("--p4 is required")?;
+    let mut sw = Switch::load(&p4, &defines).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(path) = &a.entries {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
@@ -99,7 +100,7 @@ fn main() -> anyhow::Result<()> {
     }
     eprintln!(
         "switch-sim: {} loaded: {} tables, {} ports{}",
-        a.p4.display(),
+        p4.display(),
         sw.program().tables.len(),
         ports.len(),
         a.cpu_port.map(|c| format!(", cpu port {c}")).unwrap_or_default()
