@@ -14,7 +14,10 @@
 //! wants a fallback pool lists it in the pool, not in another route).
 
 use core::net::Ipv4Addr;
-use std::collections::HashMap;
+// hashbrown's default hasher (foldhash): these maps are built from the
+// config, so lookups of attacker-chosen addresses cannot degrade them, and
+// std's SipHash was a visible share of every packet's cost.
+use hashbrown::HashMap;
 
 use switchyard_wire::flow::{BackendIndex, VipId};
 

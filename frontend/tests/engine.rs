@@ -585,3 +585,63 @@ fn per_flow_memory_is_bounded() {
     assert!(entry <= 128, "ConnEntry grew to {entry} bytes: update docs/FRONTEND.md");
     let _ = tcp_option::MAX_WSCALE;
 }
+
+/// Many flows set up, installed and forgotten, driven like the driver
+/// drives the engine: the timer structure stays bounded by the flows it
+/// serves (the old heap kept an idle entry per flow for `idle_ms`), and
+/// every flow still walks through and leaves after its grace period.
+#[test]
+fn steady_setups_keep_timers_bounded() {
+    let mut c = conf();
+    c.frontend.flow_table_capacity = 1024;
+    let mut e = Engine::new(&c);
+    let mut out = Vec::new();
+    let mut most = 0;
+    for i in 0..4000u32 {
+        let now = u64::from(i) * 10; // 100 setups/s of engine time
+        if e.next_deadline().is_some_and(|d| d <= now) {
+            e.on_timer(now, &mut out);
+        }
+        let mut w = Walk::with(e, VIP, 10_000 + i as u16);
+        w.out = std::mem::take(&mut out);
+        w.out.clear();
+        let s = w.s;
+        let mut f = frame(CIP, w.cport, VIP, 80, C_ISN.wrapping_add(1), s.wrapping_add(1), ACK | PSH, &[], REQ);
+        assert_eq!(w.e.handle_frame(&mut f, now, &mut w.out), Verdict::Consumed);
+        assert_eq!(w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", now).0, Verdict::Consumed);
+        let ack = C_ISN.wrapping_add(1 + REQ.len() as u32);
+        assert_eq!(w.backend(WEB, s.wrapping_add(1), ack, ACK, b"", now).0, Verdict::Forward);
+        let (_, off) = w.take();
+        let key = w.key();
+        assert_eq!(off, vec![OffloadRequest::Install { key, backend: 0, mode: config::OffloadMode::Connection }]);
+        w.e.on_offload(OffloadEvent::Installed { key, backend: 0 }, now, &mut w.out);
+        e = w.e;
+        out = w.out;
+        most = most.max(e.timer_entries());
+        assert!(e.timer_entries() <= 2 * e.flow_count() + 1024, "{} timer entries for {} flows", e.timer_entries(), e.flow_count());
+    }
+    // Flows leave 5 s after install: about 500 live at 100 setups/s.
+    assert!((450..=520).contains(&e.flow_count()), "{} flows", e.flow_count());
+    assert!(most <= 2 * 520, "at most about one live and one stale entry per flow: {most}");
+    e.on_timer(4000 * 10 + 5_000, &mut out);
+    assert_eq!(e.flow_count(), 0, "every offloaded flow forgotten after its grace");
+    assert_eq!(e.counters().offload_installed, 4000);
+}
+
+#[test]
+fn transmitted_frames_are_reused_once_handed_back() {
+    let mut w = Walk::new(VIP);
+    w.client(0, ACK | PSH, REQ, 0);
+    let Some(Action::Transmit(syn)) = w.out.pop() else { panic!("replayed SYN") };
+    assert_eq!(read(&syn).flags, SYN);
+    let ptr = syn.as_ptr();
+    w.e.recycle(syn);
+    assert_eq!(w.e.free_buffers().0, 1);
+    let s = w.s;
+    w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", 1);
+    let Some(Action::Transmit(req)) = w.out.pop() else { panic!("buffered request") };
+    assert_eq!(req.as_ptr(), ptr, "the request went out in the recycled buffer");
+    let t = read(&req);
+    assert_eq!((t.payload.as_slice(), t.seq), (REQ, C_ISN.wrapping_add(1)), "and the buffer holds only the new frame");
+    assert_eq!(w.e.free_buffers().0, 0);
+}

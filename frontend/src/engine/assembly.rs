@@ -33,6 +33,14 @@ impl Assembly {
         Self { base, buf: Vec::new(), ooo: Vec::new() }
     }
 
+    /// Empty again, starting at `base`; keeps the buffer's capacity (a
+    /// recycled assembly, see `buffers.rs`).
+    pub fn reset(&mut self, base: u32) {
+        self.base = base;
+        self.buf.clear();
+        self.ooo.clear();
+    }
+
     /// Next expected sequence number.
     pub fn end(&self) -> u32 {
         self.base.wrapping_add(self.buf.len() as u32)

@@ -69,6 +69,10 @@ pub struct ConnEntry {
     pub offload: OffloadStatus,
     /// Engine clock (ms) of the flow's one pending timer.
     pub deadline: u64,
+    /// Deadline of the flow's live entry in the timer wheel (<= `deadline`;
+    /// `u64::MAX` when none): the wheel fires then and re-arms if the
+    /// deadline has moved later. Other entries of the flow are stale.
+    pub armed: u64,
     pub last_seen: u64,
     pub retries: u8,
     /// Request bytes, only while assembling or until the backend ACKs them.

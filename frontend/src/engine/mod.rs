@@ -13,13 +13,13 @@
 //! Phases and transitions are documented in docs/FRONTEND.md.
 
 pub mod assembly;
+pub mod buffers;
 pub mod conn;
 pub mod counters;
 pub mod packet;
+pub mod timers;
 
-use core::cmp::Reverse;
 use core::net::Ipv4Addr;
-use std::collections::BinaryHeap;
 
 use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
 use switchyard_wire::flow::{BackendIndex, ConnKey, VipId};
@@ -27,10 +27,12 @@ use switchyard_wire::reason::DropReason;
 use switchyard_wire::tcp::{ACK, FIN, PSH, RST, SYN};
 use switchyard_wire::tcp_option::{SynOptions, TcpOption};
 
-use assembly::{seq_diff, Assembly};
+use assembly::seq_diff;
+use buffers::Buffers;
 pub use conn::{ConnEntry, OffloadStatus, SpliceState};
 pub use counters::Counters;
 use packet::{Out, Seg};
+use timers::TimerWheel;
 
 use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
 use crate::flow_table::FlowTable;
@@ -73,7 +75,10 @@ pub struct Engine {
     keyring: CookieKeyring,
     router: Router,
     flows: FlowTable<ConnEntry>,
-    timers: BinaryHeap<Reverse<(u64, ConnKey)>>,
+    timers: TimerWheel,
+    /// `on_timer`'s scratch list of expired entries (kept for its capacity).
+    due: Vec<timers::Entry>,
+    bufs: Buffers,
     counters: Counters,
 }
 
@@ -93,7 +98,7 @@ struct Ctx<'a> {
     p: &'a EngineParams,
     router: &'a mut Router,
     counters: &'a mut Counters,
-    timers: &'a mut BinaryHeap<Reverse<(u64, ConnKey)>>,
+    bufs: &'a mut Buffers,
     out: &'a mut Vec<Action>,
     now: u64,
 }
@@ -124,7 +129,16 @@ impl Engine {
     }
 
     pub fn with_parts(p: EngineParams, keyring: CookieKeyring, router: Router) -> Self {
-        Self { p, keyring, router, flows: FlowTable::with_capacity(p.flow_capacity), timers: BinaryHeap::new(), counters: Counters::default() }
+        Self {
+            p,
+            keyring,
+            router,
+            flows: FlowTable::with_capacity(p.flow_capacity),
+            timers: TimerWheel::new(),
+            due: Vec::new(),
+            bufs: Buffers::default(),
+            counters: Counters::default(),
+        }
     }
 
     pub fn counters(&self) -> &Counters {
@@ -157,9 +171,29 @@ impl Engine {
         self.router.set_backend_flags(b, healthy, draining);
     }
 
-    /// The earliest time `on_timer` has work (may be stale: harmless).
+    /// When `on_timer` may next have work: never later than the earliest
+    /// flow deadline, possibly earlier (a stale or re-armed entry), which
+    /// costs one cheap `on_timer` call.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        self.timers.next_deadline()
+    }
+
+    /// Hands back the buffer of an `Action::Transmit` once the driver has
+    /// copied or sent it: the engine's next frames reuse it instead of
+    /// allocating (bounded free list; not calling this is correct, only
+    /// slower).
+    pub fn recycle(&mut self, frame: Vec<u8>) {
+        self.bufs.recycle_frame(frame);
+    }
+
+    /// Free (frame, assembly) buffers held for reuse.
+    pub fn free_buffers(&self) -> (usize, usize) {
+        self.bufs.free()
+    }
+
+    /// Timer entries held (live and stale); bounded by `bound_timers`.
+    pub fn timer_entries(&self) -> usize {
+        self.timers.len()
     }
 
     /// One frame from the switch side.
@@ -198,14 +232,16 @@ impl Engine {
                 return self.dropped(r);
             }
         }
-        let Engine { p, router, flows, counters, timers, .. } = self;
+        let Engine { p, router, flows, counters, timers, bufs, .. } = self;
         let flow = flows.get_mut(&key).expect("present");
         flow.last_seen = now;
-        let mut ctx = Ctx { p, router, counters, timers, out, now };
+        let mut ctx = Ctx { p, router, counters, bufs, out, now };
         let (verdict, after) = ctx.client_segment(flow, frame, seg);
-        if !matches!(after, After::Keep) {
-            self.finish(key, out);
+        match after {
+            After::Keep => arm(timers, flow),
+            _ => self.finish(key, out),
         }
+        self.bound_timers();
         verdict
     }
 
@@ -246,12 +282,14 @@ impl Engine {
             backend_fin: false,
             offload: OffloadStatus::NotRequested,
             deadline: now + self.p.timeouts.request_ms,
+            armed: NOT_ARMED,
             last_seen: now,
             retries: 0,
-            asm: Some(Box::new(Assembly::new(seg.seq))),
+            asm: Some(self.bufs.assembly(seg.seq)),
         };
+        // Armed after the first segment is handled: usually it completes
+        // the head and the deadline becomes the replayed SYN's RTO.
         self.flows.insert_new(key, entry).map_err(|_| DropReason::FlowTableFull)?;
-        self.timers.push(Reverse((now + self.p.timeouts.request_ms, key)));
         self.counters.new_flows += 1;
         Ok(())
     }
@@ -265,25 +303,30 @@ impl Engine {
             (f.backend == Some(b) || f.prev_backend.map(|p| p.0) == Some(b)).then_some(key)
         });
         let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
-        let Engine { p, router, flows, counters, timers, .. } = self;
+        let Engine { p, router, flows, counters, timers, bufs, .. } = self;
         let flow = flows.get_mut(&key).expect("present");
         flow.last_seen = now;
-        let mut ctx = Ctx { p, router, counters, timers, out, now };
+        let mut ctx = Ctx { p, router, counters, bufs, out, now };
         let (verdict, after) = if flow.backend == Some(b) {
             ctx.backend_segment(flow, frame, seg, b)
         } else {
             ctx.old_backend_segment(flow, seg)
         };
-        if !matches!(after, After::Keep) {
-            self.finish(key, out);
+        match after {
+            After::Keep => arm(timers, flow),
+            _ => self.finish(key, out),
         }
+        self.bound_timers();
         verdict
     }
 
     /// Removes a flow: its backend loses a flow, and an entry the switch
     /// may hold is deleted.
     fn finish(&mut self, key: ConnKey, out: &mut Vec<Action>) {
-        let Some(f) = self.flows.remove(&key) else { return };
+        let Some(mut f) = self.flows.remove(&key) else { return };
+        if let Some(a) = f.asm.take() {
+            self.bufs.recycle_assembly(a);
+        }
         if let Some(b) = f.backend {
             self.router.flow_ended(b);
         }
@@ -316,7 +359,8 @@ impl Engine {
                     // The switch carries the flow now; keep a tombstone for
                     // packets already in flight, then forget it.
                     f.deadline = now + OFFLOADED_GRACE_MS;
-                    self.timers.push(Reverse((f.deadline, key)));
+                    arm(&mut self.timers, f);
+                    self.bound_timers();
                 }
             }
             OffloadEvent::Refused { .. } => {
@@ -329,19 +373,23 @@ impl Engine {
 
     /// Runs due timers: retransmissions, timeouts, forgetting closed flows.
     pub fn on_timer(&mut self, now: u64, out: &mut Vec<Action>) {
-        while let Some(&Reverse((t, key))) = self.timers.peek() {
-            if t > now {
-                break;
+        let mut due = core::mem::take(&mut self.due);
+        self.timers.expire(now, &mut due);
+        for &(t, key) in &due {
+            let Engine { p, router, flows, counters, timers, bufs, .. } = self;
+            let Some(flow) = flows.get_mut(&key) else { continue }; // flow gone
+            if flow.armed != t {
+                continue; // stale: superseded by an earlier deadline
             }
-            self.timers.pop();
-            let Engine { p, router, flows, counters, timers, .. } = self;
-            let Some(flow) = flows.get_mut(&key) else { continue };
-            if flow.deadline != t {
-                continue; // superseded
+            flow.armed = NOT_ARMED;
+            if flow.deadline > now {
+                // The deadline moved later since this entry was armed.
+                arm(timers, flow);
+                continue;
             }
-            let mut ctx = Ctx { p, router, counters, timers, out, now };
+            let mut ctx = Ctx { p, router, counters, bufs, out, now };
             match ctx.timer(flow) {
-                After::Keep => {}
+                After::Keep => arm(timers, flow),
                 After::Remove => self.finish(key, out),
                 After::Forget => {
                     if let Some(f) = self.flows.remove(&key) {
@@ -352,6 +400,35 @@ impl Engine {
                 }
             }
         }
+        due.clear();
+        self.due = due;
+        self.bound_timers();
+    }
+
+    /// Stale timer entries (a flow's deadline moved earlier, or the flow
+    /// left) are dropped when they expire; this bounds them in between:
+    /// past twice the flows (plus slack) the wheel keeps only armed
+    /// entries, one per flow. Amortized O(1) per insert.
+    fn bound_timers(&mut self) {
+        if self.timers.len() > 2 * self.flows.len() + TIMER_SLACK {
+            let flows = &self.flows;
+            self.timers.retain(|t, key| flows.get(key).is_some_and(|f| f.armed == t));
+        }
+    }
+}
+
+/// `ConnEntry::armed` of a flow with no entry in the wheel.
+const NOT_ARMED: u64 = u64::MAX;
+/// Stale timer entries tolerated beyond one per flow before compaction.
+const TIMER_SLACK: usize = 1024;
+
+/// Makes sure the wheel fires no later than the flow's deadline: one
+/// insert when the deadline moved earlier than the armed entry. A later
+/// deadline inserts nothing now; the armed entry re-arms when it fires.
+fn arm(timers: &mut TimerWheel, flow: &mut ConnEntry) {
+    if flow.deadline < flow.armed {
+        timers.insert(flow.deadline, flow.key);
+        flow.armed = flow.deadline;
     }
 }
 
@@ -363,13 +440,22 @@ fn our_window(p: &EngineParams, flow: &ConnEntry) -> u16 {
 }
 
 impl Ctx<'_> {
+    /// The engine arms the wheel once the event is handled (`arm`).
     fn set_deadline(&mut self, flow: &mut ConnEntry, t: u64) {
         flow.deadline = t;
-        self.timers.push(Reverse((t, flow.key)));
     }
 
     fn tx(&mut self, o: Out<'_>) {
-        self.out.push(Action::Transmit(packet::emit(&o, self.p.mac, self.p.switch_mac)));
+        let mut f = self.bufs.frame();
+        packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut f);
+        self.out.push(Action::Transmit(f));
+    }
+
+    /// The flow's request bytes are no longer needed: back to the free list.
+    fn drop_request(&mut self, flow: &mut ConnEntry) {
+        if let Some(a) = flow.asm.take() {
+            self.bufs.recycle_assembly(a);
+        }
     }
 
     /// A segment from the engine to the client (switch's sequence space).
@@ -540,7 +626,7 @@ impl Ctx<'_> {
         let seq = flow.client_ack;
         let ack = Self::rcv_nxt(flow);
         flow.req_end = ack;
-        flow.asm = None;
+        self.drop_request(flow);
         flow.state = SpliceState::Replied { reply, seq, acked: false };
         flow.retries = 0;
         self.send_reply(flow);
@@ -622,10 +708,9 @@ impl Ctx<'_> {
         let b = flow.backend.expect("spliced has a backend");
         let mss = usize::from(flow.opts.mss.min(flow.backend_mss).max(64));
         let fin = flow.client_fin == Some(asm.end());
-        let chunks: Vec<&[u8]> = asm.buf.chunks(mss).collect();
-        let n = chunks.len();
+        let n = asm.buf.len().div_ceil(mss);
         let mut seq = asm.base;
-        for (i, c) in chunks.into_iter().enumerate() {
+        for (i, c) in asm.buf.chunks(mss).enumerate() {
             let last = i + 1 == n;
             let flags = ACK | if last { PSH | if fin { FIN } else { 0 } } else { 0 };
             self.to_backend(flow, b, seq, flow.client_ack, flags, &[], c);
@@ -641,7 +726,7 @@ impl Ctx<'_> {
 
     /// The backend has all the bytes the engine answered for.
     fn request_delivered(&mut self, flow: &mut ConnEntry) {
-        flow.asm = None;
+        self.drop_request(flow);
         flow.retries = 0;
         if flow.offload == OffloadStatus::NotRequested || (flow.mode == OffloadMode::Request && flow.offload != OffloadStatus::Refused) {
             let backend = flow.backend.expect("spliced");
@@ -710,7 +795,7 @@ impl Ctx<'_> {
     /// Request mode: bytes of the next request on a keep-alive connection.
     fn next_request(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, nr: u32) -> (Verdict, After) {
         Self::note_client(flow, seg);
-        let mut asm = Assembly::new(nr);
+        let mut asm = self.bufs.assembly(nr);
         asm.insert(seg.seq, &frame[seg.payload.clone()]);
         if seg.has(FIN) {
             flow.client_fin = Some(seg.seq.wrapping_add(seg.payload.len() as u32));
@@ -740,11 +825,13 @@ impl Ctx<'_> {
         };
         match outcome {
             Ok(None) => {
+                self.bufs.recycle_assembly(asm);
                 flow.next_request = None;
                 self.forward_to_backend(flow, frame, seg);
                 (Verdict::Forward, After::Keep)
             }
             Ok(Some((b, next))) if b == old => {
+                self.bufs.recycle_assembly(asm);
                 flow.next_request = next;
                 self.forward_to_backend(flow, frame, seg);
                 (Verdict::Forward, After::Keep)
@@ -758,7 +845,7 @@ impl Ctx<'_> {
                 flow.prev_backend = Some((old, nr));
                 flow.syn_seq = nr.wrapping_sub(1);
                 flow.server_isn = flow.client_ack.wrapping_sub(1);
-                flow.asm = Some(Box::new(asm));
+                flow.asm = Some(asm);
                 self.counters.handovers += 1;
                 self.start_backend(flow, b, flow.mode, next);
                 (Verdict::Consumed, After::Keep)
@@ -768,7 +855,7 @@ impl Ctx<'_> {
                 self.router.flow_ended(old);
                 flow.prev_backend = Some((old, nr));
                 flow.backend = None;
-                flow.asm = Some(Box::new(asm));
+                flow.asm = Some(asm);
                 (Verdict::Consumed, self.reply(flow, Some(reply)))
             }
         }

@@ -100,6 +100,14 @@ pub struct Out<'a> {
 
 /// Builds an Ethernet/IPv4/TCP frame towards the switch.
 pub fn emit(o: &Out<'_>, mac: MacAddr, switch_mac: MacAddr) -> Vec<u8> {
+    let mut f = Vec::new();
+    emit_into(o, mac, switch_mac, &mut f);
+    f
+}
+
+/// `emit` into a caller's buffer (replacing its contents), so the engine
+/// can reuse frame buffers instead of allocating one per frame.
+pub fn emit_into(o: &Out<'_>, mac: MacAddr, switch_mac: MacAddr, f: &mut Vec<u8>) {
     let tcp = TcpRepr {
         src_port: o.sport,
         dst_port: o.dport,
@@ -111,15 +119,15 @@ pub fn emit(o: &Out<'_>, mac: MacAddr, switch_mac: MacAddr) -> Vec<u8> {
         payload: o.payload,
     };
     let l4 = tcp.wire_len();
-    let mut f = vec![0u8; ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + l4];
+    f.clear();
+    f.resize(ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + l4, 0);
     // The sizes are computed above and options are engine-chosen (at most
     // 12 bytes), so these emitters cannot fail; errors would be a bug.
-    ethernet::emit(&mut f, switch_mac, mac, ETHERTYPE_IPV4).expect("sized buffer");
+    ethernet::emit(f, switch_mac, mac, ETHERTYPE_IPV4).expect("sized buffer");
     let ip = Ipv4Repr { src: o.src, dst: o.dst, protocol: PROTO_TCP, ttl: TTL, ident: 0, dont_fragment: true, payload_len: l4 as u16 };
     ip.emit(&mut f[ethernet::HEADER_LEN..]).expect("sized buffer");
     let pseudo = pseudo_header_v4(o.src, o.dst, PROTO_TCP, l4 as u16);
     tcp.emit(&mut f[ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN..], pseudo).expect("sized buffer");
-    f
 }
 
 /// Client -> backend: dst VIP:vport becomes DIP:dport (the switch's
