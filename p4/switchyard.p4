@@ -83,28 +83,28 @@ parser SwitchyardParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
 
     state parse_tcp_opt_mss {
         verify(meta.opt_left >= 4, error.BadTcpOptions);
-        bit<32> opt = pkt.lookahead<bit<32>>();
-        verify(opt[23:16] == 4, error.BadTcpOptions);
+        bit<32> mss_opt = pkt.lookahead<bit<32>>();
+        verify(mss_opt[23:16] == 4, error.BadTcpOptions);
         meta.syn_has_mss = 1;
-        meta.syn_mss = opt[15:0];
+        meta.syn_mss = mss_opt[15:0];
         meta.opt_skip = 4;
         transition skip_tcp_opt_bytes;
     }
 
     state parse_tcp_opt_wscale {
         verify(meta.opt_left >= 3, error.BadTcpOptions);
-        bit<24> opt = pkt.lookahead<bit<24>>();
-        verify(opt[15:8] == 3, error.BadTcpOptions);
+        bit<24> ws_opt = pkt.lookahead<bit<24>>();
+        verify(ws_opt[15:8] == 3, error.BadTcpOptions);
         meta.syn_has_ws = 1;
-        meta.syn_ws = opt[7:0];
+        meta.syn_ws = ws_opt[7:0];
         meta.opt_skip = 3;
         transition skip_tcp_opt_bytes;
     }
 
     state parse_tcp_opt_sack_permitted {
         verify(meta.opt_left >= 2, error.BadTcpOptions);
-        bit<16> opt = pkt.lookahead<bit<16>>();
-        verify(opt[7:0] == 2, error.BadTcpOptions);
+        bit<16> sackp_opt = pkt.lookahead<bit<16>>();
+        verify(sackp_opt[7:0] == 2, error.BadTcpOptions);
         meta.syn_sack_ok = 1;
         meta.opt_skip = 2;
         transition skip_tcp_opt_bytes;
@@ -112,8 +112,8 @@ parser SwitchyardParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
 
     state parse_tcp_opt_timestamps {
         verify(meta.opt_left >= 10, error.BadTcpOptions);
-        bit<16> opt = pkt.lookahead<bit<16>>();
-        verify(opt[7:0] == 10, error.BadTcpOptions);
+        bit<16> ts_opt = pkt.lookahead<bit<16>>();
+        verify(ts_opt[7:0] == 10, error.BadTcpOptions);
         meta.syn_ts = 1;
         meta.opt_skip = 10;
         transition skip_tcp_opt_bytes;
@@ -122,9 +122,9 @@ parser SwitchyardParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
     /* Any other option is skipped by its length. */
     state parse_tcp_opt_other {
         verify(meta.opt_left >= 2, error.BadTcpOptions);
-        bit<16> opt = pkt.lookahead<bit<16>>();
-        verify(opt[7:0] >= 2 && opt[7:0] <= meta.opt_left, error.BadTcpOptions);
-        meta.opt_skip = opt[7:0];
+        bit<16> other_opt = pkt.lookahead<bit<16>>();
+        verify(other_opt[7:0] >= 2 && other_opt[7:0] <= meta.opt_left, error.BadTcpOptions);
+        meta.opt_skip = other_opt[7:0];
         transition skip_tcp_opt_bytes;
     }
 
