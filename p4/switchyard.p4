@@ -321,10 +321,14 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                     meta.do_route = 0;
                     if (connection.apply().hit) {
                         if (from_client == 1) {
-                            if (backend.apply().hit) {
-                                /* rewrite_to_backend ran */
-                                meta.path = PATH_OFFLOADED_IN;
-                                meta.do_route = 1;
+                            bit<16> payload = hdr.ipv4.total_len - 20 - ((bit<16>)hdr.tcp.data_offset << 2);
+                            if (meta.conn_request_mode == 0
+                                || (payload == 0 && (f & (TCP_FIN | TCP_RST)) == 0)) {
+                                if (backend.apply().hit) {
+                                    /* rewrite_to_backend ran */
+                                    meta.path = PATH_OFFLOADED_IN;
+                                    meta.do_route = 1;
+                                }
                             }
                         } else if (meta.conn_backend == meta.backend_index) {
                             rewrite_from_vip();

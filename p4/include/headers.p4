@@ -102,6 +102,7 @@ struct metadata_t {
     vip_id_t        vip_id;
     backend_index_t backend_index;   /* from backend_address (backend side) */
     backend_index_t conn_backend;    /* from connection */
+    bit<1>          conn_request_mode;
     ipv4_addr_t     client_addr;
     l4_port_t       client_port;
     ipv4_addr_t     vip_addr;

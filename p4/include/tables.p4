@@ -58,8 +58,17 @@ table vip {
 }
 
 /* ---- connection: (client, port, VIP id) -> backend index ------------- */
+/* `connection` offload mode: the switch carries both directions. */
 action set_conn_backend(backend_index_t backend_index) {
     meta.conn_backend = backend_index;
+}
+
+/* `request` offload mode: the switch carries the backend's packets and the
+ * client's bare ACKs; client packets with payload, FIN or RST still go to
+ * the front-end, which parses (and may re-dispatch) every request. */
+action set_conn_backend_request(backend_index_t backend_index) {
+    meta.conn_backend = backend_index;
+    meta.conn_request_mode = 1;
 }
 
 table connection {
@@ -68,7 +77,7 @@ table connection {
         meta.client_port : exact @name("client_port");
         meta.vip_id      : exact @name("vip_id");
     }
-    actions = { set_conn_backend; @defaultonly NoAction; }
+    actions = { set_conn_backend; set_conn_backend_request; @defaultonly NoAction; }
     default_action = NoAction();
     size = CONNECTION_TABLE_SIZE;
     support_timeout = true;

@@ -433,6 +433,46 @@ fn offload() -> (String, VectorFile) {
         c.digests.push(digest(flags));
         cases.push(c);
     }
+    // Request mode: bare ACKs and backend packets offloaded; client data,
+    // FIN and RST to the front-end.
+    let mut w = case("install a request-mode entry", 0, Vec::new(), Vec::new(), BTreeMap::new());
+    w.input = None;
+    let mut e = conn(50101, 0);
+    e.action = "set_conn_backend_request".into();
+    w.entries.push(WriteText { entry: e, expect_error: None });
+    cases.push(w);
+    let s = seg(CLIENT, 50101, VIP, VPORT, ACK);
+    let f = build(&s);
+    let mut e = f.clone();
+    {
+        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        ip.set_dst(B0);
+        ip.decrement_ttl();
+        TcpSegment::new_checked(&mut e[34..]).unwrap().set_dst_port(BPORT);
+    }
+    set_macs(&mut e, SW_MAC, B0_MAC);
+    refill(&mut e);
+    cases.push(case("request mode: the client's bare ACK is offloaded", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
+    let mut s = seg(CLIENT, 50101, VIP, VPORT, ACK | PSH);
+    s.payload = b"GET /next HTTP/1.1\r\n\r\n";
+    let f = build(&s);
+    cases.push(case("request mode: a client request goes to the front-end", CLIENT_PORT, f.clone(), vec![to_fe(&f, CLIENT, 50101)], [path(PathCounter::ToFrontend)].into()));
+    let f = build(&seg(CLIENT, 50101, VIP, VPORT, FIN | ACK));
+    cases.push(case("request mode: the client's FIN goes to the front-end, no digest", CLIENT_PORT, f.clone(), vec![to_fe(&f, CLIENT, 50101)], [path(PathCounter::ToFrontend)].into()));
+    let mut s = seg(B0, BPORT, CLIENT, 50101, ACK | PSH);
+    s.smac = B0_MAC;
+    s.payload = &resp;
+    let f = build(&s);
+    let mut e = f.clone();
+    {
+        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        ip.set_src(VIP);
+        ip.decrement_ttl();
+        TcpSegment::new_checked(&mut e[34..]).unwrap().set_src_port(VPORT);
+    }
+    set_macs(&mut e, SW_MAC, CLIENT_MAC);
+    refill(&mut e);
+    cases.push(case("request mode: the backend's response is offloaded", BACKEND_PORT, f, vec![(CLIENT_PORT, e)], [path(PathCounter::OffloadedOut)].into()));
     // Port reuse: a new SYN from the same client port is answered by the
     // switch even though an entry exists.
     let mut s = seg(CLIENT, 50100, VIP, VPORT, SYN);
