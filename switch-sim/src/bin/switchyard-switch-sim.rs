@@ -163,12 +163,17 @@ fn main() -> anyhow::Result<()> {
         let now = start.elapsed().as_millis() as u64;
         if now >= last_expiry_check + 500 {
             last_expiry_check = now;
+            // Report each expiry once while it lasts (an entry that is hit
+            // again, or deleted and re-added, is reported again later).
+            let mut now_expired = std::collections::HashSet::new();
             for (table, e) in sw.idle_expired() {
                 let key = format!("{table}{:?}", e.matches);
-                if reported.insert(key) {
+                if !reported.contains(&key) {
                     println!("{}", serde_json::json!({"idle_timeout": table, "match": format!("{:?}", e.matches)}));
                 }
+                now_expired.insert(key);
             }
+            reported = now_expired;
         }
     }
     eprintln!("switch-sim: stopping; {to_cpu} frames were sent to the CPU port");
