@@ -189,23 +189,16 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
         hdr.synack_opts.mss_kind = TCP_OPT_MSS;
         hdr.synack_opts.mss_len = 4;
         hdr.synack_opts.mss = SYNACK_MSS;
+        /* Window scale and SACK-permitted start as NOPs; the apply block
+         * fills in what the client offered (no `if` inside actions). */
         hdr.synack_opts.ws_nop = TCP_OPT_NOP;
         hdr.synack_opts.ws_kind = TCP_OPT_NOP;
         hdr.synack_opts.ws_len = TCP_OPT_NOP;
         hdr.synack_opts.ws_shift = TCP_OPT_NOP;
-        if (meta.syn_has_ws == 1) {
-            hdr.synack_opts.ws_kind = TCP_OPT_WSCALE;
-            hdr.synack_opts.ws_len = 3;
-            hdr.synack_opts.ws_shift = SYNACK_WSCALE;
-        }
         hdr.synack_opts.sack_nop1 = TCP_OPT_NOP;
         hdr.synack_opts.sack_nop2 = TCP_OPT_NOP;
         hdr.synack_opts.sack_kind = TCP_OPT_NOP;
         hdr.synack_opts.sack_len = TCP_OPT_NOP;
-        if (meta.syn_sack_ok == 1) {
-            hdr.synack_opts.sack_kind = TCP_OPT_SACK_PERMITTED;
-            hdr.synack_opts.sack_len = 2;
-        }
         meta.tcp_len = SYNACK_TCP_BYTES;
         meta.synack = 1;
         std.egress_spec = std.ingress_port;
@@ -297,9 +290,26 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                                 mss_idx = 1;
                             }
                         }
-                        cookie_low_bits(mss_idx);
+                        bit<4> ws_code = (bit<4>)COOKIE_WSCALE_NONE;
+                        if (meta.syn_has_ws == 1) {
+                            if (meta.syn_ws > COOKIE_MAX_WSCALE) {
+                                ws_code = (bit<4>)COOKIE_MAX_WSCALE;
+                            } else {
+                                ws_code = meta.syn_ws[3:0];
+                            }
+                        }
+                        cookie_low_bits(mss_idx, ws_code);
                         compute_cookie();
                         answer_syn();
+                        if (meta.syn_has_ws == 1) {
+                            hdr.synack_opts.ws_kind = TCP_OPT_WSCALE;
+                            hdr.synack_opts.ws_len = 3;
+                            hdr.synack_opts.ws_shift = SYNACK_WSCALE;
+                        }
+                        if (meta.syn_sack_ok == 1) {
+                            hdr.synack_opts.sack_kind = TCP_OPT_SACK_PERMITTED;
+                            hdr.synack_opts.sack_len = 2;
+                        }
                         meta.do_route = 0;
                     } else {
                         lookup = 1;

@@ -49,17 +49,12 @@ action sip_absorb(bit<32> m) {
     meta.v0 = meta.v0 ^ m;
 }
 
-/* The cookie's low 9 bits from the parsed SYN options. */
-action cookie_low_bits(bit<3> mss_idx) {
-    bit<8> ws = COOKIE_WSCALE_NONE;
-    if (meta.syn_has_ws == 1) {
-        ws = meta.syn_ws;
-        if (ws > COOKIE_MAX_WSCALE) {
-            ws = COOKIE_MAX_WSCALE;
-        }
-    }
+/* The cookie's low 9 bits. The caller computes the MSS index and the
+ * window-scale code in its apply block: p4c-bm2-ss only predicates simple
+ * `if`s inside actions, so actions here are straight-line code. */
+action cookie_low_bits(bit<3> mss_idx, bit<4> ws_code) {
     meta.cookie_low = ((bit<32>)meta.key_gen << 8) | ((bit<32>)mss_idx << 5)
-                    | ((bit<32>)ws[3:0] << 1) | (bit<32>)meta.syn_sack_ok;
+                    | ((bit<32>)ws_code << 1) | (bit<32>)meta.syn_sack_ok;
 }
 
 action compute_cookie() {
