@@ -202,17 +202,6 @@ pub struct HeaderRef {
     pub bits: u32,
 }
 
-impl HeaderRef {
-    /// The same header type stored `delta` slots further on.
-    pub fn shifted(&self, delta: u32) -> HeaderRef {
-        HeaderRef {
-            valid: self.valid + delta,
-            fields: self.fields.iter().map(|f| WireField { slot: f.slot + delta, width: f.width }).collect(),
-            bits: self.bits,
-        }
-    }
-}
-
 /// A header stack: `next` holds nextIndex, elements are `stride` slots apart.
 #[derive(Debug, Clone)]
 pub struct StackRef {

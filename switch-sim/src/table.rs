@@ -194,7 +194,7 @@ impl TableState {
                         let mut m = HashMap::new();
                         m.insert(packed, idx);
                         by_len.push((plen, m));
-                        by_len.sort_by(|a, b| b.0.cmp(&a.0));
+                        by_len.sort_by_key(|x| std::cmp::Reverse(x.0));
                     }
                 }
             }
@@ -298,7 +298,7 @@ impl TableState {
             }
             FieldMatch::Ternary { value, mask } => v & mask == value & mask,
             FieldMatch::Range { low, high } => low <= v && v <= high,
-            FieldMatch::Optional(o) => o.is_none_or(|x| x == *v),
+            FieldMatch::Optional(o) => o.map_or(true, |x| x == *v),
         })
     }
 }

@@ -189,7 +189,8 @@ fn set_macs(f: &mut [u8], src: MacAddr, dst: MacAddr) {
 
 fn expected_synack(s: &Seg, gen: u8) -> Vec<u8> {
     let opts = SynOptions::from_options(&build(s)[54..54 + s.opts.iter().map(|o| o.wire_len()).sum::<usize>().div_ceil(4) * 4]).unwrap();
-    let key = if gen == 0 { KEY_CUR } else { KEY_CUR };
+    // The current secret signs whatever its generation bit is.
+    let key = KEY_CUR;
     let input = CookieInput { client_ip: s.src, client_port: s.sport, vip: s.dst, vport: s.dport, client_isn: s.seq };
     let c = cookie::generate(key, gen, &input, &opts);
     let mut o: Vec<TcpOption> = vec![TcpOption::Mss(synack::MSS)];
