@@ -78,3 +78,37 @@ pub struct ConnEntry {
     /// Request bytes, only while assembling or until the backend ACKs them.
     pub asm: Option<Box<Assembly>>,
 }
+
+impl ConnEntry {
+    /// A value that is never a flow: fills the table once to touch its
+    /// memory (`FlowTable::prefault`).
+    pub fn placeholder() -> Self {
+        let unspecified = Ipv4Addr::UNSPECIFIED;
+        Self {
+            key: ConnKey { client_ip: unspecified, client_port: 0, vip_id: u16::MAX },
+            vip: unspecified,
+            vport: 0,
+            cookie: 0,
+            opts: CookieOptions { mss: 0, wscale: None, sack_permitted: false },
+            mode: OffloadMode::Connection,
+            state: SpliceState::Closing,
+            backend: None,
+            prev_backend: None,
+            syn_seq: 0,
+            server_isn: 0,
+            client_ack: 0,
+            client_window: 0,
+            next_request: None,
+            req_end: 0,
+            backend_mss: 0,
+            client_fin: None,
+            backend_fin: false,
+            offload: OffloadStatus::NotRequested,
+            deadline: u64::MAX,
+            armed: u64::MAX,
+            last_seen: 0,
+            retries: 0,
+            asm: None,
+        }
+    }
+}

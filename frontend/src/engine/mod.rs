@@ -129,11 +129,14 @@ impl Engine {
     }
 
     pub fn with_parts(p: EngineParams, keyring: CookieKeyring, router: Router) -> Self {
+        let mut flows = FlowTable::with_capacity(p.flow_capacity);
+        // No page faults on the data path (see `FlowTable::prefault`).
+        flows.prefault(ConnEntry::placeholder());
         Self {
             p,
             keyring,
             router,
-            flows: FlowTable::with_capacity(p.flow_capacity),
+            flows,
             timers: TimerWheel::new(),
             due: Vec::new(),
             bufs: Buffers::default(),
