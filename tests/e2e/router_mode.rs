@@ -1,15 +1,14 @@
-//! The testbed in `router` mode: every body from every backend through the
-//! switch namespace, verified byte for byte, then a short ab load.
+//! Plain routing through the switch namespace: every body from every
+//! backend, verified byte for byte, then a short ab load. In `router` mode
+//! the kernel forwards; in `sim` mode switch-sim executes p4/switchyard.p4
+//! and every packet is routed by the P4 program.
 
 use switchyard_e2e::assert_no_namespaces;
 use switchyard_testbed::{bodies, clients, SwitchMode, Testbed, TestbedSpec};
 
-#[test]
-#[ignore = "needs root: network namespaces"]
-fn router_mode_serves_every_body_and_cleans_up() {
-    let tag = "rt1";
+fn serves_every_body_and_cleans_up(tag: &str, mode: SwitchMode) {
     {
-        let tb = Testbed::up(TestbedSpec { tag: tag.into(), backends: 3, mode: SwitchMode::Router }).unwrap();
+        let tb = Testbed::up(TestbedSpec::new(tag, 3, mode)).unwrap();
         assert_eq!(tb.namespaces().len(), 6);
         for i in 0..3 {
             for (path, len) in bodies::SIZES {
@@ -36,12 +35,24 @@ fn router_mode_serves_every_body_and_cleans_up() {
 
 #[test]
 #[ignore = "needs root: network namespaces"]
+fn router_mode_serves_every_body_and_cleans_up() {
+    serves_every_body_and_cleans_up("rt1", SwitchMode::Router);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces, switch-sim"]
+fn sim_mode_routes_every_body_through_the_p4_program() {
+    serves_every_body_and_cleans_up("sm1", SwitchMode::Sim);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces"]
 fn failed_bring_up_leaves_nothing() {
     let tag = "rt2";
     // A namespace squatting on one of our names makes `up` fail midway;
     // everything it created before must be gone afterwards.
     let squat = switchyard_testbed::Netns::create(&format!("sy-{tag}-fe")).unwrap();
-    let err = Testbed::up(TestbedSpec { tag: tag.into(), backends: 2, mode: SwitchMode::Router }).err().unwrap();
+    let err = Testbed::up(TestbedSpec::new(tag, 2, SwitchMode::Router)).err().unwrap();
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(switchyard_testbed::netns::list(&format!("sy-{tag}-")), vec![format!("sy-{tag}-fe")]);
     drop(squat);

@@ -13,6 +13,7 @@ pub mod clients;
 pub mod cmd;
 pub mod netns;
 pub mod nginx;
+pub mod switch_entries;
 pub mod topology;
 
 pub use netns::Netns;
@@ -34,4 +35,32 @@ pub fn require_root() -> anyhow::Result<()> {
         anyhow::bail!("the testbed creates network namespaces and needs root (run with sudo)");
     }
     Ok(())
+}
+
+/// The repository root (this crate lives at scripts/bmv2).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Finds one of the workspace's binaries: `$SWITCHYARD_BIN_DIR`, then the
+/// directory of the running executable and its parent (cargo puts test
+/// binaries in target/<profile>/deps), then PATH.
+pub fn find_bin(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(d) = std::env::var_os("SWITCHYARD_BIN_DIR") {
+        dirs.push(d.into());
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(d) = exe.parent() {
+            dirs.push(d.to_path_buf());
+            if let Some(p) = d.parent() {
+                dirs.push(p.to_path_buf());
+            }
+        }
+    }
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow::anyhow!("cannot find `{name}`: build the workspace first (cargo build --workspace) or set SWITCHYARD_BIN_DIR"))
 }

@@ -23,11 +23,14 @@ use anyhow::{bail, Context, Result};
 use crate::addr;
 use crate::netns::Netns;
 use crate::nginx::{self, NginxBackend};
+use crate::switch_entries::{self, Route, SecretEntries, ServiceEntries};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SwitchMode {
     /// Kernel IP forwarding in the switch namespace.
     Router,
+    /// switch-sim executing p4/switchyard.p4 on the switch's interfaces.
+    Sim,
 }
 
 impl std::str::FromStr for SwitchMode {
@@ -35,8 +38,9 @@ impl std::str::FromStr for SwitchMode {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "router" => Ok(SwitchMode::Router),
-            "sim" | "bmv2" => bail!("switch mode `{s}` is not available yet (the switch simulator and bmv2 drivers are being built; see docs/TESTBED.md)"),
-            _ => bail!("unknown switch mode `{s}` (router)"),
+            "sim" => Ok(SwitchMode::Sim),
+            "bmv2" => bail!("switch mode `bmv2` is not available yet: the driver for p4c-bm2-ss + simple_switch_grpc is not written (see docs/TESTBED.md); use `sim`, which executes the same P4 source"),
+            _ => bail!("unknown switch mode `{s}` (router, sim)"),
         }
     }
 }
@@ -47,6 +51,15 @@ pub struct TestbedSpec {
     pub tag: String,
     pub backends: usize,
     pub mode: SwitchMode,
+    /// P4 modes: services the switch answers SYNs for (router mode has none).
+    pub services: Vec<ServiceEntries>,
+    pub secrets: Option<SecretEntries>,
+}
+
+impl TestbedSpec {
+    pub fn new(tag: &str, backends: usize, mode: SwitchMode) -> Self {
+        Self { tag: tag.into(), backends, mode, services: Vec::new(), secrets: None }
+    }
 }
 
 /// One host's link to the switch.
@@ -68,6 +81,8 @@ pub struct Testbed {
     pub switch: Netns,
     pub backend_ns: Vec<Netns>,
     pub dir: PathBuf,
+    /// The switch process in P4 modes (killed with the switch namespace).
+    pub switch_proc: Option<std::process::Child>,
 }
 
 fn ns_name(tag: &str, role: &str) -> String {
@@ -103,14 +118,20 @@ impl Testbed {
         for (i, ns) in backend_ns.iter().enumerate() {
             links.push((ns, Link { host: 10 + i as u8, switch_if: format!("s-b{i}"), host_ip: addr::backend(i), gw_ip: addr::backend_gw(i) }));
         }
+        for ns in [&switch, &client, &frontend].into_iter().chain(backend_ns.iter()) {
+            // IPv4 only: IPv6 neighbour discovery would be noise on every port.
+            ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])?;
+        }
         for (ns, l) in &links {
             wire_link(&switch, ns, l, spec.mode).with_context(|| format!("link {} <-> {}", switch.name(), ns.name()))?;
         }
-        match spec.mode {
+        let switch_proc = match spec.mode {
             SwitchMode::Router => {
                 switch.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+                None
             }
-        }
+            SwitchMode::Sim => Some(start_switch_sim(&switch, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir)?),
+        };
         let www = nginx::write_bodies(&dir)?;
         let mut backends = Vec::new();
         for (i, ns) in backend_ns.iter().enumerate() {
@@ -118,7 +139,7 @@ impl Testbed {
             let bdir = dir.join(&name);
             backends.push(NginxBackend::start(ns, &name, addr::backend(i), 80, &bdir, &www)?);
         }
-        Ok(Self { spec, backends, client, frontend, switch, backend_ns, dir })
+        Ok(Self { spec, backends, client, frontend, switch, backend_ns, dir, switch_proc })
     }
 
     pub fn backend_addr(&self, i: usize) -> Ipv4Addr {
@@ -130,6 +151,50 @@ impl Testbed {
         let mut v = vec![&self.switch, &self.client, &self.frontend];
         v.extend(self.backend_ns.iter());
         v
+    }
+}
+
+/// Writes the entries for this topology and starts switch-sim on the
+/// switch's interfaces; waits until it has loaded the program.
+fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
+    let routes: Vec<Route> = links
+        .iter()
+        .map(|l| Route {
+            net: Ipv4Addr::from(u32::from(l.host_ip) & 0xffff_ff00),
+            len: 24,
+            port: switch_entries::port_of(l.host),
+            src_mac: addr::mac(l.host, true),
+            dst_mac: addr::mac(l.host, false),
+        })
+        .collect();
+    let entries = dir.join("switch-entries.json");
+    std::fs::write(&entries, switch_entries::entries_json(&routes, 1, &spec.services, spec.secrets))?;
+    let bin = crate::find_bin("switchyard-switch-sim")?;
+    let p4 = crate::repo_root().join("p4/switchyard.p4");
+    let mut argv = vec![bin.to_string_lossy().into_owned(), "--p4".into(), p4.to_string_lossy().into_owned()];
+    for l in links {
+        argv.push("--port".into());
+        argv.push(format!("{}={}", switch_entries::port_of(l.host), l.switch_if));
+    }
+    argv.push("--entries".into());
+    argv.push(entries.to_string_lossy().into_owned());
+    let log = dir.join("switch.log");
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut child = switch.spawn(&args, &log)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(" loaded: ") {
+            return Ok(child);
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!("switch-sim exited ({st}):\n{text}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("switch-sim did not load within 30 s:\n{text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -154,6 +219,9 @@ fn wire_link(switch: &Netns, host: &Netns, l: &Link, mode: SwitchMode) -> Result
             let hip = l.host_ip.to_string();
             switch.exec(&["ip", "neigh", "replace", &hip, "lladdr", &host_mac, "dev", &l.switch_if, "nud", "permanent"])?;
         }
+        // The P4 program routes; the switch's kernel must neither answer
+        // nor forward (no addresses, ip_forward stays 0).
+        SwitchMode::Sim => {}
     }
     Ok(())
 }
@@ -165,7 +233,8 @@ mod tests {
     #[test]
     fn modes_parse_with_clear_errors() {
         assert_eq!("router".parse::<SwitchMode>().unwrap(), SwitchMode::Router);
-        assert!("sim".parse::<SwitchMode>().unwrap_err().to_string().contains("not available yet"));
+        assert_eq!("sim".parse::<SwitchMode>().unwrap(), SwitchMode::Sim);
+        assert!("bmv2".parse::<SwitchMode>().unwrap_err().to_string().contains("not available yet"));
         assert!("foo".parse::<SwitchMode>().is_err());
     }
 

@@ -65,7 +65,7 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Up { mode, backends, tag } => {
             let _stop = cleanup_on_signal(&tag)?;
-            let tb = Testbed::up(TestbedSpec { tag, backends, mode })?;
+            let tb = Testbed::up(TestbedSpec::new(&tag, backends, mode))?;
             println!("testbed up ({mode:?}); namespaces:");
             for ns in tb.namespaces() {
                 println!("  {}", ns.name());
@@ -78,7 +78,7 @@ fn main() -> Result<()> {
         }
         Cmd::Demo { mode, backends, tag, ab_requests } => {
             let _stop = cleanup_on_signal(&tag)?;
-            demo(TestbedSpec { tag, backends, mode }, ab_requests)
+            demo(TestbedSpec::new(&tag, backends, mode), ab_requests)
         }
         Cmd::Down => {
             let removed = netns::remove_all(NS_PREFIX);
