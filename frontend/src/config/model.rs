@@ -5,7 +5,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use switchyard_wire::cookie::CookieSecret;
+use switchyard_wire::cookie::{CookieKeyring, CookieSecret};
 use switchyard_wire::ethernet::MacAddr;
 use switchyard_wire::flow::{BackendIndex, VipId};
 
@@ -51,6 +51,24 @@ pub struct CookieSettings {
     /// Current first, then the previous one if given.
     pub secrets: Vec<CookieSecret>,
     pub rotation: Duration,
+}
+
+impl CookieSettings {
+    /// The keyring the front-end validates with. Config order is current
+    /// then previous; the keyring takes the previous first and rotates the
+    /// current in, so with two secrets the current one has generation 1.
+    /// The switch must sign with the same (secret, generation) pair.
+    pub fn keyring(&self) -> CookieKeyring {
+        match self.secrets.as_slice() {
+            [cur] => CookieKeyring::new(*cur),
+            [cur, prev, ..] => {
+                let mut k = CookieKeyring::new(*prev);
+                k.rotate(*cur);
+                k
+            }
+            [] => CookieKeyring::new(CookieSecret { k0: 0, k1: 0 }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

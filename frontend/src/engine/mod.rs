@@ -113,19 +113,7 @@ impl Engine {
             timeouts: config.timeouts,
             flow_capacity: config.frontend.flow_table_capacity as usize,
         };
-        // Config order is current then previous; the keyring takes the
-        // previous first and rotates the current in.
-        let s = &config.cookie.secrets;
-        let keyring = match s.as_slice() {
-            [cur] => CookieKeyring::new(*cur),
-            [cur, prev, ..] => {
-                let mut k = CookieKeyring::new(*prev);
-                k.rotate(*cur);
-                k
-            }
-            [] => CookieKeyring::new(CookieSecret { k0: 0, k1: 0 }),
-        };
-        Self::with_parts(p, keyring, Router::new(config))
+        Self::with_parts(p, config.cookie.keyring(), Router::new(config))
     }
 
     pub fn with_parts(p: EngineParams, keyring: CookieKeyring, router: Router) -> Self {
