@@ -18,13 +18,13 @@ fn example_loads() {
     assert_eq!(web.routes[2].host, Some(HostMatch::Wildcard(".example.test".into())));
     assert_eq!(web.routes[2].offload, OffloadMode::Request);
     assert_eq!(web.routes[2].headers, vec![("x-canary".to_string(), "1".to_string())]);
-    // Three distinct backends although 198.18.2.11 and .12 appear in two pools.
+    // Three distinct backends although 198.18.11.2 and 12.2 appear in two pools.
     assert_eq!(c.backends.len(), 3);
     assert_eq!(c.pools[1].policy, Policy::Maglev(HashKey::ClientIp));
     assert_eq!(c.pools[1].members, vec![(1, 2), (2, 1)]);
     assert_eq!(c.cookie.secrets.len(), 2);
     assert_eq!(c.cookie.secrets[0].k0, 0x0302_0100);
-    assert_eq!(c.frontend.mac, [0x02, 0x53, 0x59, 0, 0, 0x10]);
+    assert_eq!(c.frontend.mac, [0x02, 0x53, 0x59, 0, 0, 0x01]);
     assert_eq!(c.switch.syn_ack.wscale, 7);
     assert_eq!(c.dpdk.eal_args[0], "--no-huge");
 }
@@ -53,7 +53,7 @@ fn refusals_are_located() {
             "duplicate VIP 198.18.100.1:80",
         ),
         ("bad vip", edit("vip = \"198.18.100.1\"", "vip = \"198.18.100\""), "vip = \"198.18.100\"", "not an IPv4 address"),
-        ("bad mac", edit("mac = \"02:53:59:00:00:10\"", "mac = \"02:53:59:00:00\""), "mac = \"02:53:59:00:00\"", "not a MAC address"),
+        ("bad mac", edit("mac = \"02:53:59:00:00:01\"", "mac = \"02:53:59:00:00\""), "mac = \"02:53:59:00:00\"", "not a MAC address"),
         ("unknown policy", edit("policy = \"least_flows\"", "policy = \"random\""), "policy = \"random\"", "unknown policy `random`"),
         ("bad hash", edit("hash = \"client_ip\"", "hash = \"url\""), "hash = \"url\"", "want `client_ip`"),
         ("wildcard in middle", edit("host = \"*.example.test\"", "host = \"api.*.test\""), "host = \"api.*.test\"", "not a host name"),
@@ -63,7 +63,7 @@ fn refusals_are_located() {
         ("bad offload mode", edit("offload = \"connection\"", "offload = \"packet\""), "offload = \"packet\"", "unknown variant `packet`"),
         ("wscale too big", edit("syn_ack_wscale = 7", "syn_ack_wscale = 15"), "syn_ack_wscale = 15", "0..=14"),
         ("zero rotation", edit("rotation_secs = 60", "rotation_secs = 0"), "rotation_secs = 0", "above 0"),
-        ("bad p4runtime", edit("p4runtime = \"198.18.0.1:9559\"", "p4runtime = \"switch\""), "p4runtime = \"switch\"", "address:port"),
+        ("bad p4runtime", edit("p4runtime = \"198.18.254.1:9559\"", "p4runtime = \"switch\""), "p4runtime = \"switch\"", "address:port"),
         ("syntax", edit("[timeouts]", "[timeouts"), "[timeouts", ""),
     ];
     for (what, src, marker, words) in cases {
