@@ -41,3 +41,12 @@ pub fn mac(host: u8, switch_side: bool) -> [u8; 6] {
 pub fn mac_str(m: [u8; 6]) -> String {
     m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
+
+/// The management link between the front-end and the switch namespace in
+/// P4 modes (P4Runtime travels here, never over the data ports, whose
+/// interfaces carry no address).
+pub const MGMT_SWITCH: Ipv4Addr = Ipv4Addr::new(198, 18, 254, 1);
+pub const MGMT_FRONTEND: Ipv4Addr = Ipv4Addr::new(198, 18, 254, 2);
+
+/// The port every backend's agent answers its presence probe on.
+pub const AGENT_PROBE_PORT: u16 = 9100;

@@ -12,6 +12,7 @@ pub mod bodies;
 pub mod clients;
 pub mod cmd;
 pub mod netns;
+pub mod lb;
 pub mod nginx;
 pub mod switch_entries;
 pub mod topology;

@@ -53,19 +53,17 @@ impl Netns {
     /// Starts a long-running process inside the namespace with stdout and
     /// stderr appended to `log`. It is killed when the namespace is dropped.
     pub fn spawn(&self, args: &[&str], log: &Path) -> Result<Child> {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .with_context(|| format!("open log {}", log.display()))?;
-        let argv = self.argv(args);
-        Command::new(argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(f.try_clone()?)
-            .stderr(f)
-            .spawn()
-            .with_context(|| format!("start `{}`", args.join(" ")))
+        spawn_logged(&self.argv(args), log)
+    }
+
+    /// Like `spawn`, but entered with `nsenter --net` instead of `ip netns
+    /// exec`: the latter remounts /sys, giving the process a private bpffs,
+    /// so BPF objects it pins would be invisible outside.
+    pub fn spawn_nsenter(&self, args: &[&str], log: &Path) -> Result<Child> {
+        let net = format!("--net=/run/netns/{}", self.name);
+        let mut argv = vec!["nsenter", net.as_str()];
+        argv.extend_from_slice(args);
+        spawn_logged(&argv, log)
     }
 
     /// A veth pair, `name` here and `peer_name` in `peer`, with the given
@@ -100,6 +98,21 @@ impl Netns {
 /// settings so comparisons are fair.
 fn no_offloads(ns: &Netns, ifname: &str) -> Result<()> {
     ns.exec(&["ethtool", "-K", ifname, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]).map(|_| ())
+}
+
+fn spawn_logged(argv: &[&str], log: &Path) -> Result<Child> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("open log {}", log.display()))?;
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(f.try_clone()?)
+        .stderr(f)
+        .spawn()
+        .with_context(|| format!("start `{}`", argv.join(" ")))
 }
 
 impl Drop for Netns {

@@ -57,6 +57,9 @@ http {{
         root {www};
         add_header {BACKEND_HEADER} {name} always;
         location = /health {{ return 200 "ok {name}\n"; }}
+        # Any path ending in a body name serves that body, so L7 routes on
+        # prefixes (/v1/1k, /static/10m) can be verified byte for byte.
+        location ~ (/1k|/10k|/1m|/10m)$ {{ try_files $1 =404; }}
         location / {{ try_files $uri =404; }}
     }}
 }}

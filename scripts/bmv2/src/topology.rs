@@ -125,6 +125,13 @@ impl Testbed {
         for (ns, l) in &links {
             wire_link(&switch, ns, l, spec.mode).with_context(|| format!("link {} <-> {}", switch.name(), ns.name()))?;
         }
+        if spec.mode == SwitchMode::Sim {
+            // The management link carries P4Runtime between the front-end
+            // and the switch; the data ports stay address-less.
+            switch.add_veth("mgmt0", &addr::mac_str(addr::mac(254, true)), &frontend, "mgmt0", &addr::mac_str(addr::mac(254, false)))?;
+            switch.exec(&["ip", "addr", "add", &format!("{}/30", addr::MGMT_SWITCH), "dev", "mgmt0"])?;
+            frontend.exec(&["ip", "addr", "add", &format!("{}/30", addr::MGMT_FRONTEND), "dev", "mgmt0"])?;
+        }
         let switch_proc = match spec.mode {
             SwitchMode::Router => {
                 switch.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
