@@ -22,7 +22,7 @@ use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend::engine::{Action, Engine, Verdict};
 use switchyard_frontend::http::{header_storage, parse_head, HeadStatus};
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest};
-use switchyard_frontend::route::Router;
+use switchyard_frontend::route::{Decision, Router};
 use switchyard_wire::cookie::CookieInput;
 use switchyard_wire::tcp::{ACK, PSH, SYN};
 use switchyard_wire::tcp_option::SynOptions;
@@ -31,11 +31,24 @@ const CONF: &str = include_str!("../examples/switchyard.toml");
 const REQ: &[u8] = b"GET /static/app.js HTTP/1.1\r\nHost: www.example.test\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n";
 const CIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
-/// The example config's `static` pool (the route `REQ` takes).
-const STATIC_BACKEND: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 12);
 
 fn frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     packet::emit(&Out { src, sport, dst, dport, seq, ack, flags, window: 502, options: &[], payload }, [2; 6], [3; 6])
+}
+
+/// The backend the example config routes `REQ` to (a one-backend pool),
+/// from the config itself so the bench follows edits of the example.
+fn routed_backend(conf: &config::Config) -> (Ipv4Addr, u16) {
+    let mut router = Router::new(conf);
+    let mut st = header_storage();
+    let Ok(HeadStatus::Complete(h)) = parse_head(REQ, &mut st) else { panic!("bench request did not parse") };
+    match router.decide(0, CIP, &h) {
+        Decision::Backend { backend, .. } => {
+            let spec = router.backend(backend).spec;
+            (spec.address, spec.port)
+        }
+        other => panic!("bench request not routed: {other:?}"),
+    }
 }
 
 fn parse_and_route(c: &mut Criterion) {
@@ -101,6 +114,7 @@ fn new_flow_setup(c: &mut Criterion) {
     let mut engine = Engine::new(&conf);
     let opts = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: false };
     let cisn = 1000u32;
+    let (backend, bport) = routed_backend(&conf);
     let ring: Vec<FlowFrames> = (0..RING)
         .map(|i| {
             let (ip, port) = (Ipv4Addr::from(u32::from(CIP) + i / 50_000), 10_000 + (i % 50_000) as u16);
@@ -108,8 +122,8 @@ fn new_flow_setup(c: &mut Criterion) {
             let s = engine.keyring().generate(&input, &opts);
             FlowFrames {
                 request: frame(ip, port, VIP, 80, cisn + 1, s + 1, ACK | PSH, REQ),
-                syn_ack: frame(STATIC_BACKEND, 80, ip, port, s, cisn + 1, SYN | ACK, b""),
-                ack: frame(STATIC_BACKEND, 80, ip, port, s + 1, cisn + 1 + REQ.len() as u32, ACK, b""),
+                syn_ack: frame(backend, bport, ip, port, s, cisn + 1, SYN | ACK, b""),
+                ack: frame(backend, bport, ip, port, s + 1, cisn + 1 + REQ.len() as u32, ACK, b""),
             }
         })
         .collect();
