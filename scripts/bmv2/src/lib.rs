@@ -10,6 +10,7 @@
 pub mod addr;
 pub mod bodies;
 pub mod clients;
+pub mod demo;
 pub mod cmd;
 pub mod netns;
 pub mod lb;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use switchyard_testbed::{bodies, clients, netns, SwitchMode, Testbed, TestbedSpec, NS_PREFIX};
+use switchyard_testbed::{demo, netns, SwitchMode, Testbed, TestbedSpec, NS_PREFIX};
 
 #[derive(Parser)]
 #[command(version, about = "Switchyard's network-namespace testbed")]
@@ -27,11 +27,16 @@ enum Cmd {
         #[arg(long, default_value = "demo")]
         tag: String,
     },
-    /// Bring it up, fetch every body from every backend through the switch
-    /// with curl (verifying each byte), run a bounded ab load, tear down.
+    /// The main job. `sim` (default): the load balancer (switch-sim running
+    /// the P4 program, the DPDK front-end, agents, nginx) with curl and ab
+    /// against the VIP. `router`: the baseline, curl straight to each backend
+    /// through a kernel router. Every body is verified byte for byte.
     Demo {
-        #[arg(long, default_value = "router")]
+        #[arg(long, default_value = "sim")]
         mode: SwitchMode,
+        /// Front-end config (sim mode).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 3)]
         backends: usize,
         #[arg(long, default_value = "demo")]
@@ -76,9 +81,10 @@ fn main() -> Result<()> {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        Cmd::Demo { mode, backends, tag, ab_requests } => {
+        Cmd::Demo { mode, config, backends, tag, ab_requests } => {
             let _stop = cleanup_on_signal(&tag)?;
-            demo(TestbedSpec::new(&tag, backends, mode), ab_requests)
+            let config = config.unwrap_or_else(|| switchyard_testbed::repo_root().join("frontend/examples/switchyard.toml"));
+            demo::run(TestbedSpec::new(&tag, backends, mode), &config, ab_requests)
         }
         Cmd::Down => {
             let removed = netns::remove_all(NS_PREFIX);
@@ -92,42 +98,3 @@ fn main() -> Result<()> {
     }
 }
 
-fn demo(spec: TestbedSpec, ab_requests: u32) -> Result<()> {
-    println!("== Switchyard testbed, switch mode {:?}, {} nginx backends", spec.mode, spec.backends);
-    let tb = Testbed::up(spec)?;
-    println!("namespaces: {}", tb.namespaces().iter().map(|n| n.name()).collect::<Vec<_>>().join(" "));
-    println!("\n== curl from {} through the switch, every byte verified", tb.client.name());
-    println!("{:<28} {:>6} {:>10} {:>8} {:>9} {}", "url", "status", "bytes", "backend", "seconds", "body");
-    let mut bad = 0;
-    for i in 0..tb.backends.len() {
-        for (path, _) in bodies::SIZES {
-            let url = format!("http://{}{}", tb.backend_addr(i), path);
-            let out = tb.dir.join(format!("fetch-b{i}{}", path.replace('/', "-")));
-            let f = clients::fetch(&tb.client, &url, &out, 60, &[])?;
-            let ok = f.status == 200 && f.verified.is_ok() && f.backend.as_deref() == Some(&format!("b{i}"));
-            bad += usize::from(!ok);
-            println!(
-                "{:<28} {:>6} {:>10} {:>8} {:>9.3} {}",
-                f.url,
-                f.status,
-                f.bytes,
-                f.backend.as_deref().unwrap_or("-"),
-                f.seconds,
-                match &f.verified { Ok(()) => "verified".to_string(), Err(e) => e.clone() }
-            );
-            let _ = std::fs::remove_file(&out);
-        }
-    }
-    let url = format!("http://{}/1k", tb.backend_addr(0));
-    println!("\n== ab -k -n {ab_requests} -c 16 {url}");
-    let r = clients::ab(&tb.client, &url, ab_requests, 16, 30)?;
-    println!("complete {}  failed {}  non-2xx {}  {:.0} requests/s", r.complete, r.failed, r.non_2xx, r.requests_per_sec);
-    bad += usize::from(r.failed > 0 || r.non_2xx > 0);
-    drop(tb);
-    println!("\n== torn down; namespaces left: {}", netns::list(NS_PREFIX).len());
-    if bad > 0 {
-        anyhow::bail!("{bad} check(s) failed");
-    }
-    println!("all checks passed");
-    Ok(())
-}
