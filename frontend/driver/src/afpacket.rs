@@ -65,6 +65,19 @@ impl AfPacket {
         }
     }
 
+    /// Grows the receive buffer (SO_RCVBUFFORCE: root may exceed
+    /// rmem_max), so a burst is queued instead of dropped.
+    pub fn set_rcvbuf(&mut self, bytes: i32) -> io::Result<()> {
+        // SAFETY: a valid int option on our own socket.
+        let r = unsafe {
+            libc::setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes as *const _ as *const libc::c_void, 4)
+        };
+        if r < 0 {
+            return Err(last_err("SO_RCVBUFFORCE"));
+        }
+        Ok(())
+    }
+
     /// One frame if one is waiting (never blocks).
     pub fn try_recv(&mut self) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; MAX_FRAME];

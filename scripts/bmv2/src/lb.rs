@@ -124,3 +124,52 @@ impl Frontend {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
+
+/// The front-end's exit summary as name -> value: the counters line
+/// (`flows 3 new 3 ...`, pairs of name and number) and the drops line
+/// (`drops: bad_cookie=5 ...`, keyed `drop.<reason>`).
+pub fn frontend_counters(log: &str) -> std::collections::HashMap<String, u64> {
+    let mut m = std::collections::HashMap::new();
+    for line in log.lines() {
+        if let Some(drops) = line.strip_prefix("drops: ") {
+            for kv in drops.split_whitespace() {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if let Ok(v) = v.parse() {
+                        m.insert(format!("drop.{k}"), v);
+                    }
+                }
+            }
+        } else if line.starts_with("flows ") {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            // Names may be two words ("offload req"): join every word run
+            // before a number.
+            let mut name: Vec<&str> = Vec::new();
+            for w in words {
+                match w.parse::<u64>() {
+                    Ok(v) if !name.is_empty() => {
+                        m.insert(name.join("_"), v);
+                        name.clear();
+                    }
+                    _ => name.push(w),
+                }
+            }
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_summary() {
+        let log = "front-end up\nflows 4 new 22 replayed_syns 22 offload req 22 ok 0 refused 22\ndrops: bad_cookie=7 no_flow=1\n";
+        let m = frontend_counters(log);
+        assert_eq!(m["new"], 22);
+        assert_eq!(m["offload_req"], 22);
+        assert_eq!(m["ok"], 0);
+        assert_eq!(m["drop.bad_cookie"], 7);
+        assert!(frontend_counters("nothing").is_empty());
+    }
+}
