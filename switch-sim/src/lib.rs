@@ -3,13 +3,14 @@
 //!
 //! Pipeline: `front` (preprocessor, lexer, parser) -> `compile` (types,
 //! widths, name resolution into slots) -> `ir` -> `exec` (interpreter with
-//! v1model semantics) behind the `switch::Switch` API; `ports` moves frames
-//! between AF_PACKET sockets and the switch.
+//! v1model semantics) behind the `switch::Switch` API; `ports` are the
+//! AF_PACKET sockets and `forward` the loop between them and a switch.
 
 pub mod compile;
 pub mod entries;
 pub mod error;
 pub mod exec;
+pub mod forward;
 pub mod hashes;
 pub mod ir;
 pub mod ports;

@@ -1,10 +1,12 @@
 //! AF_PACKET ports: one raw socket per named interface, frames received in
-//! batches with recvmmsg(2) and sent with send(2). The driver around the
-//! sans-IO `Switch`: it owns no packet logic.
+//! batches with recvmmsg(2) and sent in batches with sendmmsg(2). The I/O
+//! around the sans-IO `Switch`: it owns no packet logic (`forward` runs the
+//! loop).
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 
 /// Frames read per recvmmsg call.
 pub const BATCH: usize = 32;
@@ -14,8 +16,26 @@ pub const MAX_FRAME: usize = 9238;
 pub struct AfPacketPort {
     pub port: u16,
     pub name: String,
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     bufs: Vec<Vec<u8>>,
+    /// Lengths of the frames the last `recv` left in `bufs`.
+    lens: Vec<usize>,
+}
+
+/// The sending half of a port, for another thread (the P4Runtime server
+/// sends PacketOut frames while the forwarding thread owns the port).
+/// It shares the socket: concurrent sendmmsg calls on one socket are safe.
+#[derive(Clone)]
+pub struct PortSender {
+    pub port: u16,
+    fd: Arc<OwnedFd>,
+}
+
+impl PortSender {
+    /// See `AfPacketPort::send_batch`.
+    pub fn send_batch<B: AsRef<[u8]>>(&self, frames: &[B]) -> io::Result<usize> {
+        send_batch(self.fd.as_raw_fd(), frames)
+    }
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -58,7 +78,7 @@ impl AfPacketPort {
                 &mreq as *const _ as *const libc::c_void,
                 std::mem::size_of::<libc::packet_mreq>() as u32,
             ))?;
-            Ok(AfPacketPort { port, name: iface.to_string(), fd, bufs: vec![vec![0u8; MAX_FRAME]; BATCH] })
+            Ok(AfPacketPort { port, name: iface.to_string(), fd: Arc::new(fd), bufs: vec![vec![0u8; MAX_FRAME]; BATCH], lens: Vec::with_capacity(BATCH) })
         }
     }
 
@@ -66,12 +86,18 @@ impl AfPacketPort {
         self.fd.as_raw_fd()
     }
 
-    /// Reads up to BATCH frames without blocking; calls `f` for each.
-    pub fn recv_batch(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+    pub fn sender(&self) -> PortSender {
+        PortSender { port: self.port, fd: self.fd.clone() }
+    }
+
+    /// Reads up to BATCH frames without blocking into the port's buffers;
+    /// `frames()` yields them until the next call. Returns how many.
+    pub fn recv(&mut self) -> io::Result<usize> {
+        self.lens.clear();
         let mut iovs: Vec<libc::iovec> =
             self.bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr() as *mut libc::c_void, iov_len: b.len() }).collect();
         // SAFETY: msgs point into iovs/bufs, which outlive the call.
-        let n = unsafe {
+        let r = unsafe {
             let mut msgs: Vec<libc::mmsghdr> = iovs
                 .iter_mut()
                 .map(|iov| {
@@ -82,58 +108,34 @@ impl AfPacketPort {
                 })
                 .collect();
             let r = libc::recvmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut());
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    return Ok(0);
-                }
-                return Err(e);
+            if r > 0 {
+                self.lens.extend(msgs[..r as usize].iter().map(|m| (m.msg_len as usize).min(MAX_FRAME)));
             }
-            let lens: Vec<usize> = msgs[..r as usize].iter().map(|m| m.msg_len as usize).collect();
-            for (i, len) in lens.iter().enumerate() {
-                f(&self.bufs[i][..(*len).min(MAX_FRAME)]);
-            }
-            r as usize
+            r
         };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+        }
+        Ok(r as usize)
+    }
+
+    /// The frames of the last `recv`.
+    pub fn frames(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.lens.iter().zip(&self.bufs).map(|(n, b)| &b[..*n])
+    }
+
+    /// `recv`, then calls `f` for each frame.
+    pub fn recv_batch(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        let n = self.recv()?;
+        self.frames().for_each(&mut f);
         Ok(n)
     }
 
     /// Sends frames with one sendmmsg(2) call per BATCH; returns how many
     /// the kernel took (the rest are dropped, as a full NIC queue would).
     pub fn send_batch<B: AsRef<[u8]>>(&self, frames: &[B]) -> io::Result<usize> {
-        let mut sent = 0;
-        for chunk in frames.chunks(BATCH) {
-            let mut iovs: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|f| libc::iovec { iov_base: f.as_ref().as_ptr() as *mut libc::c_void, iov_len: f.as_ref().len() })
-                .collect();
-            // SAFETY: msgs point into iovs, which point into frames; all
-            // outlive the call, and the kernel only reads them.
-            let r = unsafe {
-                let mut msgs: Vec<libc::mmsghdr> = iovs
-                    .iter_mut()
-                    .map(|iov| {
-                        let mut m: libc::mmsghdr = std::mem::zeroed();
-                        m.msg_hdr.msg_iov = iov as *mut libc::iovec;
-                        m.msg_hdr.msg_iovlen = 1;
-                        m
-                    })
-                    .collect();
-                libc::sendmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), msgs.len() as u32, libc::MSG_DONTWAIT)
-            };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    return Ok(sent);
-                }
-                return Err(e);
-            }
-            sent += r as usize;
-            if (r as usize) < chunk.len() {
-                break;
-            }
-        }
-        Ok(sent)
+        send_batch(self.fd.as_raw_fd(), frames)
     }
 
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
@@ -144,6 +146,40 @@ impl AfPacketPort {
         }
         Ok(())
     }
+}
+
+fn send_batch<B: AsRef<[u8]>>(fd: i32, frames: &[B]) -> io::Result<usize> {
+    let mut sent = 0;
+    for chunk in frames.chunks(BATCH) {
+        let mut iovs: Vec<libc::iovec> =
+            chunk.iter().map(|f| libc::iovec { iov_base: f.as_ref().as_ptr() as *mut libc::c_void, iov_len: f.as_ref().len() }).collect();
+        // SAFETY: msgs point into iovs, which point into frames; all outlive
+        // the call, and the kernel only reads them.
+        let r = unsafe {
+            let mut msgs: Vec<libc::mmsghdr> = iovs
+                .iter_mut()
+                .map(|iov| {
+                    let mut m: libc::mmsghdr = std::mem::zeroed();
+                    m.msg_hdr.msg_iov = iov as *mut libc::iovec;
+                    m.msg_hdr.msg_iovlen = 1;
+                    m
+                })
+                .collect();
+            libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as u32, libc::MSG_DONTWAIT)
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(sent);
+            }
+            return Err(e);
+        }
+        sent += r as usize;
+        if (r as usize) < chunk.len() {
+            break;
+        }
+    }
+    Ok(sent)
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passes.

@@ -224,6 +224,13 @@ impl Switch {
         Ok(())
     }
 
+    /// The current default action of table `t` (by index): (action index,
+    /// action data).
+    pub fn default_action(&self, t: usize) -> (usize, &[u64]) {
+        let (a, args) = &self.state.tables[t].default_action;
+        (*a, args)
+    }
+
     /// Entries whose idle timeout has elapsed at the current time (the
     /// P4Runtime server sends IdleTimeoutNotifications for these).
     pub fn idle_expired(&self) -> Vec<(String, EntrySpec)> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use p4runtime_proto::p4::v1::{self as p4, entity::Entity as E, stream_message_response::Update as Out};
+use switchyard_switch_sim::entries::EntryText;
 use switchyard_switch_sim::ir::Program;
 use switchyard_switch_sim::table::{FieldMatch, TableError};
 use switchyard_switch_sim::{ApiError, Switch, TableEntry};
@@ -52,8 +53,6 @@ pub struct Stats {
 struct Running {
     p: Pipeline,
     switch: Switch,
-    /// Current default action per program table (the switch has no getter).
-    defaults: Vec<(usize, Vec<u64>)>,
 }
 
 enum Undo {
@@ -158,12 +157,21 @@ impl Device {
         Ok(())
     }
 
+    /// Applies entries in switch-sim's JSON text form (the binary's
+    /// `--entries`) to the running pipeline, where P4Runtime Reads see them.
+    pub fn apply_entries(&mut self, entries: &[EntryText]) -> Result<(), String> {
+        let r = self.running.as_mut().ok_or("no pipeline to apply entries to")?;
+        for (i, e) in entries.iter().enumerate() {
+            r.switch.apply_text(e).map_err(|err| format!("entry {i} ({}): {err}", e.table))?;
+        }
+        Ok(())
+    }
+
     fn commit(&mut self, p: Pipeline) {
         let switch = Switch::new(p.program.clone());
-        let defaults = p.program.tables.iter().map(|t| t.default_action.clone()).collect();
         self.digests.clear();
         self.idle_notified.clear();
-        self.running = Some(Running { p, switch, defaults });
+        self.running = Some(Running { p, switch });
     }
 
     fn verify(&self, cfg: &p4::ForwardingPipelineConfig) -> Result<Pipeline, Status> {
@@ -217,7 +225,6 @@ impl Device {
             return Ok(());
         };
         let mut sw = Switch::new(p.program.clone());
-        let mut defaults: Vec<(usize, Vec<u64>)> = p.program.tables.iter().map(|t| t.default_action.clone()).collect();
         let oprog = old.switch.program();
         for (ti, t) in oprog.tables.iter().enumerate() {
             let Some(nti) = p.program.tables.iter().position(|x| x.name == t.name) else { continue };
@@ -236,13 +243,9 @@ impl Device {
                     }
                 }
             }
-            let (a, args) = &old.defaults[ti];
-            let aname = &oprog.actions[*a].name;
-            if sw.set_default(&t.name, aname, args).is_ok() {
-                if let Some(na) = p.program.actions.iter().position(|x| &x.name == aname) {
-                    defaults[nti] = (na, args.clone());
-                }
-            }
+            // A default the new program cannot take keeps the program's own.
+            let (a, args) = old.switch.default_action(ti);
+            let _ = sw.set_default(&t.name, &oprog.actions[a].name, args);
         }
         let keep: HashMap<u32, DigestQueue> = std::mem::take(&mut self.digests)
             .into_iter()
@@ -254,7 +257,7 @@ impl Device {
             .collect();
         self.digests = keep;
         self.idle_notified.clear();
-        self.running = Some(Running { p, switch: sw, defaults });
+        self.running = Some(Running { p, switch: sw });
         Ok(())
     }
 
@@ -363,9 +366,9 @@ impl Device {
                 None => r.p.program.tables[t.index].default_action.clone(),
                 Some(_) => translate::action(&r.p, t, te, true)?,
             };
-            let old = r.defaults[t.index].clone();
+            let (a, args) = r.switch.default_action(t.index);
+            let old = (a, args.to_vec());
             r.switch.set_default(&name, &r.p.program.actions[new.0].name, &new.1).map_err(api_fail)?;
-            r.defaults[t.index] = new;
             return Ok(Undo::Default(t.index, old));
         }
         if t.const_entries {
@@ -450,7 +453,6 @@ impl Device {
                 Undo::Default(ti, (a, args)) => {
                     let name = r.p.program.tables[ti].name.clone();
                     let aname = r.p.program.actions[a].name.clone();
-                    r.defaults[ti] = (a, args.clone());
                     r.switch.set_default(&name, &aname, &args)
                 }
                 Undo::Digest(id, old) => {
@@ -543,8 +545,8 @@ impl Device {
         for t in tables {
             let name = &r.p.program.tables[t.index].name;
             if te.is_default_action {
-                let (a, args) = &r.defaults[t.index];
-                push(out, p4::TableEntry { table_id: t.id, action: translate::action_out(&r.p, *a, args), is_default_action: true, ..Default::default() });
+                let (a, args) = r.switch.default_action(t.index);
+                push(out, p4::TableEntry { table_id: t.id, action: translate::action_out(&r.p, a, args), is_default_action: true, ..Default::default() });
                 continue;
             }
             if !te.r#match.is_empty() {
@@ -663,10 +665,26 @@ impl Device {
     /// Runs one frame through the pipeline. Frames to the CPU port become
     /// PacketIn; others are returned for the port driver to send.
     pub fn inject(&mut self, port: u16, frame: &[u8]) -> Option<(u16, Vec<u8>)> {
+        let mut out = None;
+        self.inject_batch(port, std::iter::once(frame), |p, f| out = Some((p, f.to_vec())));
+        out
+    }
+
+    /// Runs a batch of frames received on `port` (the forwarding loop calls
+    /// this once per recvmmsg batch, under one lock). Frames to the CPU port
+    /// become PacketIn; `emit` gets every other output.
+    pub fn inject_batch<'a>(&mut self, port: u16, frames: impl Iterator<Item = &'a [u8]>, mut emit: impl FnMut(u16, &[u8])) {
         let now = self.now_ns();
-        let r = self.running.as_mut()?;
+        let Some(r) = self.running.as_mut() else { return };
         r.switch.set_time(now);
-        let out = r.switch.process(port, frame);
+        let mut packet_ins = Vec::new();
+        for frame in frames {
+            match r.switch.process_ref(port, frame) {
+                Some(p) if Some(p) == self.opts.cpu_port => packet_ins.push(r.switch.output().to_vec()),
+                Some(p) => emit(p, r.switch.output()),
+                None => {}
+            }
+        }
         let digests = r.switch.take_digests();
         if !digests.is_empty() {
             for d in digests {
@@ -677,15 +695,11 @@ impl Device {
             }
             self.flush_digests(now);
         }
-        match out {
-            Some((p, frame)) if Some(p) == self.opts.cpu_port => {
-                self.stats.packet_ins += 1;
-                if let Some(s) = self.primary_stream() {
-                    self.send(s, Out::Packet(p4::PacketIn { payload: frame, metadata: vec![] }));
-                }
-                None
+        self.stats.packet_ins += packet_ins.len() as u64;
+        if let Some(s) = self.primary_stream() {
+            for payload in packet_ins {
+                self.send(s, Out::Packet(p4::PacketIn { payload, metadata: vec![] }));
             }
-            other => other,
         }
     }
 

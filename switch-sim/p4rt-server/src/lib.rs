@@ -6,15 +6,16 @@
 //! thin tonic driver; `arbitration` and `digest_queue` are sans-IO state
 //! machines; `translate` converts P4Runtime entries; `p4info_gen` writes the
 //! P4Info with p4c's ids and names; `device_config` loads the program a
-//! SetForwardingPipelineConfig names or carries.
+//! SetForwardingPipelineConfig names or carries; `dataplane` runs
+//! switch-sim's forwarding loop with the device as its datapath.
 
 pub mod arbitration;
+pub mod dataplane;
 pub mod device;
 pub mod device_config;
 pub mod digest_queue;
 pub mod p4info_gen;
 pub mod pipeline;
-pub mod ports;
 pub mod service;
 pub mod translate;
 

@@ -1,11 +1,12 @@
 //! switchyard-switch-sim: loads a P4 program and forwards frames between
 //! real interfaces (AF_PACKET), one switch port per `--port N=IFACE`.
 //!
-//! Table entries come from `--entries FILE` (JSON, see docs/SWITCH-SIM.md)
-//! until the P4Runtime server exists. Digests and idle-timeout expiries
-//! are printed as JSON lines on stdout; frames sent to the CPU port are
-//! counted and reported on stderr (no PacketIn channel yet).
+//! Table entries come from `--entries FILE` (JSON, see docs/SWITCH-SIM.md);
+//! `switchyard-p4rt` is the same switch and loop with a P4Runtime server.
+//! Digests and idle-timeout expiries are printed as JSON lines on stdout;
+//! frames sent to the CPU port are counted and reported on stderr.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -13,7 +14,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Parser;
 use switchyard_switch_sim::entries::EntriesFile;
-use switchyard_switch_sim::ports::{poll_readable, AfPacketPort};
+use switchyard_switch_sim::forward::{self, Datapath, OutBatch};
+use switchyard_switch_sim::ports::AfPacketPort;
 use switchyard_switch_sim::vectors::VectorFile;
 use switchyard_switch_sim::Switch;
 
@@ -51,6 +53,56 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
+}
+
+/// The switch run directly by the forwarding loop; frames to the CPU port
+/// are counted, digests and idle expiries printed as JSON lines.
+struct SimPath {
+    sw: Switch,
+    cpu_port: Option<u16>,
+    to_cpu: u64,
+    start: Instant,
+    last_expiry_check: u64,
+    /// Idle expiries already printed (each is reported once while it lasts).
+    reported: HashSet<String>,
+}
+
+impl Datapath for SimPath {
+    fn process<'a>(&mut self, port: u16, frames: impl Iterator<Item = &'a [u8]>, out: &mut OutBatch) {
+        self.sw.set_time(self.start.elapsed().as_nanos() as u64);
+        for frame in frames {
+            match self.sw.process_ref(port, frame) {
+                Some(egress) if Some(egress) == self.cpu_port => self.to_cpu += 1,
+                Some(egress) => out.push(egress, self.sw.output()),
+                None => {}
+            }
+        }
+    }
+
+    fn after_round(&mut self) {
+        for d in self.sw.take_digests() {
+            let fields: serde_json::Map<String, serde_json::Value> =
+                d.fields.iter().map(|(n, _, v)| (n.clone(), serde_json::Value::from(*v))).collect();
+            println!("{}", serde_json::json!({"digest": d.type_name, "receiver": d.receiver, "fields": fields}));
+        }
+        let now = self.start.elapsed().as_millis() as u64;
+        if now < self.last_expiry_check + 500 {
+            return;
+        }
+        self.last_expiry_check = now;
+        self.sw.set_time(self.start.elapsed().as_nanos() as u64);
+        // Report each expiry once while it lasts (an entry that is hit
+        // again, or deleted and re-added, is reported again later).
+        let mut now_expired = HashSet::new();
+        for (table, e) in self.sw.idle_expired() {
+            let key = format!("{table}{:?}", e.matches);
+            if !self.reported.contains(&key) {
+                println!("{}", serde_json::json!({"idle_timeout": table, "match": format!("{:?}", e.matches)}));
+            }
+            now_expired.insert(key);
+        }
+        self.reported = now_expired;
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -113,69 +165,8 @@ fn main() -> anyhow::Result<()> {
         libc::signal(libc::SIGINT, on_signal as *const () as usize);
         libc::signal(libc::SIGTERM, on_signal as *const () as usize);
     }
-    let start = Instant::now();
-    let fds: Vec<i32> = ports.iter().map(|p| p.raw_fd()).collect();
-    let mut to_cpu = 0u64;
-    let mut out: Vec<(u16, Vec<u8>)> = Vec::with_capacity(64);
-    let mut last_expiry_check = 0u64;
-    let mut reported: std::collections::HashSet<String> = std::collections::HashSet::new();
-    while !STOP.load(Ordering::Relaxed) {
-        let ready = poll_readable(&fds, 100)?;
-        sw.set_time(start.elapsed().as_nanos() as u64);
-        for (i, r) in ready.iter().enumerate() {
-            if !r {
-                continue;
-            }
-            let port_no = ports[i].port;
-            ports[i].recv_batch(|frame| {
-                if let Some(egress) = sw.process_ref(port_no, frame) {
-                    out.push((egress, sw.output().to_vec()));
-                }
-            })?;
-            // Batched transmission: one sendmmsg per egress port.
-            out.sort_by_key(|(e, _)| *e);
-            let mut k = 0;
-            while k < out.len() {
-                let egress = out[k].0;
-                let end = k + out[k..].iter().take_while(|(e, _)| *e == egress).count();
-                let frames: Vec<&[u8]> = out[k..end].iter().map(|(_, f)| f.as_slice()).collect();
-                if Some(egress) == a.cpu_port {
-                    to_cpu += frames.len() as u64;
-                } else {
-                    match ports.iter().find(|p| p.port == egress) {
-                        Some(p) => {
-                            if let Err(e) = p.send_batch(&frames) {
-                                eprintln!("switch-sim: send on {}: {e}", p.name);
-                            }
-                        }
-                        None => eprintln!("switch-sim: egress port {egress} has no interface; {} frames dropped", frames.len()),
-                    }
-                }
-                k = end;
-            }
-            out.clear();
-        }
-        for d in sw.take_digests() {
-            let fields: serde_json::Map<String, serde_json::Value> =
-                d.fields.iter().map(|(n, _, v)| (n.clone(), serde_json::Value::from(*v))).collect();
-            println!("{}", serde_json::json!({"digest": d.type_name, "receiver": d.receiver, "fields": fields}));
-        }
-        let now = start.elapsed().as_millis() as u64;
-        if now >= last_expiry_check + 500 {
-            last_expiry_check = now;
-            // Report each expiry once while it lasts (an entry that is hit
-            // again, or deleted and re-added, is reported again later).
-            let mut now_expired = std::collections::HashSet::new();
-            for (table, e) in sw.idle_expired() {
-                let key = format!("{table}{:?}", e.matches);
-                if !reported.contains(&key) {
-                    println!("{}", serde_json::json!({"idle_timeout": table, "match": format!("{:?}", e.matches)}));
-                }
-                now_expired.insert(key);
-            }
-            reported = now_expired;
-        }
-    }
-    eprintln!("switch-sim: stopping; {to_cpu} frames were sent to the CPU port");
+    let mut dp = SimPath { sw, cpu_port: a.cpu_port, to_cpu: 0, start: Instant::now(), last_expiry_check: 0, reported: HashSet::new() };
+    let stats = forward::run(&mut ports, &mut dp, &STOP)?;
+    eprintln!("switch-sim: stopping; {stats:?}, {} frames were sent to the CPU port", dp.to_cpu);
     Ok(())
 }

@@ -1,13 +1,24 @@
 //! switch-sim with its ports and the P4Runtime server:
-//! `switchyard-p4rt --addr 0.0.0.0:9559 --p4 p4/switchyard.p4 --port 1=veth1 --port 2=veth2`.
+//! `switchyard-p4rt --p4 p4/switchyard.p4 --entries entries.json --port 1=veth1 --port 2=veth2`.
 //! Without `--p4` the switch waits for SetForwardingPipelineConfig.
+//!
+//! Prints `switchyard-p4rt: listening on ADDR, N ports` on stderr once the
+//! program and entries are in, the ports are open and gRPC accepts
+//! connections; exits 0 on SIGTERM/SIGINT, non-zero if a start-up step or
+//! the forwarding loop fails.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::{bail, Context};
 use clap::Parser;
-use switchyard_p4rt_server::{Device, DeviceOptions, Server};
+use switchyard_p4rt_server::{dataplane, Device, DeviceOptions, Server};
+use switchyard_switch_sim::entries::EntriesFile;
+use switchyard_switch_sim::ports::AfPacketPort;
+use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
 #[command(about = "switch-sim with a P4Runtime server")]
@@ -20,6 +31,9 @@ struct Args {
     /// -D NAME=VALUE for --p4
     #[arg(short = 'D', value_parser = parse_kv)]
     define: Vec<(String, String)>,
+    /// JSON table entries (switch-sim's --entries format) applied after --p4.
+    #[arg(long, requires = "p4")]
+    entries: Option<PathBuf>,
     /// PORT=IFNAME, repeated: front-panel ports on AF_PACKET sockets.
     #[arg(long = "port", value_parser = parse_port)]
     ports: Vec<(u16, String)>,
@@ -39,23 +53,61 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 
 fn parse_port(s: &str) -> Result<(u16, String), String> {
     let (n, i) = s.split_once('=').ok_or_else(|| format!("{s}: expected PORT=IFNAME"))?;
-    Ok((n.parse().map_err(|e| format!("{s}: {e}"))?, i.to_string()))
+    let n: u16 = n.parse().map_err(|e| format!("{s}: {e}"))?;
+    if n >= 511 {
+        return Err(format!("{s}: 511 is the drop port, use 0..=510"));
+    }
+    Ok((n, i.to_string()))
+}
+
+/// The program of `--p4`, installed as if pushed (Write and Read work,
+/// GetForwardingPipelineConfig returns its P4Info), then `--entries`.
+fn preload(device: &mut Device, a: &Args) -> anyhow::Result<()> {
+    let Some(p) = &a.p4 else { return Ok(()) };
+    let sw = switchyard_switch_sim::Switch::load(p, &a.define).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cfg = serde_json::json!({ "p4_path": std::fs::canonicalize(p)?, "defines": a.define.iter().cloned().collect::<std::collections::BTreeMap<_, _>>() });
+    device.install_program(Arc::new(sw.program().clone()), cfg.to_string().into_bytes()).map_err(anyhow::Error::msg)?;
+    if let Some(path) = &a.entries {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        device.apply_entries(&f.entries).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     let a = Args::parse();
     let mut device = Device::new(DeviceOptions { device_id: a.device_id, cpu_port: a.cpu_port, include_dir: a.include_dir.clone() });
-    if let Some(p) = &a.p4 {
-        let sw = switchyard_switch_sim::Switch::load(p, &a.define)?;
-        let cfg = serde_json::json!({ "p4_path": std::fs::canonicalize(p)?, "defines": a.define.iter().cloned().collect::<std::collections::BTreeMap<_, _>>() });
-        device.install_program(Arc::new(sw.program().clone()), cfg.to_string().into_bytes()).map_err(anyhow::Error::msg)?;
+    preload(&mut device, &a)?;
+    let mut ports = Vec::new();
+    for (n, iface) in &a.ports {
+        if ports.iter().any(|p: &AfPacketPort| p.port == *n) {
+            bail!("port {n} given twice");
+        }
+        ports.push(AfPacketPort::open(*n, iface).with_context(|| format!("opening {iface}"))?);
     }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let server = Server::new(device);
-    switchyard_p4rt_server::ports::run(server.clone(), &a.ports)?;
-    let (addr, task) = switchyard_p4rt_server::serve(server, a.addr).await?;
-    eprintln!("P4Runtime on {addr}, device {}, {} ports", a.device_id, a.ports.len());
-    task.await?;
+    let (addr, serving) = switchyard_p4rt_server::serve(server.clone(), a.addr).await.with_context(|| format!("binding {}", a.addr))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let forwarding = dataplane::spawn(server.clone(), ports, stop.clone())?;
+    eprintln!("switchyard-p4rt: listening on {addr}, {} ports", a.ports.len());
+    // The loop only ends on its own when a port fails; check it often.
+    let mut check = tokio::time::interval(Duration::from_millis(200));
+    let why = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = check.tick() => if forwarding.is_finished() { break "the forwarding loop ended" },
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    serving.abort();
+    let stats = forwarding.join().map_err(|_| anyhow::anyhow!("the forwarding thread panicked"))?.context("forwarding")?;
+    let d = server.device().stats;
+    eprintln!("switchyard-p4rt: stopping ({why}); {stats:?}, {d:?}");
     Ok(())
 }

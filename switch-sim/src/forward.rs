@@ -1,0 +1,120 @@
+//! The forwarding loop of both switch binaries (switchyard-switch-sim and
+//! switchyard-p4rt): wait until a port is readable, take one recvmmsg batch
+//! from each ready port, hand the whole batch to the datapath in one call,
+//! and send what it produced with one sendmmsg per egress port.
+//!
+//! One call per batch matters for the P4Runtime server, whose switch sits
+//! behind the device lock: it locks once per batch (up to `ports::BATCH`
+//! frames), not once per packet, so a Write waits at most one batch.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::ports::{poll_readable, AfPacketPort};
+
+/// How long one poll waits, which bounds how late `stop` is noticed and
+/// how often `Datapath::after_round` runs on an idle switch.
+pub const POLL_MS: i32 = 100;
+
+/// Port numbers are 9 bits in v1model; 511 is the drop port.
+const PORT_SPACE: usize = 512;
+
+/// What runs the frames: the switch itself, or the switch behind a lock.
+pub trait Datapath {
+    /// Runs the frames received on `port` (one batch) through the pipeline
+    /// and pushes every frame leaving on a front-panel port into `out`.
+    fn process<'a>(&mut self, port: u16, frames: impl Iterator<Item = &'a [u8]>, out: &mut OutBatch);
+
+    /// Called after every poll round, with traffic or not (at least every
+    /// `POLL_MS`): clocks, digests, idle timeouts.
+    fn after_round(&mut self) {}
+}
+
+/// The frames one batch produced, copied into one reused buffer.
+#[derive(Default)]
+pub struct OutBatch {
+    data: Vec<u8>,
+    /// (egress port, start in data, length), in production order.
+    frames: Vec<(u16, usize, usize)>,
+}
+
+impl OutBatch {
+    pub fn push(&mut self, port: u16, frame: &[u8]) {
+        self.frames.push((port, self.data.len(), frame.len()));
+        self.data.extend_from_slice(frame);
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.frames.clear();
+    }
+}
+
+/// Frame counts of one `run`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    /// Taken by the kernel on an egress socket.
+    pub sent: u64,
+    /// Refused by a full socket queue or a send error.
+    pub send_dropped: u64,
+    /// Sent by the program to a port no interface is bound to.
+    pub no_interface: u64,
+}
+
+/// Forwards between `ports` until `stop` is set. Errors: a failing poll or
+/// recvmmsg (an interface that disappeared); send errors are counted and the
+/// first one per port is logged.
+pub fn run(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &AtomicBool) -> io::Result<Stats> {
+    let mut by_number: Vec<Option<usize>> = vec![None; PORT_SPACE];
+    for (i, p) in ports.iter().enumerate() {
+        by_number[usize::from(p.port) % PORT_SPACE] = Some(i);
+    }
+    let fds: Vec<i32> = ports.iter().map(|p| p.raw_fd()).collect();
+    let mut warned = vec![false; PORT_SPACE];
+    let mut stats = Stats::default();
+    let mut out = OutBatch::default();
+    while !stop.load(Ordering::Relaxed) {
+        let ready = poll_readable(&fds, POLL_MS)?;
+        for i in (0..ports.len()).filter(|i| ready[*i]) {
+            stats.received += ports[i].recv()? as u64;
+            dp.process(ports[i].port, ports[i].frames(), &mut out);
+            // Stable sort: frames to one port keep their order.
+            out.frames.sort_by_key(|f| f.0);
+            for run in out.frames.chunk_by(|a, b| a.0 == b.0) {
+                let egress = run[0].0;
+                let Some(&Some(to)) = by_number.get(usize::from(egress)) else {
+                    stats.no_interface += run.len() as u64;
+                    if !std::mem::replace(&mut warned[usize::from(egress) % PORT_SPACE], true) {
+                        eprintln!("switch-sim: egress port {egress} has no interface; its frames are dropped");
+                    }
+                    continue;
+                };
+                let group: Vec<&[u8]> = run.iter().map(|(_, s, n)| &out.data[*s..*s + *n]).collect();
+                match ports[to].send_batch(&group) {
+                    Ok(n) => {
+                        stats.sent += n as u64;
+                        stats.send_dropped += (run.len() - n) as u64;
+                    }
+                    Err(e) => {
+                        stats.send_dropped += run.len() as u64;
+                        if !std::mem::replace(&mut warned[usize::from(egress) % PORT_SPACE], true) {
+                            eprintln!("switch-sim: send on {}: {e}", ports[to].name);
+                        }
+                    }
+                }
+            }
+            out.clear();
+        }
+        dp.after_round();
+    }
+    Ok(stats)
+}
