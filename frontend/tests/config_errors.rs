@@ -9,7 +9,7 @@ const EXAMPLE: &str = include_str!("../examples/switchyard.toml");
 #[test]
 fn example_loads() {
     let c = config::parse(EXAMPLE, "switchyard.toml").expect("example is valid");
-    assert_eq!(c.services.len(), 1);
+    assert_eq!(c.services.len(), 2);
     let web = &c.services[0];
     assert_eq!((web.vip.to_string().as_str(), web.port, web.offload), ("198.18.100.1", 80, OffloadMode::Connection));
     assert_eq!(web.routes.len(), 4);
@@ -18,8 +18,11 @@ fn example_loads() {
     assert_eq!(web.routes[2].host, Some(HostMatch::Wildcard(".example.test".into())));
     assert_eq!(web.routes[2].offload, OffloadMode::Request);
     assert_eq!(web.routes[2].headers, vec![("x-canary".to_string(), "1".to_string())]);
-    // Three distinct backends although 198.18.11.2 and 12.2 appear in two pools.
-    assert_eq!(c.backends.len(), 3);
+    // Three distinct backends on port 80 although 198.18.11.2 and 12.2
+    // appear in two pools, and three on 8080 for the gateway service.
+    assert_eq!(c.backends.len(), 6);
+    let gw = &c.services[1];
+    assert_eq!((gw.id, gw.port, gw.offload), (1, 8080, OffloadMode::Request));
     assert_eq!(c.pools[1].policy, Policy::Maglev(HashKey::ClientIp));
     assert_eq!(c.pools[1].members, vec![(1, 2), (2, 1)]);
     assert_eq!(c.cookie.secrets.len(), 2);

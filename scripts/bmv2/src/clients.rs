@@ -38,10 +38,7 @@ pub fn fetch(ns: &Netns, url: &str, out: &Path, max_secs: u32, extra: &[&str]) -
     let seconds: f64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
     let body = std::fs::read(out).unwrap_or_default();
     let head = std::fs::read_to_string(&headers).unwrap_or_default();
-    let backend = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case(BACKEND_HEADER).then(|| v.trim().to_string())
-    });
+    let backend = backend_header(&head);
     let path = url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
     let verified = bodies::verify(&path, &body);
     Ok(Fetch { url: url.to_string(), status, bytes: body.len(), backend, seconds, verified })
@@ -94,4 +91,84 @@ mod tests {
         assert_eq!(r, AbRun { complete: 2000, failed: 3, non_2xx: 1, requests_per_sec: 12345.67 });
         assert!(parse_ab("nothing").is_err());
     }
+}
+
+/// One request of `fetch_many`.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub url: String,
+    pub headers: Vec<String>,
+}
+
+/// Many requests from one curl process: `parallel` opens a connection per
+/// request, all at once (`--parallel`); otherwise they go one after the
+/// other and curl keeps one keep-alive connection per host. Each body is
+/// saved and verified like `fetch`; results come back in request order.
+pub fn fetch_many(ns: &Netns, reqs: &[Request], dir: &Path, max_secs: u32, parallel: bool) -> Result<Vec<Fetch>> {
+    std::fs::create_dir_all(dir)?;
+    let t = max_secs.to_string();
+    let mut argv: Vec<String> = vec!["curl".into(), "-sS".into(), "--max-time".into(), t];
+    if parallel {
+        argv.extend(["--parallel".into(), "--parallel-immediate".into(), "--parallel-max".into(), reqs.len().max(1).to_string()]);
+    }
+    for (i, r) in reqs.iter().enumerate() {
+        if i > 0 {
+            argv.push("--next".into());
+            // Options do not carry over --next.
+            argv.extend(["-sS".into(), "--max-time".into(), max_secs.to_string()]);
+        }
+        for h in &r.headers {
+            argv.extend(["-H".into(), h.clone()]);
+        }
+        let body = dir.join(format!("body-{i}"));
+        argv.extend([
+            "-o".into(),
+            body.to_string_lossy().into_owned(),
+            "-D".into(),
+            body.with_extension("headers").to_string_lossy().into_owned(),
+            "-w".into(),
+            format!("{i} %{{http_code}} %{{time_total}}\\n"),
+            r.url.clone(),
+        ]);
+    }
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = ns.output(&args)?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut status = vec![(0u16, 0f64); reqs.len()];
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        if let (Some(i), Some(code), Some(secs)) = (it.next(), it.next(), it.next()) {
+            if let (Ok(i), Ok(code)) = (i.parse::<usize>(), code.parse()) {
+                if i < status.len() {
+                    status[i] = (code, secs.parse().unwrap_or(0.0));
+                }
+            }
+        }
+    }
+    Ok(reqs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let body_path = dir.join(format!("body-{i}"));
+            let body = std::fs::read(&body_path).unwrap_or_default();
+            let head = std::fs::read_to_string(body_path.with_extension("headers")).unwrap_or_default();
+            let path = r.url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
+            let _ = std::fs::remove_file(&body_path);
+            Fetch {
+                url: r.url.clone(),
+                status: status[i].0,
+                bytes: body.len(),
+                backend: backend_header(&head),
+                seconds: status[i].1,
+                verified: bodies::verify(&path, &body),
+            }
+        })
+        .collect())
+}
+
+fn backend_header(head: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(BACKEND_HEADER).then(|| v.trim().to_string())
+    })
 }

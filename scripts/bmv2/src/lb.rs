@@ -30,14 +30,19 @@ impl FrontendDriver {
 }
 
 /// The switch's service tables for `cfg`, as the front-end numbers VIPs
-/// (service order) and backends (`config.backends` order).
+/// (service order) and backends (`config.backends` order). Each service
+/// gets the backends its routes' pools name.
 pub fn services_from_config(cfg: &Config) -> (Vec<ServiceEntries>, SecretEntries) {
-    let backends: Vec<(u16, std::net::Ipv4Addr, u16)> =
-        cfg.backends.iter().enumerate().map(|(i, b)| (i as u16, b.address, b.port)).collect();
     let services = cfg
         .services
         .iter()
-        .map(|s| ServiceEntries { vip: s.vip, port: s.port, vip_id: s.id, backends: backends.clone() })
+        .map(|s| {
+            let mut idx: Vec<u16> = s.routes.iter().flat_map(|r| cfg.pools[r.pool].members.iter().map(|(b, _)| *b)).collect();
+            idx.sort_unstable();
+            idx.dedup();
+            let backends = idx.iter().map(|&i| (i, cfg.backends[usize::from(i)].address, cfg.backends[usize::from(i)].port)).collect();
+            ServiceEntries { vip: s.vip, port: s.port, vip_id: s.id, backends }
+        })
         .collect();
     let ring = cfg.cookie.keyring();
     let cur = ring.current();
@@ -50,12 +55,13 @@ pub fn services_from_config(cfg: &Config) -> (Vec<ServiceEntries>, SecretEntries
 /// presence probe to listen.
 pub fn start_agents(tb: &Testbed) -> Result<Vec<Child>> {
     let bin = find_bin("switchyard-agent")?;
+    let alt = crate::nginx::ALT_PORT.to_string();
     let mut agents = Vec::new();
     for (i, ns) in tb.backend_ns.iter().enumerate() {
         let listen = format!("{}:{}", addr::backend(i), addr::AGENT_PROBE_PORT);
         let log = tb.dir.join(format!("agent-b{i}.log"));
         let child = ns.spawn_nsenter(
-            &[bin.to_str().unwrap(), "run", "--iface", "eth0", "--service-port", "80", "--status-listen", &listen],
+            &[bin.to_str().unwrap(), "run", "--iface", "eth0", "--service-port", "80", "--service-port", &alt, "--status-listen", &listen],
             &log,
         )?;
         agents.push(child);

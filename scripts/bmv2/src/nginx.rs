@@ -12,6 +12,11 @@ use anyhow::{Context, Result};
 use crate::bodies;
 use crate::netns::Netns;
 
+/// Every backend also serves on this port, so a second service (the
+/// example config's request-mode `gateway`) has backend address:ports of
+/// its own: the switch maps a backend address:port to exactly one VIP.
+pub const ALT_PORT: u16 = 8080;
+
 /// The response header that names the backend.
 pub const BACKEND_HEADER: &str = "X-Switchyard-Backend";
 
@@ -54,6 +59,7 @@ http {{
     default_type application/octet-stream;
     server {{
         listen {addr}:{port} reuseport backlog=4096;
+        listen {addr}:{alt_port} reuseport backlog=4096;
         root {www};
         add_header {BACKEND_HEADER} {name} always;
         location = /health {{ return 200 "ok {name}\n"; }}
@@ -66,6 +72,7 @@ http {{
 "#,
         dir = dir.display(),
         www = www.display(),
+        alt_port = ALT_PORT,
     )
 }
 

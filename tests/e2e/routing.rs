@@ -1,0 +1,84 @@
+//! L7 routing under concurrency and keep-alive: 100 concurrent connections
+//! across host, path and header rules with every body verified; many
+//! requests on one keep-alive connection in `connection` mode (one backend
+//! for all); and in `request` mode a keep-alive connection re-routed
+//! mid-connection whenever the path changes pool.
+
+use switchyard_e2e::{assert_no_namespaces, example_config};
+use switchyard_testbed::clients::{fetch_many, Request};
+use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
+use switchyard_testbed::{addr, SwitchMode, Testbed, TestbedSpec};
+
+/// (path, headers, the backends of the pool the example config routes it to)
+fn route(i: usize) -> (String, Vec<String>, &'static [&'static str]) {
+    let size = match i % 20 {
+        0 => "10m",
+        1..=3 => "1m",
+        4..=11 => "10k",
+        _ => "1k",
+    };
+    match i % 3 {
+        0 => (format!("/{size}"), vec![], &["b0", "b1"]),
+        1 => (format!("/v1/{size}"), vec!["Host: api.example.test".into()], &["b1", "b2"]),
+        _ => (format!("/{size}"), vec!["Host: www.example.test".into(), "x-canary: 1".into()], &["b1", "b2"]),
+    }
+}
+
+#[test]
+#[ignore = "needs root: namespaces, switch-sim, DPDK, eBPF"]
+fn concurrent_keepalive_and_rerouting() {
+    let tag = "ro1";
+    let (path, cfg) = example_config();
+    {
+        let mut spec = TestbedSpec::new(tag, 3, SwitchMode::Sim);
+        let (s, k) = lb::services_from_config(&cfg);
+        (spec.services, spec.secrets) = (s, Some(k));
+        let tb = Testbed::up(spec).unwrap();
+        let _agents = lb::start_agents(&tb).unwrap();
+        let fe = Frontend::start(&tb, &path, FrontendDriver::Dpdk, true).unwrap();
+        let vip = addr::VIP;
+
+        // 100 concurrent connections, one request each.
+        let reqs: Vec<Request> = (0..100)
+            .map(|i| {
+                let (p, h, _) = route(i);
+                Request { url: format!("http://{vip}{p}?c={i}"), headers: h }
+            })
+            .collect();
+        let got = fetch_many(&tb.client, &reqs, &tb.dir.join("par"), 120, true).unwrap();
+        for (i, f) in got.iter().enumerate() {
+            let (_, _, pool) = route(i);
+            assert_eq!(f.status, 200, "{f:?}");
+            assert_eq!(f.verified, Ok(()), "{}", f.url);
+            assert!(f.backend.as_deref().is_some_and(|b| pool.contains(&b)), "{} landed on {:?}, pool {pool:?}", f.url, f.backend);
+        }
+
+        // Keep-alive, connection mode: every request to the first backend.
+        let reqs: Vec<Request> =
+            (0..20).map(|i| Request { url: format!("http://{vip}/{}", if i % 2 == 0 { "1k" } else { "10k" }), headers: vec![] }).collect();
+        let got = fetch_many(&tb.client, &reqs, &tb.dir.join("ka"), 60, false).unwrap();
+        let first = got[0].backend.clone();
+        assert!(first.is_some());
+        for f in &got {
+            assert_eq!((f.status, &f.verified, &f.backend), (200, &Ok(()), &first), "{}", f.url);
+        }
+
+        // Keep-alive, request mode: /b/ goes to pool gateway-b (b2), the
+        // rest to gateway-a (b0, b1); the connection moves each time.
+        let paths = ["/a/1k", "/b/10k", "/a/10k", "/b/1m", "/a/1k", "/b/1k"];
+        let reqs: Vec<Request> = paths.iter().map(|p| Request { url: format!("http://{vip}:8080{p}"), headers: vec![] }).collect();
+        let got = fetch_many(&tb.client, &reqs, &tb.dir.join("rq"), 60, false).unwrap();
+        for f in &got {
+            assert_eq!((f.status, &f.verified), (200, &Ok(())), "{f:?}");
+            let want: &[&str] = if f.url.contains("/b/") { &["b2"] } else { &["b0", "b1"] };
+            assert!(f.backend.as_deref().is_some_and(|b| want.contains(&b)), "{} on {:?}", f.url, f.backend);
+        }
+
+        let log = fe.stop();
+        let c = lb::frontend_counters(&log);
+        println!("{log}");
+        // One flow per concurrent connection, one per keep-alive connection.
+        assert_eq!(c["new"], 100 + 1 + 1, "front-end flows");
+    }
+    assert_no_namespaces(tag);
+}
