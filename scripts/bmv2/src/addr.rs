@@ -48,5 +48,8 @@ pub fn mac_str(m: [u8; 6]) -> String {
 pub const MGMT_SWITCH: Ipv4Addr = Ipv4Addr::new(198, 18, 254, 1);
 pub const MGMT_FRONTEND: Ipv4Addr = Ipv4Addr::new(198, 18, 254, 2);
 
+/// P4Runtime's registered port (bmv2 and Tofino use it too).
+pub const P4RUNTIME_PORT: u16 = 9559;
+
 /// The port every backend's agent answers its presence probe on.
 pub const AGENT_PROBE_PORT: u16 = 9100;

@@ -29,7 +29,8 @@ use crate::switch_entries::{self, Route, SecretEntries, ServiceEntries};
 pub enum SwitchMode {
     /// Kernel IP forwarding in the switch namespace.
     Router,
-    /// switch-sim executing p4/switchyard.p4 on the switch's interfaces.
+    /// switch-sim executing p4/switchyard.p4 on the switch's interfaces,
+    /// with its P4Runtime server on the management address.
     Sim,
 }
 
@@ -54,11 +55,14 @@ pub struct TestbedSpec {
     /// P4 modes: services the switch answers SYNs for (router mode has none).
     pub services: Vec<ServiceEntries>,
     pub secrets: Option<SecretEntries>,
+    /// P4 modes: preprocessor defines, like `p4c -D` (e.g. a tiny
+    /// CONNECTION_TABLE_SIZE for the table-full test).
+    pub p4_defines: Vec<(String, String)>,
 }
 
 impl TestbedSpec {
     pub fn new(tag: &str, backends: usize, mode: SwitchMode) -> Self {
-        Self { tag: tag.into(), backends, mode, services: Vec::new(), secrets: None }
+        Self { tag: tag.into(), backends, mode, services: Vec::new(), secrets: None, p4_defines: Vec::new() }
     }
 }
 
@@ -161,8 +165,9 @@ impl Testbed {
     }
 }
 
-/// Writes the entries for this topology and starts switch-sim on the
-/// switch's interfaces; waits until it has loaded the program.
+/// Writes the entries for this topology and starts switch-sim with its
+/// P4Runtime server (`switchyard-p4rt`) on the switch's interfaces; waits
+/// until its ports are open and the server listens.
 fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
     let routes: Vec<Route> = links
         .iter()
@@ -176,9 +181,18 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
         .collect();
     let entries = dir.join("switch-entries.json");
     std::fs::write(&entries, switch_entries::entries_json(&routes, 1, &spec.services, spec.secrets))?;
-    let bin = crate::find_bin("switchyard-switch-sim")?;
+    let bin = crate::find_bin("switchyard-p4rt")?;
     let p4 = crate::repo_root().join("p4/switchyard.p4");
-    let mut argv = vec![bin.to_string_lossy().into_owned(), "--p4".into(), p4.to_string_lossy().into_owned()];
+    let mut argv = vec![
+        bin.to_string_lossy().into_owned(),
+        "--addr".into(),
+        format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT),
+        "--p4".into(),
+        p4.to_string_lossy().into_owned(),
+    ];
+    for (k, v) in &spec.p4_defines {
+        argv.push(format!("-D{k}={v}"));
+    }
     for l in links {
         argv.push("--port".into());
         argv.push(format!("{}={}", switch_entries::port_of(l.host), l.switch_if));
@@ -191,7 +205,7 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains(" loaded: ") {
+        if text.contains("listening on") {
             return Ok(child);
         }
         if let Some(st) = child.try_wait()? {
