@@ -23,6 +23,28 @@ pub const TABLE_FRONTEND_COUNT: &str = "SwitchyardIngress.frontend_count";
 pub const TABLE_FRONTEND_PORT: &str = "SwitchyardIngress.frontend_port";
 pub const TABLE_COOKIE_SECRETS: &str = "SwitchyardIngress.cookie_secrets";
 pub const DIGEST_TEARDOWN: &str = "teardown_digest_t";
+pub const ACTION_CONN_BACKEND: &str = "SwitchyardIngress.set_conn_backend";
+pub const ACTION_CONN_BACKEND_REQUEST: &str = "SwitchyardIngress.set_conn_backend_request";
+
+/// How the switch carries an offloaded connection (the route's offload
+/// mode; p4/include/tables.p4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnMode {
+    /// `set_conn_backend`: both directions.
+    Connection,
+    /// `set_conn_backend_request`: backend packets and the client's bare
+    /// ACKs; client payload, FIN and RST still go to the front-end.
+    Request,
+}
+
+impl ConnMode {
+    pub fn action_name(self) -> &'static str {
+        match self {
+            ConnMode::Connection => ACTION_CONN_BACKEND,
+            ConnMode::Request => ACTION_CONN_BACKEND_REQUEST,
+        }
+    }
+}
 
 /// A cookie secret generation: HalfSipHash key words and the generation bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +102,8 @@ impl SwitchyardTables {
         let need: &[(&str, &[&str], &str, &[&str])] = &[
             (TABLE_PORT_ROLE, &["port"], "SwitchyardIngress.set_port_role", &["role"]),
             (TABLE_VIP, &["vip_addr", "vip_port"], "SwitchyardIngress.set_vip", &["vip_id"]),
-            (TABLE_CONNECTION, &["client_addr", "client_port", "vip_id"], "SwitchyardIngress.set_conn_backend", &["backend_index"]),
+            (TABLE_CONNECTION, &["client_addr", "client_port", "vip_id"], ACTION_CONN_BACKEND, &["backend_index"]),
+            (TABLE_CONNECTION, &["client_addr", "client_port", "vip_id"], ACTION_CONN_BACKEND_REQUEST, &["backend_index"]),
             (TABLE_BACKEND, &["backend_index"], "SwitchyardIngress.rewrite_to_backend", &["addr", "port"]),
             (TABLE_BACKEND_ADDRESS, &["backend_addr", "backend_port"], "SwitchyardIngress.set_backend_origin", &["vip_id", "backend_index", "vip_addr", "vip_port"]),
             (TABLE_ROUTE, &["dst_addr"], "SwitchyardIngress.route", &["port", "src_mac", "dst_mac"]),
@@ -199,10 +222,21 @@ impl SwitchyardTables {
         )
     }
 
-    /// An offloaded connection; `idle_timeout` None: the entry never ages.
+    /// An offloaded connection in `connection` mode; `idle_timeout` None:
+    /// the entry never ages.
     pub fn connection(&self, key: &ConnKey, backend: BackendIndex, idle_timeout: Option<Duration>) -> Result<p4::TableEntry, P4InfoError> {
+        self.connection_in(ConnMode::Connection, key, backend, idle_timeout)
+    }
+
+    /// An offloaded connection in `request` mode (`set_conn_backend_request`).
+    pub fn connection_request(&self, key: &ConnKey, backend: BackendIndex, idle_timeout: Option<Duration>) -> Result<p4::TableEntry, P4InfoError> {
+        self.connection_in(ConnMode::Request, key, backend, idle_timeout)
+    }
+
+    /// An offloaded connection with the action of `mode`.
+    pub fn connection_in(&self, mode: ConnMode, key: &ConnKey, backend: BackendIndex, idle_timeout: Option<Duration>) -> Result<p4::TableEntry, P4InfoError> {
         let t = self.index.table(TABLE_CONNECTION)?;
-        let a = self.index.action("SwitchyardIngress.set_conn_backend")?.call([("backend_index", backend)])?;
+        let a = self.index.action(mode.action_name())?.call([("backend_index", backend)])?;
         let mut e = t.entry(self.conn_matches(t, key)?, 0, a)?;
         if let Some(ttl) = idle_timeout {
             e.idle_timeout_ns = ttl.as_nanos().min(i64::MAX as u128) as i64;
@@ -214,6 +248,25 @@ impl SwitchyardTables {
     pub fn connection_key(&self, key: &ConnKey) -> Result<p4::TableEntry, P4InfoError> {
         let t = self.index.table(TABLE_CONNECTION)?;
         t.key(self.conn_matches(t, key)?, 0)
+    }
+
+    /// One entry by key, asking the server for `time_since_last_hit` (a
+    /// Read entity; the answer says how long the flow has been quiet).
+    pub fn connection_hit_query(&self, key: &ConnKey) -> Result<p4::TableEntry, P4InfoError> {
+        let mut e = self.connection_key(key)?;
+        e.time_since_last_hit = Some(p4::table_entry::IdleTimeout { elapsed_ns: 0 });
+        Ok(e)
+    }
+
+    /// The offload mode of a connection entry (from its action), None for
+    /// another table or action.
+    pub fn connection_mode(&self, e: &p4::TableEntry) -> Option<ConnMode> {
+        if e.table_id != self.conn_id {
+            return None;
+        }
+        let Some(p4::table_action::Type::Action(a)) = e.action.as_ref().and_then(|a| a.r#type.as_ref()) else { return None };
+        let name = &self.index.action_by_id(a.action_id).ok()?.name;
+        [ConnMode::Connection, ConnMode::Request].into_iter().find(|m| m.action_name() == name)
     }
 
     fn conn_matches(&self, t: &TableInfo, key: &ConnKey) -> Result<Vec<p4::FieldMatch>, P4InfoError> {

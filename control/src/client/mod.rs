@@ -14,3 +14,5 @@ pub use error::{ClientError, UpdateStatus};
 pub use mastership::Mastership;
 pub use session::{ClientOptions, Event, P4rtClient};
 pub use writer::{spawn_writer, Completion, WriteJob, WriterHandle, WriterOptions};
+/// The status codes of `UpdateStatus`, so callers need not depend on tonic.
+pub use tonic::Code;

@@ -15,7 +15,7 @@ use switchyard_dpdk::{Eal, Mempool, Port, PortConfig};
 use switchyard_frontend::config;
 use switchyard_frontend::engine::Engine;
 use switchyard_frontend_dpdk::afpacket::AfPacket;
-use switchyard_frontend_dpdk::control::{ControlLink, SwitchLink};
+use switchyard_frontend_dpdk::control::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_frontend_dpdk::dpdk_io::DpdkIo;
 use switchyard_frontend_dpdk::io::FrameIo;
 use switchyard_frontend_dpdk::worker;
@@ -47,8 +47,19 @@ struct Args {
     stats_interval: u64,
     /// Run without a switch control plane: every offload is refused and
     /// each flow stays on the front-end path (correct, not offloaded).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "p4runtime")]
     no_switch: bool,
+    /// The switch's P4Runtime server (ip:port), instead of the config's
+    /// `[switch] p4runtime`.
+    #[arg(long, value_name = "ADDR")]
+    p4runtime: Option<std::net::SocketAddr>,
+    /// P4Runtime election id of this front-end; it must be the switch's
+    /// primary controller (the highest id) to write entries.
+    #[arg(long, default_value_t = 10)]
+    election_id: u64,
+    /// How long to keep trying to reach the switch at start before failing.
+    #[arg(long, default_value_t = 30)]
+    switch_timeout: u64,
 }
 
 fn main() -> Result<()> {
@@ -60,21 +71,23 @@ fn main() -> Result<()> {
     let link = if args.no_switch {
         SwitchLink::Disabled
     } else {
-        bail!(
-            "the P4Runtime offload link is not wired into the front-end yet; run with --no-switch \
-             (flows stay on the front-end path) — see docs/FRONTEND.md"
-        );
+        let mut options = P4rtOptions::from_config(&cfg, u128::from(args.election_id));
+        if let Some(addr) = args.p4runtime {
+            options.endpoint = format!("http://{addr}");
+        }
+        options.start_timeout = Duration::from_secs(args.switch_timeout);
+        SwitchLink::P4Runtime(Box::new(P4rtLink { config: cfg.clone(), options }))
     };
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))?;
     let run = |io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
-        let (control, handle) = ControlLink::spawn(link, stop.clone());
+        let (control, handle) = ControlLink::spawn(link, stop.clone())?;
         let mut engine = Engine::new(&cfg);
         let (report, io_stats) = io(&mut engine, &control);
         stop.store(true, Ordering::SeqCst);
         let _ = handle.join();
-        println!("{}", worker::summary(&engine, &report, &io_stats));
+        println!("{}", worker::summary(&engine, &report, &io_stats, &control));
         Ok(())
     };
     let limit = (args.seconds > 0).then(|| Duration::from_secs(args.seconds));

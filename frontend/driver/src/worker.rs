@@ -42,6 +42,12 @@ pub fn run<I: FrameIo>(
         for ev in control.poll() {
             engine.on_offload(ev, now, &mut actions);
         }
+        if let Some(secret) = control.take_rotation() {
+            // Accept the new generation first; the control task lets the
+            // switch sign with it only after this acknowledgement.
+            engine.rotate_cookie_secret(secret);
+            control.rotation_applied();
+        }
         if engine.next_deadline().is_some_and(|d| d <= now) {
             engine.on_timer(now, &mut actions);
         }
@@ -83,7 +89,7 @@ pub fn run<I: FrameIo>(
             if let Some(every) = stats_every {
                 if now_inst.duration_since(last_stats) >= every {
                     last_stats = now_inst;
-                    println!("{}", counters_line(engine));
+                    println!("{}\n{}", counters_line(engine), control.stats().line());
                 }
             }
         }
@@ -110,14 +116,14 @@ fn counters_line(e: &Engine) -> String {
     )
 }
 
-pub fn summary(e: &Engine, r: &Report, io_stats: &str) -> String {
+pub fn summary(e: &Engine, r: &Report, io_stats: &str, control: &ControlLink) -> String {
     let drops: Vec<String> = switchyard_wire::reason::DROP_REASONS
         .iter()
         .filter(|d| e.counters().drops[usize::from(d.code)] > 0)
         .map(|d| format!("{}={}", d.name, e.counters().drops[usize::from(d.code)]))
         .collect();
     format!(
-        "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {}; {}\n{}\ndrops: {}",
+        "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {}; {}\n{}\n{}\ndrops: {}",
         r.seconds,
         r.rx,
         r.tx,
@@ -125,6 +131,7 @@ pub fn summary(e: &Engine, r: &Report, io_stats: &str) -> String {
         r.no_mbuf,
         io_stats,
         counters_line(e),
+        control.stats().line(),
         if drops.is_empty() { "none".into() } else { drops.join(" ") }
     )
 }

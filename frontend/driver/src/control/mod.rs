@@ -1,0 +1,174 @@
+//! The control task: a thread of its own between the worker and the switch.
+//!
+//! Three bounded crossbeam queues, none of which the worker ever waits on:
+//! * worker -> control: offload requests (Install / Delete), stamped with
+//!   the submit time (install latency is measured from there). A full queue
+//!   refuses the install at once: the flow stays on the front-end path.
+//! * control -> worker: `OffloadEvent`s (Installed / Refused).
+//! * control -> worker: new cookie secrets; the worker rotates its engine
+//!   and acknowledges with a counter (see `rotation` for the ordering).
+//!
+//! The worker rings a doorbell (`tokio::sync::Notify`, a few atomics) after
+//! queueing, so the control thread's async loop wakes without polling.
+//!
+//! `SwitchLink::P4Runtime` runs the real thing (`p4rt`); `Disabled` refuses
+//! every install (the `--no-switch` mode).
+
+pub mod entries;
+pub mod p4rt;
+pub mod rotation;
+pub mod services;
+pub mod stats;
+pub mod teardown;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
+use switchyard_wire::cookie::CookieSecret;
+
+pub use p4rt::{P4rtLink, P4rtOptions};
+pub use stats::ControlStats;
+
+/// Requests in flight between worker and control task. A burst of new
+/// connections larger than this is refused (front-end path) rather than
+/// queued without bound.
+pub const REQUEST_QUEUE: usize = 16384;
+/// Largest batch the disabled link handles at once.
+const DISABLED_BATCH: usize = 256;
+/// New secrets waiting for the worker: the control task hands over the next
+/// one only after the previous was applied, so one slot is enough.
+const ROTATION_QUEUE: usize = 1;
+
+/// Where the control task sends writes.
+pub enum SwitchLink {
+    /// No switch: every install is refused as unreachable.
+    Disabled,
+    /// A P4Runtime switch running p4/switchyard.p4.
+    P4Runtime(Box<P4rtLink>),
+}
+
+/// State shared by the worker and the control thread (lock-free).
+#[derive(Default)]
+pub struct Shared {
+    pub(crate) doorbell: tokio::sync::Notify,
+    /// Rotations the worker has applied to its engine.
+    pub(crate) rotations_applied: AtomicU64,
+    pub stats: ControlStats,
+}
+
+/// The worker's end of the queues.
+pub struct ControlLink {
+    requests: Sender<(OffloadRequest, Instant)>,
+    events: Receiver<OffloadEvent>,
+    rotations: Receiver<CookieSecret>,
+    shared: Arc<Shared>,
+}
+
+impl ControlLink {
+    /// Starts the control thread. With a switch, returns only once the
+    /// switch is reached and the services are programmed (or with the
+    /// reason it could not be, naming the address).
+    pub fn spawn(link: SwitchLink, stop: Arc<AtomicBool>) -> Result<(Self, JoinHandle<()>)> {
+        let (req_tx, req_rx) = bounded(REQUEST_QUEUE);
+        let (ev_tx, ev_rx) = bounded(REQUEST_QUEUE);
+        let (rot_tx, rot_rx) = bounded(ROTATION_QUEUE);
+        let shared = Arc::new(Shared::default());
+        let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, shared: shared.clone() };
+        let builder = std::thread::Builder::new().name("sy-control".into());
+        let handle = match link {
+            SwitchLink::Disabled => builder.spawn(move || disabled(req_rx, ev_tx, &shared, &stop))?,
+            SwitchLink::P4Runtime(link) => {
+                let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+                let q = p4rt::Queues { requests: req_rx, events: ev_tx, rotations: rot_tx, shared, stop };
+                let handle = builder.spawn(move || p4rt::run(*link, q, ready_tx))?;
+                match ready_rx.recv() {
+                    Ok(Ok(banner)) => println!("control: {banner}"),
+                    Ok(Err(e)) => {
+                        let _ = handle.join();
+                        return Err(anyhow!(e));
+                    }
+                    Err(_) => {
+                        let _ = handle.join();
+                        return Err(anyhow!("the control thread ended before reaching the switch"));
+                    }
+                }
+                handle
+            }
+        };
+        Ok((me, handle))
+    }
+
+    /// Hands a request to the control task; if its queue is full, the
+    /// refusal comes back at once.
+    pub fn submit(&self, r: OffloadRequest) -> Option<OffloadEvent> {
+        let out = match self.requests.try_send((r, Instant::now())) {
+            Ok(()) => None,
+            Err(TrySendError::Full((OffloadRequest::Install { key, backend, .. }, _)))
+            | Err(TrySendError::Disconnected((OffloadRequest::Install { key, backend, .. }, _))) => {
+                Some(OffloadEvent::Refused { key, backend, reason: RefusedReason::Failed })
+            }
+            // A delete that cannot be queued: the switch's idle timeout
+            // removes the entry later.
+            Err(_) => None,
+        };
+        self.shared.doorbell.notify_one();
+        out
+    }
+
+    /// Completions ready now (never blocks).
+    pub fn poll(&self) -> impl Iterator<Item = OffloadEvent> + '_ {
+        self.events.try_iter()
+    }
+
+    /// A new cookie secret, if the control task rotated. The caller must
+    /// apply it (`Engine::rotate_cookie_secret`) and then call
+    /// `rotation_applied`: the switch signs with it only after that.
+    pub fn take_rotation(&self) -> Option<CookieSecret> {
+        self.rotations.try_recv().ok()
+    }
+
+    pub fn rotation_applied(&self) {
+        self.shared.rotations_applied.fetch_add(1, Ordering::Release);
+        self.shared.doorbell.notify_one();
+    }
+
+    pub fn stats(&self) -> &ControlStats {
+        &self.shared.stats
+    }
+
+    /// Waits up to `timeout` for the next completion (tests and tools; the
+    /// worker polls).
+    pub fn wait_event(&self, timeout: Duration) -> Option<OffloadEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Waits up to `timeout` for a rotation (tests and tools).
+    pub fn wait_rotation(&self, timeout: Duration) -> Option<CookieSecret> {
+        self.rotations.recv_timeout(timeout).ok()
+    }
+}
+
+/// The control thread without a switch: refuse every install.
+fn disabled(requests: Receiver<(OffloadRequest, Instant)>, events: Sender<OffloadEvent>, shared: &Shared, stop: &AtomicBool) {
+    let mut batch = Vec::with_capacity(DISABLED_BATCH);
+    while !stop.load(Ordering::Relaxed) {
+        match requests.recv_timeout(Duration::from_millis(100)) {
+            Ok((r, _)) => batch.push(r),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        batch.extend(requests.try_iter().take(DISABLED_BATCH).map(|(r, _)| r));
+        for r in batch.drain(..) {
+            if let OffloadRequest::Install { key, backend, .. } = r {
+                shared.stats.install_requests.fetch_add(1, Ordering::Relaxed);
+                shared.stats.refused_unreachable.fetch_add(1, Ordering::Relaxed);
+                let _ = events.send(OffloadEvent::Refused { key, backend, reason: RefusedReason::SwitchUnreachable });
+            }
+        }
+    }
+}

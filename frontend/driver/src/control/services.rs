@@ -1,0 +1,87 @@
+//! The switch entries the front-end owns for its config's services: VIPs,
+//! backends, backend addresses and cookie secrets. The pipeline, routes,
+//! port roles and front-end ports belong to whoever runs the switch (the
+//! testbed or the operator); this front-end never pushes a pipeline.
+//!
+//! Numbering is the config's: VIP id = the service's index, backend index =
+//! the backend's index in `config.backends` — the engine uses the same
+//! numbers in its `ConnKey`s and offload requests.
+
+use switchyard_control::p4info::P4InfoError;
+use switchyard_control::proto::p4::v1 as p4;
+use switchyard_control::switchyard::{CookieSecret as SwitchSecret, SwitchyardTables};
+use switchyard_frontend::config::Config;
+use switchyard_wire::cookie::CookieSecret;
+use switchyard_wire::flow::{BackendIndex, VipId};
+
+/// Entries to INSERT (or MODIFY when they exist), the default entry of
+/// cookie_secrets to MODIFY, and what a person should know.
+pub struct ServiceEntries {
+    pub entries: Vec<p4::TableEntry>,
+    pub cookie_secrets: p4::TableEntry,
+    pub warnings: Vec<String>,
+}
+
+/// The switch's view of the config's secrets: (current, generation,
+/// previous), the same pair the engine's keyring derives
+/// (`CookieSettings::keyring`). With one secret it is also the previous one
+/// (the switch only signs with the current).
+pub fn initial_secrets(cfg: &Config) -> (CookieSecret, u8, CookieSecret) {
+    let ring = cfg.cookie.keyring();
+    let previous = cfg.cookie.secrets.get(1).copied().unwrap_or(ring.current());
+    (ring.current(), ring.current_generation(), previous)
+}
+
+pub fn switch_secret(s: CookieSecret, generation: u8) -> SwitchSecret {
+    SwitchSecret { k0: s.k0, k1: s.k1, generation }
+}
+
+/// The service a backend serves (the switch's backend_address table maps a
+/// backend address to exactly one VIP): the first service, in config
+/// order, with a route to a pool holding it.
+fn vip_of_backends(cfg: &Config) -> Vec<Vec<VipId>> {
+    let mut vips: Vec<Vec<VipId>> = vec![Vec::new(); cfg.backends.len()];
+    for s in &cfg.services {
+        for r in &s.routes {
+            for &(b, _) in &cfg.pools[r.pool].members {
+                let v = &mut vips[usize::from(b)];
+                if !v.contains(&s.id) {
+                    v.push(s.id);
+                }
+            }
+        }
+    }
+    vips
+}
+
+pub fn service_entries(cfg: &Config, t: &SwitchyardTables) -> Result<ServiceEntries, P4InfoError> {
+    let mut entries = Vec::new();
+    let mut warnings = Vec::new();
+    for s in &cfg.services {
+        entries.push(t.vip(s.vip, s.port, s.id)?);
+    }
+    let vips = vip_of_backends(cfg);
+    for (i, b) in cfg.backends.iter().enumerate() {
+        let index = i as BackendIndex;
+        entries.push(t.backend(index, b.address, b.port)?);
+        match vips[i].as_slice() {
+            [] => warnings.push(format!("backend {}:{} is in no service's pools: no backend_address entry", b.address, b.port)),
+            [first, rest @ ..] => {
+                let s = &cfg.services[usize::from(*first)];
+                if !rest.is_empty() {
+                    warnings.push(format!(
+                        "backend {}:{} serves {} services; the switch maps a backend address to one VIP, so only `{}` is offloaded for it",
+                        b.address,
+                        b.port,
+                        rest.len() + 1,
+                        s.name
+                    ));
+                }
+                entries.push(t.backend_address(b.address, b.port, s.id, index, s.vip, s.port)?);
+            }
+        }
+    }
+    let (cur, generation, prev) = initial_secrets(cfg);
+    let cookie_secrets = t.cookie_secrets(switch_secret(cur, generation), switch_secret(prev, generation ^ 1))?;
+    Ok(ServiceEntries { entries, cookie_secrets, warnings })
+}

@@ -1,0 +1,183 @@
+//! Control-task counters and the install-latency histogram. Written only by
+//! the control thread (relaxed atomics), read by the worker's stats line and
+//! the exit summary without locks.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Log-linear buckets over microseconds: values below 16 µs exactly, then 8
+/// buckets per power of two (at most 12.5 % relative error) up to 2^40 µs.
+const LINEAR: u64 = 16;
+const SUB: u32 = 8;
+const BUCKETS: usize = 16 + (40 - 4) * SUB as usize;
+
+pub struct LatencyHistogram {
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_us: AtomicU64,
+    max_us: AtomicU64,
+}
+
+fn bucket_of(us: u64) -> usize {
+    if us < LINEAR {
+        return us as usize;
+    }
+    let e = 63 - us.leading_zeros(); // >= 4
+    let sub = (us >> (e - 3)) & u64::from(SUB - 1);
+    (16 + (e - 4) * SUB + sub as u32).min(BUCKETS as u32 - 1) as usize
+}
+
+/// The largest value of a bucket.
+fn bucket_top(i: usize) -> u64 {
+    if i < LINEAR as usize {
+        return i as u64;
+    }
+    let j = (i - 16) as u32;
+    let e = j / SUB + 4;
+    let sub = u64::from(j % SUB);
+    ((8 + sub + 1) << (e - 3)) - 1
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+            max_us: AtomicU64::new(0),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    pub fn record(&self, d: Duration) {
+        let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        self.buckets[bucket_of(us)].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+        self.max_us.fetch_max(us, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    pub fn mean(&self) -> Duration {
+        let n = self.count();
+        Duration::from_micros(self.sum_us.load(Relaxed).checked_div(n).unwrap_or(0))
+    }
+
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.max_us.load(Relaxed))
+    }
+
+    /// The `q` quantile (0..=1), as the top of its bucket (never below the
+    /// true value, at most 12.5 % above it).
+    pub fn quantile(&self, q: f64) -> Duration {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Duration::from_micros(bucket_top(i).min(self.max_us.load(Relaxed)));
+            }
+        }
+        self.max()
+    }
+}
+
+#[derive(Default)]
+pub struct ControlStats {
+    /// Install requests received from the workers.
+    pub install_requests: AtomicU64,
+    pub installed: AtomicU64,
+    /// Installs that were moves of an existing entry (MODIFY, request mode).
+    pub moved: AtomicU64,
+    pub refused_table_full: AtomicU64,
+    pub refused_unreachable: AtomicU64,
+    pub refused_failed: AtomicU64,
+    /// Deletes asked by the engine (flow closed before or after install).
+    pub engine_deletes: AtomicU64,
+    /// Entries deleted after a teardown digest and the grace period.
+    pub teardown_deletes: AtomicU64,
+    /// Teardown digests received (one per FIN/RST the switch carried).
+    pub teardown_digests: AtomicU64,
+    /// Teardowns left to the idle timeout (the pending set was full).
+    pub teardown_overflow: AtomicU64,
+    /// Entries deleted on an idle-timeout notification.
+    pub idle_deletes: AtomicU64,
+    pub delete_failed: AtomicU64,
+    pub rotations: AtomicU64,
+    /// Install latency: the worker's submit to the switch's answer.
+    pub install_latency: LatencyHistogram,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}ms", d.as_secs_f64() * 1e3)
+}
+
+impl ControlStats {
+    pub fn line(&self) -> String {
+        let l = &self.install_latency;
+        let g = |a: &AtomicU64| a.load(Relaxed);
+        format!(
+            "switch: install req {} ok {} (moved {}) refused full {} unreachable {} failed {}; latency n {} mean {} p50 {} p99 {} max {}; \
+             deletes engine {} teardown {} (digests {} overflow {}) idle {} failed {}; rotations {}",
+            g(&self.install_requests),
+            g(&self.installed),
+            g(&self.moved),
+            g(&self.refused_table_full),
+            g(&self.refused_unreachable),
+            g(&self.refused_failed),
+            l.count(),
+            ms(l.mean()),
+            ms(l.quantile(0.5)),
+            ms(l.quantile(0.99)),
+            ms(l.max()),
+            g(&self.engine_deletes),
+            g(&self.teardown_deletes),
+            g(&self.teardown_digests),
+            g(&self.teardown_overflow),
+            g(&self.idle_deletes),
+            g(&self.delete_failed),
+            g(&self.rotations),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_their_values() {
+        for us in [0u64, 1, 15, 16, 17, 100, 1000, 12345, 1 << 30, (1 << 40) - 1] {
+            let b = bucket_of(us);
+            assert!(bucket_top(b) >= us, "{us} in bucket {b} topping at {}", bucket_top(b));
+            if b > 0 {
+                assert!(bucket_top(b - 1) < us, "{us}: previous bucket already holds it");
+            }
+            assert!(bucket_top(b) as f64 <= us as f64 * 1.125 + 1.0);
+        }
+        assert_eq!(bucket_of(u64::MAX), BUCKETS - 1, "beyond 2^40 µs (12 days) is clamped into the last bucket");
+    }
+
+    #[test]
+    fn quantiles_within_a_bucket() {
+        let h = LatencyHistogram::default();
+        for us in 1..=1000u64 {
+            h.record(Duration::from_micros(us));
+        }
+        let p50 = h.quantile(0.5).as_micros() as f64;
+        let p99 = h.quantile(0.99).as_micros() as f64;
+        assert!((500.0..=500.0 * 1.125).contains(&p50), "p50 {p50}");
+        assert!((990.0..=1000.0).contains(&p99), "p99 {p99} (capped by the max)");
+        assert_eq!(h.count(), 1000);
+        assert_eq!(h.mean(), Duration::from_micros(500));
+    }
+}
