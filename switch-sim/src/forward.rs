@@ -30,6 +30,18 @@ pub trait Datapath {
     fn after_round(&mut self) {}
 }
 
+/// The bare switch: every output goes to its egress port (a CPU port, if
+/// any, is treated like the others; the binaries handle it themselves).
+impl Datapath for crate::Switch {
+    fn process<'a>(&mut self, port: u16, frames: impl Iterator<Item = &'a [u8]>, out: &mut OutBatch) {
+        for frame in frames {
+            if let Some(egress) = self.process_ref(port, frame) {
+                out.push(egress, self.output());
+            }
+        }
+    }
+}
+
 /// The frames one batch produced, copied into one reused buffer.
 #[derive(Default)]
 pub struct OutBatch {

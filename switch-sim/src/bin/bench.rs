@@ -157,23 +157,10 @@ fn veth_bench(mut sw: Switch, frames: &[Vec<u8>], secs: u64) -> anyhow::Result<(
         let (ns, stop) = (ns.clone(), stop.clone());
         std::thread::spawn(move || -> anyhow::Result<(u64, f64)> {
             enter(&ns)?;
-            let mut a1 = AfPacketPort::open(1, "a1")?;
-            let b1 = AfPacketPort::open(2, "b1")?;
+            let mut ports = [AfPacketPort::open(1, "a1")?, AfPacketPort::open(2, "b1")?];
             let cpu0 = thread_cpu_ns();
-            let mut n = 0u64;
-            let mut out: Vec<Vec<u8>> = Vec::with_capacity(32);
-            while !stop.load(Ordering::Relaxed) {
-                if !poll_readable(&[a1.raw_fd()], 50)?[0] {
-                    continue;
-                }
-                a1.recv_batch(|f| {
-                    if sw.process_ref(1, f) == Some(2) {
-                        out.push(sw.output().to_vec());
-                    }
-                })?;
-                n += b1.send_batch(&out)? as u64;
-                out.clear();
-            }
+            // The binaries' loop, so this measures what they run.
+            let n = switchyard_switch_sim::forward::run(&mut ports, &mut sw, &stop)?.sent;
             Ok((n, (thread_cpu_ns() - cpu0) as f64 / 1e9))
         })
     };
