@@ -35,6 +35,8 @@ use super::Shared;
 pub const MAX_BATCH: usize = 128;
 /// Entries tracked when the P4Info gives no table size.
 pub const DEFAULT_TRACKED: usize = 1 << 20;
+/// Fewest entries tracked whatever the table size.
+pub const MIN_TRACKED: usize = 65536;
 /// Idle timeouts below this are raised to it (bmv2 and switch-sim sweep at
 /// that granularity; shorter would only be rounded up by the switch).
 pub const MIN_IDLE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -279,7 +281,10 @@ impl Task {
             eprintln!("warning: {w}");
         }
         let size = tables.index().table(sy::TABLE_CONNECTION).map(|t| t.size).unwrap_or(0);
-        let tracked = if size > 0 { size as usize } else { DEFAULT_TRACKED };
+        // A memory bound only: the switch's RESOURCE_EXHAUSTED decides
+        // fullness (its size may count differently, e.g. a Tofino's cuckoo
+        // table fills below it), and forgotten-but-present entries linger.
+        let tracked = if size > 0 { (2 * size as usize).max(MIN_TRACKED) } else { DEFAULT_TRACKED };
         let (writer, completions) = spawn_writer(client.clone(), WriterOptions { max_batch: MAX_BATCH, linger: Duration::ZERO, capacity: super::REQUEST_QUEUE });
         let epoch = Instant::now();
         let rotation = opts.rotation.map(|p| Rotation::new(p.as_millis() as u64, secrets.0, secrets.1, secrets.2, 0));
