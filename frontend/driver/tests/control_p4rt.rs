@@ -20,8 +20,13 @@ use switchyard_frontend::config::{self, Config, OffloadMode};
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_frontend_dpdk::control::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_p4rt_server::{Device, DeviceOptions, Server};
+use switchyard_frontend::engine::packet::{self, Out};
+use switchyard_frontend::engine::{Action, Engine};
 use switchyard_wire::cookie::{CookieInput, CookieKeyring};
 use switchyard_wire::flow::ConnKey;
+use switchyard_wire::ipv4::Ipv4Packet;
+use switchyard_wire::tcp::TcpSegment;
+use switchyard_wire::tcp_option::{SynOptions, TcpOption};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
@@ -403,4 +408,66 @@ fn an_unreachable_switch_fails_the_start_with_its_address() {
     let err = front_end(&cfg, o).err().expect("no pipeline").to_string();
     assert!(err.contains("no pipeline") && err.contains(&sw.addr.to_string()), "{err}");
     drop(sw.rt);
+}
+
+/// (dst, dport, flags, payload length) of the engine's frames; offload
+/// requests go to the control task as the worker sends them.
+fn engine_out(fe: &FrontEnd, out: &mut Vec<Action>) -> Vec<(Ipv4Addr, u16, u8, usize)> {
+    let mut tx = Vec::new();
+    for a in out.drain(..) {
+        match a {
+            Action::Transmit(f) => {
+                let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
+                let t = TcpSegment::new_checked(ip.payload()).unwrap();
+                tx.push((ip.dst(), t.dst_port(), t.flags(), t.payload().len()));
+            }
+            Action::Offload(r) => assert_eq!(fe.link.submit(r), None),
+        }
+    }
+    tx
+}
+
+/// The engine's own offload request, for a flow it spliced, lands in the
+/// switch as the entry its packets need: same key, the backend the engine
+/// chose, the route's mode — and the completion marks the flow offloaded.
+#[test]
+fn the_engines_install_becomes_a_working_switch_entry() {
+    let sw = start_switch(&[], true);
+    let cfg = test_config(300_000);
+    let fe = front_end(&cfg, options(&sw, &cfg)).unwrap();
+    let mut engine = Engine::new(&cfg);
+    let mut out = Vec::new();
+    let (mac, swmac) = ([2, 0x53, 0x59, 1, 0, 0x10], [2, 0x53, 0x59, 0, 0, 0x10]);
+    let c_isn = 0x1234_0000u32;
+    for (cport, path, mode) in [(44000u16, "/index.html", ConnMode::Connection), (44001, "/api/v1", ConnMode::Request)] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: example.test\r\n\r\n");
+        let opts = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: false };
+        let input = CookieInput { client_ip: CLIENT, client_port: cport, vip: VIP, vport: 80, client_isn: c_isn };
+        let s = engine.keyring().generate(&input, &opts);
+        let frame = |src, sport, dst, dport, seq, ack, flags, o: &[TcpOption<'_>], payload: &[u8]| {
+            packet::emit(&Out { src, sport, dst, dport, seq, ack, flags, window: 502, options: o, payload }, mac, swmac)
+        };
+        let mut f = frame(CLIENT, cport, VIP, 80, c_isn + 1, s + 1, ACK | 0x08, &[], req.as_bytes());
+        engine.handle_frame(&mut f, 0, &mut out);
+        let syn = engine_out(&fe, &mut out);
+        assert_eq!(syn.len(), 1, "the replayed SYN");
+        let (dip, dport) = (syn[0].0, syn[0].1);
+        let mut f = frame(dip, dport, CLIENT, cport, s, c_isn + 1, SYN | ACK, &[TcpOption::Mss(1460)], b"");
+        engine.handle_frame(&mut f, 1, &mut out);
+        assert!(engine_out(&fe, &mut out).iter().any(|t| t.3 == req.len()), "the request to the backend");
+        let mut f = frame(dip, dport, CLIENT, cport, s + 1, c_isn + 1 + req.len() as u32, ACK, &[], b"");
+        engine.handle_frame(&mut f, 2, &mut out);
+        engine_out(&fe, &mut out);
+        let ev = fe.link.wait_event(WAIT).expect("the engine asked for an install");
+        let OffloadEvent::Installed { key: k, backend } = ev else { panic!("{ev:?}") };
+        assert_eq!(k, key(cport));
+        engine.on_offload(ev, 3, &mut out);
+        let b = cfg.backends[usize::from(backend)];
+        assert_eq!((b.address, b.port), (dip, dport), "the entry's backend is the one the engine spliced to");
+        assert!(sw.connections().contains(&(key(cport), Some(backend), Some(mode))), "{:?}", sw.connections());
+        // The client's next bare ACK is carried by the switch to that backend.
+        let (_, fwd) = sw.inject(&tcp_frame(CLIENT, cport, VIP, 80, ACK, b"")).expect("offloaded");
+        assert_eq!((&fwd[30..34], u16::from_be_bytes([fwd[36], fwd[37]])), (&dip.octets()[..], dport));
+    }
+    assert_eq!(engine.counters().offload_installed, 2);
 }

@@ -549,7 +549,7 @@ impl Task {
 
     fn rotate(&mut self) {
         let now = self.now_ms();
-        let applied = self.q.shared.rotations_applied.load(Relaxed);
+        let applied = self.q.shared.rotations_applied.load(std::sync::atomic::Ordering::Acquire);
         let Some(step) = self.rotation.as_mut().and_then(|r| r.poll(now, applied, fresh_secret)) else { return };
         match step {
             Step::TellWorkers(s) => {
