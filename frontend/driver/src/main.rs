@@ -81,8 +81,11 @@ fn main() -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))?;
-    let run = |io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
+    // "front-end up" is printed once the switch is reached and programmed
+    // (the testbed waits for it), just before the worker starts polling.
+    let run = |up: String, io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
         let (control, handle) = ControlLink::spawn(link, stop.clone())?;
+        println!("front-end up: {up}");
         let mut engine = Engine::new(&cfg);
         let (report, io_stats) = io(&mut engine, &control);
         stop.store(true, Ordering::SeqCst);
@@ -102,15 +105,14 @@ fn main() -> Result<()> {
             let mut port = Port::by_name(&eal, &port_cfg.device)
                 .with_context(|| format!("DPDK port `{}` (is the vdev/PCI device in eal_args?)", port_cfg.device))?;
             port.start(PortConfig::default(), &pool)?;
-            println!("front-end up: dpdk port {} ({})", port_cfg.device, port_cfg.name);
+            let up = format!("dpdk port {} ({})", port_cfg.device, port_cfg.name);
             let mut io = DpdkIo { port: &port, pool: &pool };
-            run(&mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
+            run(up, &mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
         }
         Driver::AfPacket => {
             let iface = args.iface.as_deref().context("--driver af-packet needs --iface")?;
             let mut io = AfPacket::open(iface)?;
-            println!("front-end up: af_packet on {iface}");
-            run(&mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
+            run(format!("af_packet on {iface}"), &mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
         }
     }
 }
