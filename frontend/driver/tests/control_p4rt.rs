@@ -471,3 +471,29 @@ fn the_engines_install_becomes_a_working_switch_entry() {
     }
     assert_eq!(engine.counters().offload_installed, 2);
 }
+
+/// Another controller takes primacy: installs are refused as unreachable
+/// (the flow stays on the front-end path); when it leaves, the front-end is
+/// primary again, programs its services again (the usurper had removed the
+/// VIP) and installs work.
+#[test]
+fn primacy_lost_refuses_and_regained_reprograms() {
+    let sw = start_switch(&[], true);
+    let cfg = test_config(300_000);
+    let fe = front_end(&cfg, options(&sw, &cfg)).unwrap();
+    let usurper = sw.rt.block_on(async {
+        let c = P4rtClient::connect(&format!("http://{}", sw.addr), ClientOptions { election_id: 20, ..Default::default() }).await.unwrap();
+        assert!(c.is_primary());
+        c.write(vec![sy::delete(sw.tables.vip_key(VIP, 80).unwrap())], Atomicity::ContinueOnError).await.unwrap();
+        c
+    });
+    assert!(sw.table(sy::TABLE_VIP).is_empty());
+    let ev = install(&fe, key(45000), 0, OffloadMode::Connection);
+    assert_eq!(ev, OffloadEvent::Refused { key: key(45000), backend: 0, reason: RefusedReason::SwitchUnreachable });
+    assert!(sw.connections().is_empty());
+
+    sw.rt.block_on(async move { drop(usurper) });
+    until("services programmed again", WAIT, || sw.table(sy::TABLE_VIP).len() == 1);
+    assert!(matches!(install(&fe, key(45000), 0, OffloadMode::Connection), OffloadEvent::Installed { .. }));
+    assert_eq!(fe.link.stats().refused_unreachable.load(Ordering::Relaxed), 1);
+}
