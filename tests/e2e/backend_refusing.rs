@@ -12,14 +12,12 @@ use switchyard_testbed::{addr, clients, SwitchMode, Testbed, TestbedSpec};
 #[ignore = "needs root: namespaces, switch-sim, DPDK, eBPF"]
 fn stopped_backend_yields_http_errors_not_hangs() {
     let tag = "br1";
-    let (path, cfg) = example_config();
+    let (path, _cfg) = example_config();
     {
-        let mut spec = TestbedSpec::new(tag, 2, SwitchMode::Sim);
-        let (s, k) = lb::services_from_config(&cfg);
-        (spec.services, spec.secrets) = (s, Some(k));
-        let mut tb = Testbed::up(spec).unwrap();
+        // The front-end programs the services itself over P4Runtime.
+        let mut tb = Testbed::up(TestbedSpec::new(tag, 2, SwitchMode::Sim)).unwrap();
         let _agents = lb::start_agents(&tb).unwrap();
-        let fe = Frontend::start(&tb, &path, FrontendDriver::Dpdk, true).unwrap();
+        let fe = Frontend::start(&tb, &path, FrontendDriver::Dpdk, false).unwrap();
         // Pool `web` is b0 and b1, round robin; b0 stops listening.
         tb.backends[0].stop();
         let (mut ok, mut errors) = (0, 0);

@@ -61,13 +61,17 @@ pub fn run<I: FrameIo>(
         }
         for a in actions.drain(..) {
             match a {
-                Action::Transmit(frame) => match io.frame_from(&frame) {
-                    Some(m) => {
-                        rep.built += 1;
-                        tx.push(m)
+                Action::Transmit(frame) => {
+                    match io.frame_from(&frame) {
+                        Some(m) => {
+                            rep.built += 1;
+                            tx.push(m)
+                        }
+                        None => rep.no_mbuf += 1,
                     }
-                    None => rep.no_mbuf += 1,
-                },
+                    // The copy is in the driver's buffer: the engine reuses its own.
+                    engine.recycle(frame);
+                }
                 Action::Offload(r) => {
                     if let Some(ev) = control.submit(r) {
                         // Handled next round with the other completions.
