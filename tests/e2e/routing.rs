@@ -40,7 +40,7 @@ fn concurrent_and_keepalive_offloaded() {
         let reqs: Vec<Request> = (0..100)
             .map(|i| {
                 let (p, h, _) = route(i);
-                Request { url: format!("http://{vip}{p}?c={i}"), headers: h }
+                h.into_iter().fold(Request::get(format!("http://{vip}{p}?c={i}")), Request::header)
             })
             .collect();
         let got = fetch_many(&tb.client, &reqs, &tb.dir.join("par"), 120, true).unwrap();
@@ -53,7 +53,7 @@ fn concurrent_and_keepalive_offloaded() {
 
         // Keep-alive, connection mode: every request to the first backend.
         let reqs: Vec<Request> =
-            (0..20).map(|i| Request { url: format!("http://{vip}/{}", if i % 2 == 0 { "1k" } else { "10k" }), headers: vec![] }).collect();
+            (0..20).map(|i| Request::get(format!("http://{vip}/{}", if i % 2 == 0 { "1k" } else { "10k" }))).collect();
         let got = fetch_many(&tb.client, &reqs, &tb.dir.join("ka"), 60, false).unwrap();
         let first = got[0].backend.clone();
         assert!(first.is_some());
@@ -91,7 +91,7 @@ fn request_mode_rerouting(tag: &str, offload: bool) {
         let fe = Frontend::start(&tb, &path, FrontendDriver::Dpdk, !offload).unwrap();
         let vip = addr::VIP;
         let paths = ["/a/1k", "/b/10k", "/a/10k", "/b/1m", "/a/1k", "/b/1k"];
-        let reqs: Vec<Request> = paths.iter().map(|p| Request { url: format!("http://{vip}:8080{p}"), headers: vec![] }).collect();
+        let reqs: Vec<Request> = paths.iter().map(|p| Request::get(format!("http://{vip}:8080{p}"))).collect();
         let got = fetch_many(&tb.client, &reqs, &tb.dir.join("rq"), 60, false).unwrap();
         let log = fe.stop();
         println!("{log}");
@@ -110,4 +110,10 @@ fn request_mode_rerouting(tag: &str, offload: bool) {
 #[ignore = "needs root: namespaces, switch-sim, DPDK, eBPF"]
 fn request_mode_rerouting_on_the_frontend_path() {
     request_mode_rerouting("ro2", false);
+}
+
+#[test]
+#[ignore = "needs root: namespaces, switch-sim, DPDK, eBPF"]
+fn request_mode_rerouting_offloaded() {
+    request_mode_rerouting("ro3", true);
 }

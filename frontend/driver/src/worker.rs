@@ -93,7 +93,7 @@ pub fn run<I: FrameIo>(
             if let Some(every) = stats_every {
                 if now_inst.duration_since(last_stats) >= every {
                     last_stats = now_inst;
-                    println!("{}\n{}", counters_line(engine), control.stats().line());
+                    println!("stats rx {} tx {} {}\n{}", rep.rx, rep.tx, counters_line(engine), control.stats().line());
                 }
             }
         }

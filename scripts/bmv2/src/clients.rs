@@ -98,6 +98,24 @@ mod tests {
 pub struct Request {
     pub url: String,
     pub headers: Vec<String>,
+    /// More curl options for this transfer (e.g. `--limit-rate 200k`).
+    pub args: Vec<String>,
+}
+
+impl Request {
+    pub fn get(url: impl Into<String>) -> Self {
+        Self { url: url.into(), headers: Vec::new(), args: Vec::new() }
+    }
+
+    pub fn header(mut self, h: impl Into<String>) -> Self {
+        self.headers.push(h.into());
+        self
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
 }
 
 /// Many requests from one curl process: `parallel` opens a connection per
@@ -120,6 +138,7 @@ pub fn fetch_many(ns: &Netns, reqs: &[Request], dir: &Path, max_secs: u32, paral
         for h in &r.headers {
             argv.extend(["-H".into(), h.clone()]);
         }
+        argv.extend(r.args.iter().cloned());
         let body = dir.join(format!("body-{i}"));
         argv.extend([
             "-o".into(),

@@ -80,6 +80,11 @@ impl Frontend {
     /// Starts the front-end in the front-end namespace and waits until it
     /// polls its port.
     pub fn start(tb: &Testbed, config: &Path, driver: FrontendDriver, no_switch: bool) -> Result<Self> {
+        Self::start_with(tb, config, driver, no_switch, &[])
+    }
+
+    /// `start` with extra command-line arguments (e.g. `--stats-interval 1`).
+    pub fn start_with(tb: &Testbed, config: &Path, driver: FrontendDriver, no_switch: bool, extra: &[&str]) -> Result<Self> {
         let bin = find_bin("switchyard-frontend")?;
         let log = tb.dir.join("frontend.log");
         let _ = std::fs::remove_file(&log);
@@ -95,6 +100,7 @@ impl Frontend {
         if no_switch {
             argv.push("--no-switch".into());
         }
+        argv.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut child = tb.frontend.spawn(&args, &log)?;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -114,6 +120,30 @@ impl Frontend {
         }
     }
 
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until its counters (periodic `stats` lines, needs
+    /// `--stats-interval`) satisfy `ok`.
+    pub fn wait_counters(&self, timeout: Duration, ok: impl Fn(&std::collections::HashMap<String, u64>) -> bool) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if ok(&frontend_counters(&self.log())) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("front-end counters did not reach the expected state in {timeout:?}:\n{}", self.log())
+    }
+
+    /// SIGKILL: the front-end dies without a word, as in a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops it with SIGINT (it prints its counters on the way out) and
     /// returns its log.
     pub fn stop(mut self) -> String {
@@ -131,9 +161,11 @@ impl Frontend {
     }
 }
 
-/// The front-end's exit summary as name -> value: the counters line
-/// (`flows 3 new 3 ...`, pairs of name and number) and the drops line
-/// (`drops: bad_cookie=5 ...`, keyed `drop.<reason>`).
+/// The front-end's counters as name -> value, from its exit summary and
+/// its periodic `stats` lines (the latest value wins): pairs of name and
+/// number (`rx 10 tx 9 flows 3 new 3 offload req 3 ...`; a name of two
+/// words is joined with `_`) and the drops line (`drops: bad_cookie=5`,
+/// keyed `drop.<reason>`).
 pub fn frontend_counters(log: &str) -> std::collections::HashMap<String, u64> {
     let mut m = std::collections::HashMap::new();
     for line in log.lines() {
@@ -145,19 +177,46 @@ pub fn frontend_counters(log: &str) -> std::collections::HashMap<String, u64> {
                     }
                 }
             }
-        } else if line.starts_with("flows ") {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            // Names may be two words ("offload req"): join every word run
-            // before a number.
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("switch: ") {
+            // The control task's line: `install req 9 ok 9 (moved 0) refused
+            // full 0 ...; latency n 9 mean 3.74ms p50 3.84ms ...`. Keys get
+            // `switch.`; durations are stored in microseconds (`_us`).
             let mut name: Vec<&str> = Vec::new();
-            for w in words {
-                match w.parse::<u64>() {
-                    Ok(v) if !name.is_empty() => {
-                        m.insert(name.join("_"), v);
+            for w in rest.split(|c: char| c.is_whitespace() || "();".contains(c)).filter(|w| !w.is_empty()) {
+                let (num, unit) = match w.strip_suffix("ms") {
+                    Some(n) => (n.parse::<f64>().ok().map(|v| (v * 1000.0) as u64), "_us"),
+                    None => (w.parse::<u64>().ok(), ""),
+                };
+                match num {
+                    Some(v) if !name.is_empty() => {
+                        m.insert(format!("switch.{}{unit}", name.join("_")), v);
                         name.clear();
                     }
                     _ => name.push(w),
                 }
+            }
+            continue;
+        }
+        let pairs = if let Some(rest) = line.strip_prefix("stats ") {
+            rest
+        } else if line.starts_with("flows ") {
+            line
+        } else if let Some(rest) = line.strip_prefix("front-end stopped after ") {
+            // "<secs>s: rx N tx N built N no_buffer N; <driver stats>"
+            rest.split_once(": ").map(|(_, r)| r.split(';').next().unwrap_or("")).unwrap_or("")
+        } else {
+            continue;
+        };
+        let mut name: Vec<&str> = Vec::new();
+        for w in pairs.split_whitespace() {
+            match w.parse::<u64>() {
+                Ok(v) if !name.is_empty() => {
+                    m.insert(name.join("_"), v);
+                    name.clear();
+                }
+                _ => name.push(w),
             }
         }
     }
@@ -170,12 +229,17 @@ mod tests {
 
     #[test]
     fn parses_the_summary() {
-        let log = "front-end up\nflows 4 new 22 replayed_syns 22 offload req 22 ok 0 refused 22\ndrops: bad_cookie=7 no_flow=1\n";
+        let log = "front-end up\nstats rx 5 tx 4 flows 1 new 1\nfront-end stopped after 1.3s: rx 19280 tx 19258 built 44 no_buffer 0; dpdk port 0: PortStats { rx_packets: 19280 }\nflows 4 new 22 replayed_syns 22 offload req 22 ok 0 refused 22\ndrops: bad_cookie=7 no_flow=1\n";
         let m = frontend_counters(log);
+        assert_eq!((m["rx"], m["tx"], m["no_buffer"]), (19280, 19258, 0));
+        assert!(!m.contains_key("rx_packets:"));
         assert_eq!(m["new"], 22);
         assert_eq!(m["offload_req"], 22);
         assert_eq!(m["ok"], 0);
         assert_eq!(m["drop.bad_cookie"], 7);
         assert!(frontend_counters("nothing").is_empty());
+        let s = frontend_counters("switch: install req 9 ok 8 (moved 1) refused full 2 unreachable 0 failed 0; latency n 8 mean 3.74ms p50 3.84ms p99 7.68ms max 8.05ms; deletes engine 5");
+        assert_eq!((s["switch.install_req"], s["switch.ok"], s["switch.moved"], s["switch.refused_full"]), (9, 8, 1, 2));
+        assert_eq!((s["switch.latency_n"], s["switch.mean_us"], s["switch.p99_us"]), (8, 3740, 7680));
     }
 }

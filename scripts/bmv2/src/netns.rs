@@ -77,6 +77,18 @@ impl Netns {
         Ok(())
     }
 
+    /// (rx, tx) packets of an interface in this namespace, from the kernel's
+    /// link statistics.
+    pub fn link_packets(&self, ifname: &str) -> Result<(u64, u64)> {
+        let out = self.exec(&["ip", "-s", "-j", "link", "show", "dev", ifname])?;
+        let v: serde_json::Value = serde_json::from_str(&out).with_context(|| format!("ip -s -j link: {out}"))?;
+        let s = &v[0]["stats64"];
+        match (s["rx"]["packets"].as_u64(), s["tx"]["packets"].as_u64()) {
+            (Some(rx), Some(tx)) => Ok((rx, tx)),
+            _ => bail!("no packet counters for {ifname} in {}", self.name),
+        }
+    }
+
     /// Waits until something listens on TCP `port` inside the namespace.
     pub fn wait_listening(&self, port: u16, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
