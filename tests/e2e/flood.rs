@@ -126,6 +126,9 @@ fn syn_and_ack_floods_leave_no_state_and_clients_are_served() {
             legit.join().unwrap()
         });
         std::thread::sleep(Duration::from_millis(500));
+        let sw = lb::switch_counters(&tb).unwrap();
+        println!("switch counters: {sw:?}");
+        assert!(sw["path.syn_answered"] >= u64::from(SYNS), "the switch's own counter of SYNs answered: {}", sw["path.syn_answered"]);
         let log = fe.stop();
         let c = lb::frontend_counters(&log);
         println!("{log}");

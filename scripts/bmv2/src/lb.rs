@@ -243,3 +243,19 @@ mod tests {
         assert_eq!((s["switch.latency_n"], s["switch.mean_us"], s["switch.p99_us"]), (8, 3740, 7680));
     }
 }
+
+/// The P4 program's counters read over P4Runtime with `switchyard-ctl`
+/// from the front-end namespace (the only one with a management link):
+/// `path.<name>` and `drop.<name>`, named by the shared registry.
+pub fn switch_counters(tb: &Testbed) -> Result<std::collections::HashMap<String, u64>> {
+    let bin = find_bin("switchyard-ctl")?;
+    let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
+    let out = tb.frontend.exec(&[bin.to_str().unwrap(), "--switch", &sw, "counters", "--plain"])?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect())
+}

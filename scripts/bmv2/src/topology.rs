@@ -165,6 +165,25 @@ impl Testbed {
     }
 }
 
+impl Drop for Testbed {
+    /// The switch stops first, while its ports are still up, so it exits
+    /// cleanly and logs its final counters; the namespaces go after.
+    fn drop(&mut self) {
+        if let Some(mut p) = self.switch_proc.take() {
+            let _ = crate::cmd::output(&["kill", "-TERM", &p.id().to_string()]);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = p.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
 /// Writes the entries for this topology and starts switch-sim with its
 /// P4Runtime server (`switchyard-p4rt`) on the switch's interfaces; waits
 /// until its ports are open and the server listens.
