@@ -75,23 +75,21 @@ fn finish(tb: Testbed, bad: usize) -> Result<()> {
     Ok(())
 }
 
-/// The load balancer: switch-sim, the DPDK front-end, agents, nginx.
+/// The load balancer: switch-sim with its P4Runtime server, the DPDK
+/// front-end programming it, agents, nginx.
 pub fn load_balancer(tag: &str, backends: usize, config: &Path, ab_requests: u32) -> Result<()> {
-    let cfg = switchyard_frontend::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut spec = TestbedSpec::new(tag, backends, SwitchMode::Sim);
-    let (services, secrets) = lb::services_from_config(&cfg);
-    spec.services = services;
-    spec.secrets = Some(secrets);
-    println!("== Switchyard: switch-sim executing p4/switchyard.p4, DPDK front-end, {backends} nginx backends with the eBPF agent");
+    switchyard_frontend::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("== Switchyard: switch-sim executing p4/switchyard.p4 (P4Runtime on {}:{}), DPDK front-end, {backends} nginx backends with the eBPF agent", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
     println!("   config {}", config.display());
-    let tb = Testbed::up(spec)?;
+    let tb = Testbed::up(TestbedSpec::new(tag, backends, SwitchMode::Sim))?;
     let _agents = lb::start_agents(&tb)?;
     println!("   agents attached on {} backends", tb.backends.len());
-    let fe = Frontend::start(&tb, config, FrontendDriver::Dpdk, true)?;
-    println!("   front-end up (offload to the switch: not yet wired; every flow stays on the front-end path)");
+    let fe = Frontend::start(&tb, config, FrontendDriver::Dpdk, false)?;
+    println!("   front-end up; it programmed the switch's services over P4Runtime and offloads every connection it splices");
 
+    let (rx0, tx0) = tb.client.link_packets("eth0")?;
     let vip = addr::VIP;
-    println!("\n== curl from {} to the VIP {vip}:80, routed by the front-end's L7 rules", tb.client.name());
+    println!("\n== curl from {} to the VIP {vip}, routed by the front-end's L7 rules", tb.client.name());
     println!("{:<38} {:<16} {:>6} {:>8} {:>10} {:>8} body", "route", "path", "status", "backend", "bytes", "seconds");
     let mut bad = 0;
     for r in REQUESTS {
@@ -110,12 +108,45 @@ pub fn load_balancer(tag: &str, backends: usize, config: &Path, ab_requests: u32
         );
     }
     bad += ab_run(&tb, &format!("http://{vip}/1k"), ab_requests)?;
-
+    let (rx1, tx1) = tb.client.link_packets("eth0")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sw = lb::switch_counters(&tb).unwrap_or_default();
     let log = fe.stop();
-    println!("\n== front-end counters");
-    for line in log.lines().filter(|l| l.starts_with("front-end stopped") || l.starts_with("flows ") || l.starts_with("drops:")) {
-        println!("   {line}");
-    }
+    let c = lb::frontend_counters(&log);
+    let g = |m: &std::collections::HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    let client_pkts = rx1 - rx0 + tx1 - tx0;
+    let (conns, fe_rx, fe_tx) = (g(&c, "new"), g(&c, "rx"), g(&c, "tx"));
+    println!("\n== what happened");
+    let row = |k: &str, v: String| println!("   {k:<44} {v}");
+    row("client connections (front-end flows)", conns.to_string());
+    row("packets on the client's link", client_pkts.to_string());
+    row(
+        "packets the front-end received / sent",
+        format!("{fe_rx} / {fe_tx}  ({:.1} per connection)", (fe_rx + fe_tx) as f64 / conns.max(1) as f64),
+    );
+    row(
+        "client packets the switch carried alone",
+        format!("{:.2}%", 100.0 * (1.0 - fe_rx as f64 / client_pkts.max(1) as f64)),
+    );
+    row("switch: SYNs answered with a cookie", g(&sw, "path.syn_answered").to_string());
+    row("switch: to the front-end", g(&sw, "path.to_frontend").to_string());
+    row("switch: offloaded in / out", format!("{} / {}", g(&sw, "path.offloaded_in"), g(&sw, "path.offloaded_out")));
+    row("switch: FIN/RST digests", g(&sw, "path.teardown_digest").to_string());
+    row(
+        "entries installed / refused (table full)",
+        format!("{} / {}", g(&c, "switch.ok"), g(&c, "switch.refused_full")),
+    );
+    row(
+        "install latency mean / p50 / p99",
+        format!(
+            "{:.2} / {:.2} / {:.2} ms",
+            g(&c, "switch.mean_us") as f64 / 1000.0,
+            g(&c, "switch.p50_us") as f64 / 1000.0,
+            g(&c, "switch.p99_us") as f64 / 1000.0
+        ),
+    );
+    let drops: Vec<String> = c.iter().filter(|(k, _)| k.starts_with("drop.")).map(|(k, v)| format!("{}={v}", &k[5..])).collect();
+    row("front-end drops", if drops.is_empty() { "none".into() } else { drops.join(" ") });
     finish(tb, bad)
 }
 
