@@ -77,11 +77,12 @@ fn finish(tb: Testbed, bad: usize) -> Result<()> {
 
 /// The load balancer: switch-sim with its P4Runtime server, the DPDK
 /// front-end programming it, agents, nginx.
-pub fn load_balancer(tag: &str, backends: usize, config: &Path, ab_requests: u32) -> Result<()> {
+pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path, ab_requests: u32) -> Result<()> {
     switchyard_frontend::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("== Switchyard: switch-sim executing p4/switchyard.p4 (P4Runtime on {}:{}), DPDK front-end, {backends} nginx backends with the eBPF agent", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
+    let tb = Testbed::up(TestbedSpec::new(tag, backends, mode))?;
+    let switch = if tb.spec.mode == SwitchMode::Bmv2 { "bmv2 (simple_switch_grpc)" } else { "switch-sim" };
+    println!("== Switchyard: {switch} executing p4/switchyard.p4 (P4Runtime on {}:{}), DPDK front-end, {backends} nginx backends with the eBPF agent", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
     println!("   config {}", config.display());
-    let tb = Testbed::up(TestbedSpec::new(tag, backends, SwitchMode::Sim))?;
     let _agents = lb::start_agents(&tb)?;
     println!("   agents attached on {} backends", tb.backends.len());
     let fe = Frontend::start(&tb, config, FrontendDriver::Dpdk, false)?;
@@ -154,6 +155,6 @@ pub fn load_balancer(tag: &str, backends: usize, config: &Path, ab_requests: u32
 pub fn run(spec: TestbedSpec, config: &Path, ab_requests: u32) -> Result<()> {
     match spec.mode {
         SwitchMode::Router => router(spec, ab_requests),
-        SwitchMode::Sim => load_balancer(&spec.tag, spec.backends, config, ab_requests),
+        SwitchMode::Sim | SwitchMode::Bmv2 => load_balancer(&spec.tag, spec.backends, spec.mode, config, ab_requests),
     }
 }

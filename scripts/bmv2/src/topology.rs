@@ -32,6 +32,14 @@ pub enum SwitchMode {
     /// switch-sim executing p4/switchyard.p4 on the switch's interfaces,
     /// with its P4Runtime server on the management address.
     Sim,
+    /// Real bmv2: `p4c-bm2-ss` compiles the same source, `simple_switch_grpc`
+    /// runs it; when they are not on PATH the testbed says so and runs `sim`.
+    Bmv2,
+}
+
+/// True when both bmv2 tools are on PATH.
+pub fn bmv2_available() -> bool {
+    crate::cmd::require_tools(&["p4c-bm2-ss", "simple_switch_grpc"]).is_ok()
 }
 
 impl std::str::FromStr for SwitchMode {
@@ -40,8 +48,8 @@ impl std::str::FromStr for SwitchMode {
         match s {
             "router" => Ok(SwitchMode::Router),
             "sim" => Ok(SwitchMode::Sim),
-            "bmv2" => bail!("switch mode `bmv2` is not available yet: the driver for p4c-bm2-ss + simple_switch_grpc is not written (see docs/TESTBED.md); use `sim`, which executes the same P4 source"),
-            _ => bail!("unknown switch mode `{s}` (router, sim)"),
+            "bmv2" => Ok(SwitchMode::Bmv2),
+            _ => bail!("unknown switch mode `{s}` (router, sim, bmv2)"),
         }
     }
 }
@@ -94,8 +102,15 @@ fn ns_name(tag: &str, role: &str) -> String {
 }
 
 impl Testbed {
-    pub fn up(spec: TestbedSpec) -> Result<Self> {
+    pub fn up(mut spec: TestbedSpec) -> Result<Self> {
         crate::require_root()?;
+        if spec.mode == SwitchMode::Bmv2 && !bmv2_available() {
+            eprintln!(
+                "testbed: switch mode bmv2 asked for, but p4c-bm2-ss and simple_switch_grpc are not on PATH \
+                 (no Debian or PyPI package provides them): running switch-sim, which executes the same p4/switchyard.p4"
+            );
+            spec.mode = SwitchMode::Sim;
+        }
         crate::cmd::require_tools(&["ip", "ethtool", "nginx", "ss"])?;
         if spec.backends == 0 || spec.backends > addr::MAX_BACKENDS {
             bail!("backends must be 1..={}", addr::MAX_BACKENDS);
@@ -129,7 +144,7 @@ impl Testbed {
         for (ns, l) in &links {
             wire_link(&switch, ns, l, spec.mode).with_context(|| format!("link {} <-> {}", switch.name(), ns.name()))?;
         }
-        if spec.mode == SwitchMode::Sim {
+        if spec.mode != SwitchMode::Router {
             // The management link carries P4Runtime between the front-end
             // and the switch; the data ports stay address-less.
             switch.add_veth("mgmt0", &addr::mac_str(addr::mac(254, true)), &frontend, "mgmt0", &addr::mac_str(addr::mac(254, false)))?;
@@ -142,6 +157,7 @@ impl Testbed {
                 None
             }
             SwitchMode::Sim => Some(start_switch_sim(&switch, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir)?),
+            SwitchMode::Bmv2 => Some(start_bmv2(&switch, &frontend, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir)?),
         };
         let www = nginx::write_bodies(&dir)?;
         let mut backends = Vec::new();
@@ -184,10 +200,9 @@ impl Drop for Testbed {
     }
 }
 
-/// Writes the entries for this topology and starts switch-sim with its
-/// P4Runtime server (`switchyard-p4rt`) on the switch's interfaces; waits
-/// until its ports are open and the server listens.
-fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
+/// The topology's entries file (routes, port roles, front-end ports and
+/// any static services), written for a P4 switch.
+fn write_entries(links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<PathBuf> {
     let routes: Vec<Route> = links
         .iter()
         .map(|l| Route {
@@ -200,6 +215,33 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
         .collect();
     let entries = dir.join("switch-entries.json");
     std::fs::write(&entries, switch_entries::entries_json(&routes, 1, &spec.services, spec.secrets))?;
+    Ok(entries)
+}
+
+/// Waits until `log` shows `ready` (or the process exits, or 60 s pass).
+fn wait_ready(child: &mut std::process::Child, log: &std::path::Path, ready: &str, what: &str) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(ready) {
+            return Ok(());
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!("{what} exited ({st}):\n{text}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("{what} not ready within 60 s:\n{text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Starts switch-sim with its P4Runtime server (`switchyard-p4rt`) on the
+/// switch's interfaces and the topology's entries; waits until its ports
+/// are open and the server listens.
+fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
+    let entries = write_entries(links, spec, dir)?;
     let bin = crate::find_bin("switchyard-p4rt")?;
     let p4 = crate::repo_root().join("p4/switchyard.p4");
     let mut argv = vec![
@@ -221,21 +263,48 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
     let log = dir.join("switch.log");
     let args: Vec<&str> = argv.iter().map(String::as_str).collect();
     let mut child = switch.spawn(&args, &log)?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("listening on") {
-            return Ok(child);
-        }
+    wait_ready(&mut child, &log, "listening on", "switch-sim")?;
+    Ok(child)
+}
+
+/// Real bmv2: compiles p4/switchyard.p4 with p4c-bm2-ss, runs
+/// simple_switch_grpc on the switch's interfaces, then pushes the pipeline
+/// and the topology's entries over P4Runtime with `switchyard-ctl` from the
+/// front-end namespace (the management link). Not exercised in this
+/// project's CI: no package provides bmv2 here.
+fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
+    let entries = write_entries(links, spec, dir)?;
+    let p4 = crate::repo_root().join("p4/switchyard.p4");
+    let (p4info, json) = (dir.join("switchyard.p4info.bin"), dir.join("switchyard.json"));
+    let mut argv: Vec<String> = vec!["p4c-bm2-ss".into(), "--p4runtime-files".into(), p4info.to_string_lossy().into_owned()];
+    for (k, v) in &spec.p4_defines {
+        argv.push(format!("-D{k}={v}"));
+    }
+    argv.extend(["-o".into(), json.to_string_lossy().into_owned(), p4.to_string_lossy().into_owned()]);
+    crate::cmd::run(&argv.iter().map(String::as_str).collect::<Vec<_>>()).context("p4c-bm2-ss")?;
+    let mut argv: Vec<String> = vec!["simple_switch_grpc".into(), "--device-id".into(), "1".into(), "--no-p4".into()];
+    for l in links {
+        argv.push("-i".into());
+        argv.push(format!("{}@{}", switch_entries::port_of(l.host), l.switch_if));
+    }
+    argv.extend(["--".into(), "--grpc-server-addr".into(), format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT)]);
+    let log = dir.join("switch.log");
+    let mut child = switch.spawn(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &log)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while switch.wait_listening(addr::P4RUNTIME_PORT, std::time::Duration::from_secs(1)).is_err() {
         if let Some(st) = child.try_wait()? {
-            bail!("switch-sim exited ({st}):\n{text}");
+            bail!("simple_switch_grpc exited ({st}): {}", std::fs::read_to_string(&log).unwrap_or_default());
         }
         if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            bail!("switch-sim did not load within 30 s:\n{text}");
+            bail!("simple_switch_grpc did not listen within 60 s");
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let ctl = crate::find_bin("switchyard-ctl")?;
+    let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
+    let (ctl, p4info, json, entries) = (ctl.to_string_lossy(), p4info.to_string_lossy(), json.to_string_lossy(), entries.to_string_lossy());
+    frontend.exec(&[&ctl, "--switch", &sw, "push-pipeline", "--p4info", &p4info, "--device-config", &json])?;
+    frontend.exec(&[&ctl, "--switch", &sw, "apply-entries", &entries])?;
+    Ok(child)
 }
 
 /// One veth pair: `s-<host>` in the switch namespace, `eth0` in the host's,
@@ -261,7 +330,7 @@ fn wire_link(switch: &Netns, host: &Netns, l: &Link, mode: SwitchMode) -> Result
         }
         // The P4 program routes; the switch's kernel must neither answer
         // nor forward (no addresses, ip_forward stays 0).
-        SwitchMode::Sim => {}
+        SwitchMode::Sim | SwitchMode::Bmv2 => {}
     }
     Ok(())
 }
@@ -274,7 +343,7 @@ mod tests {
     fn modes_parse_with_clear_errors() {
         assert_eq!("router".parse::<SwitchMode>().unwrap(), SwitchMode::Router);
         assert_eq!("sim".parse::<SwitchMode>().unwrap(), SwitchMode::Sim);
-        assert!("bmv2".parse::<SwitchMode>().unwrap_err().to_string().contains("not available yet"));
+        assert_eq!("bmv2".parse::<SwitchMode>().unwrap(), SwitchMode::Bmv2);
         assert!("foo".parse::<SwitchMode>().is_err());
     }
 
