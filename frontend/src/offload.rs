@@ -12,6 +12,13 @@ pub enum OffloadRequest {
     Install { key: ConnKey, backend: BackendIndex, mode: OffloadMode },
     /// The flow is over (or was handed back): remove the entry.
     Delete { key: ConnKey },
+    /// Request mode hand-over: remove the entry and answer `Detached`
+    /// once the switch no longer holds it. Until then the entry still names
+    /// the old backend, so the switch would carry that backend's close (its
+    /// FIN and ACKs) straight to the client and the client's ACKs of the
+    /// new backend's bytes to the old one: the engine closes the old backend
+    /// and replays the SYN only after this answer.
+    Detach { key: ConnKey },
 }
 
 /// Why an install did not happen. The flow stays on the front-end path,
@@ -29,4 +36,8 @@ pub enum RefusedReason {
 pub enum OffloadEvent {
     Installed { key: ConnKey, backend: BackendIndex },
     Refused { key: ConnKey, backend: BackendIndex, reason: RefusedReason },
+    /// The answer to every `Detach`: the entry is gone, or the delete
+    /// failed (`removed: false`; the hand-over goes on regardless, as it
+    /// would have to after a lost answer).
+    Detached { key: ConnKey, removed: bool },
 }

@@ -509,43 +509,141 @@ fn forwarding_rewrite_checksums_match_recompute() {
     }
 }
 
-#[test]
-fn request_mode_hands_over_to_new_backend() {
-    let mut w = Walk::new(VIP2);
-    let got = w.splice(REQ, WEB);
-    assert_eq!(got, REQ);
+/// Request mode: a spliced flow whose first response (100 bytes) the
+/// client has read; `entry` is what the switch's entry went through.
+/// Returns (rl, client_ack).
+fn request_mode_first_response(w: &mut Walk, entry: Option<OffloadEvent>) -> (u32, u32) {
+    assert_eq!(w.splice(REQ, WEB), REQ);
     let rl = REQ.len() as u32;
-    // Response 1 acked the request; entry install (request mode).
     let resp_len = 100u32;
     w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK, &vec![b'r'; resp_len as usize], 3);
     let (_, off) = w.take();
-    assert!(matches!(off[0], OffloadRequest::Install { backend: 0, mode: config::OffloadMode::Request, .. }));
-    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 4, &mut w.out);
-    // Second request on the keep-alive connection goes to the api pool.
+    assert_eq!(off, vec![OffloadRequest::Install { key: w.key(), backend: 0, mode: config::OffloadMode::Request }]);
+    if let Some(ev) = entry {
+        w.e.on_offload(ev, 4, &mut w.out);
+    }
+    (rl, w.s.wrapping_add(1 + resp_len))
+}
+
+/// How the control task answers the hand-over's Detach.
+#[derive(Debug, Clone, Copy)]
+enum DetachAnswer {
+    Removed,
+    Failed,
+    /// Never: the flow's timer goes on after `backend_syn_rto_ms`.
+    Lost,
+}
+
+/// The hand-over to a new backend in request mode, for each state of the
+/// switch's entry. While the entry may name the old backend, the engine
+/// must not close that backend nor start the new one: the switch would
+/// carry the old backend's FIN (at the very seq where the next response
+/// starts) to the client, and the client's ACKs of the new backend's bytes
+/// to the old one. So it detaches the entry first and waits for the answer.
+#[test]
+fn request_mode_hands_over_to_new_backend() {
+    let installed = Some(OffloadEvent::Installed { key: ConnKey { client_ip: CIP, client_port: 40000, vip_id: 1 }, backend: 0 });
+    let refused = Some(OffloadEvent::Refused { key: ConnKey { client_ip: CIP, client_port: 40000, vip_id: 1 }, backend: 0, reason: RefusedReason::TableFull });
+    // (case, entry events, detach expected, its answer)
+    let rows: &[(&str, Option<OffloadEvent>, bool, DetachAnswer)] = &[
+        ("entry installed", installed, true, DetachAnswer::Removed),
+        ("install still in flight", None, true, DetachAnswer::Removed),
+        ("installed, delete failed", installed, true, DetachAnswer::Failed),
+        ("installed, answer lost", installed, true, DetachAnswer::Lost),
+        ("install refused: no entry", refused, false, DetachAnswer::Removed),
+    ];
+    for &(case, entry, detach, answer) in rows {
+        let mut w = Walk::new(VIP2);
+        let (rl, client_ack) = request_mode_first_response(&mut w, entry);
+        // Second request on the keep-alive connection goes to the api pool.
+        let req2 = b"GET /api/x HTTP/1.1\r\nHost: example.test\r\n\r\n";
+        let mut f = frame(CIP, 40000, VIP2, 80, C_ISN.wrapping_add(1 + rl), client_ack, ACK | PSH, &[], req2);
+        assert_eq!(w.e.handle_frame(&mut f, 5, &mut w.out), Verdict::Consumed, "{case}");
+        let mut now = 5;
+        if detach {
+            let (tx, off) = w.take();
+            assert!(tx.is_empty(), "{case}: nothing to either backend before the entry is gone: {tx:?}");
+            assert_eq!(off, vec![OffloadRequest::Detach { key: w.key() }], "{case}");
+            assert_eq!(w.flow().offload, OffloadStatus::Detaching, "{case}");
+            // The client's ACKs reach the engine once the entry is gone:
+            // absorbed, the request is held.
+            assert_eq!(w.client(rl + req2.len() as u32, ACK, b"", 6).0, Verdict::Consumed, "{case}");
+            // The old entry's install answering late changes nothing.
+            w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 6, &mut w.out);
+            assert_eq!(w.flow().offload, OffloadStatus::Detaching, "{case}");
+            assert!(w.take().0.is_empty(), "{case}");
+            match answer {
+                DetachAnswer::Removed | DetachAnswer::Failed => {
+                    let removed = matches!(answer, DetachAnswer::Removed);
+                    w.e.on_offload(OffloadEvent::Detached { key: w.key(), removed }, 7, &mut w.out);
+                    now = 7;
+                }
+                DetachAnswer::Lost => {
+                    w.e.on_timer(5 + 999, &mut w.out);
+                    assert!(w.take().0.is_empty(), "{case}: not before the bound");
+                    now = 5 + 1000;
+                    w.e.on_timer(now, &mut w.out);
+                    assert_eq!(w.e.counters().detach_overdue, 1, "{case}");
+                }
+            }
+            assert_eq!(w.e.counters().handover_detaches, 1, "{case}");
+        } else {
+            assert_eq!(w.e.counters().handover_detaches, 0, "{case}");
+        }
+        let (tx, off) = w.take();
+        assert!(off.is_empty(), "{case}: {off:?}");
+        assert_eq!(tx.len(), 2, "{case}: FIN to the old backend, SYN to the new one: {tx:?}");
+        let fin = tx.iter().find(|t| t.dst == WEB).expect("old backend closed");
+        assert_eq!((fin.flags, fin.seq, fin.ack), (ACK | FIN, C_ISN.wrapping_add(1 + rl), client_ack), "{case}");
+        let syn = tx.iter().find(|t| t.dst == API).expect("SYN to the new backend");
+        assert_eq!((syn.flags, syn.seq, syn.ack), (SYN, C_ISN.wrapping_add(rl), client_ack.wrapping_sub(1)), "{case}");
+        assert_eq!(w.flow().offload, if detach { OffloadStatus::NotRequested } else { OffloadStatus::Refused }, "{case}");
+        // New backend's SYN-ACK (agent rewrote it to seq = client_ack - 1).
+        assert_eq!(w.backend(API, client_ack.wrapping_sub(1), C_ISN.wrapping_add(1 + rl), SYN | ACK, b"", now + 1).0, Verdict::Consumed);
+        let (tx, _) = w.take();
+        assert_eq!(tx.len(), 1, "{case}");
+        assert_eq!((tx[0].dst, tx[0].seq, tx[0].payload.as_slice()), (API, C_ISN.wrapping_add(1 + rl), &req2[..]), "{case}");
+        // Old backend's FIN is ACKed by the engine and never reaches the client.
+        let (v, _) = w.backend(WEB, client_ack, C_ISN.wrapping_add(2 + rl), ACK | FIN, b"", now + 2);
+        assert_eq!(v, Verdict::Consumed, "{case}");
+        let (tx, _) = w.take();
+        assert_eq!((tx[0].dst, tx[0].flags, tx[0].seq, tx[0].ack), (WEB, ACK, C_ISN.wrapping_add(2 + rl), client_ack.wrapping_add(1)), "{case}");
+        assert_eq!(w.flow().prev_backend, None, "{case}");
+        // New backend ACKs: the entry is written again for it (a refused
+        // flow stays on the front-end path).
+        w.backend(API, client_ack, C_ISN.wrapping_add(1 + rl + req2.len() as u32), ACK, b"x", now + 3);
+        let (_, off) = w.take();
+        if detach {
+            assert_eq!(off, vec![OffloadRequest::Install { key: w.key(), backend: 1, mode: config::OffloadMode::Request }], "{case}");
+        } else {
+            assert!(off.is_empty(), "{case}: {off:?}");
+        }
+        assert_eq!(w.e.counters().handovers, 1, "{case}");
+    }
+}
+
+/// Request mode: a later request the engine answers itself (503) while the
+/// entry names the old backend: the old backend is closed, and the reply
+/// sent, only once the entry is detached.
+#[test]
+fn request_mode_error_reply_waits_for_detach() {
+    let mut w = Walk::new(VIP2);
+    let (rl, client_ack) = request_mode_first_response(&mut w, Some(OffloadEvent::Installed { key: ConnKey { client_ip: CIP, client_port: 40000, vip_id: 1 }, backend: 0 }));
+    w.e.set_backend_flags(1, false, false);
     let req2 = b"GET /api/x HTTP/1.1\r\nHost: example.test\r\n\r\n";
-    let client_ack = w.s.wrapping_add(1 + resp_len);
     let mut f = frame(CIP, 40000, VIP2, 80, C_ISN.wrapping_add(1 + rl), client_ack, ACK | PSH, &[], req2);
     assert_eq!(w.e.handle_frame(&mut f, 5, &mut w.out), Verdict::Consumed);
-    let (tx, _) = w.take();
+    let (tx, off) = w.take();
+    assert!(tx.is_empty(), "{tx:?}");
+    assert_eq!(off, vec![OffloadRequest::Detach { key: w.key() }]);
+    w.e.on_offload(OffloadEvent::Detached { key: w.key(), removed: true }, 6, &mut w.out);
+    let (tx, off) = w.take();
+    assert!(off.is_empty(), "no Delete: the entry is gone already");
+    assert_eq!(tx.len(), 2, "{tx:?}");
     let fin = tx.iter().find(|t| t.dst == WEB).expect("old backend closed");
     assert_eq!((fin.flags, fin.seq, fin.ack), (ACK | FIN, C_ISN.wrapping_add(1 + rl), client_ack));
-    let syn = tx.iter().find(|t| t.dst == API).expect("SYN to the new backend");
-    assert_eq!((syn.flags, syn.seq, syn.ack), (SYN, C_ISN.wrapping_add(rl), client_ack.wrapping_sub(1)));
-    // New backend's SYN-ACK (agent rewrote it to seq = client_ack - 1).
-    assert_eq!(w.backend(API, client_ack.wrapping_sub(1), C_ISN.wrapping_add(1 + rl), SYN | ACK, b"", 6).0, Verdict::Consumed);
-    let (tx, _) = w.take();
-    assert_eq!(tx.len(), 1);
-    assert_eq!((tx[0].dst, tx[0].seq, tx[0].payload.as_slice()), (API, C_ISN.wrapping_add(1 + rl), &req2[..]));
-    // Old backend's FIN is ACKed by the engine and never reaches the client.
-    let (v, _) = w.backend(WEB, client_ack, C_ISN.wrapping_add(2 + rl), ACK | FIN, b"", 7);
-    assert_eq!(v, Verdict::Consumed);
-    let (tx, _) = w.take();
-    assert_eq!((tx[0].dst, tx[0].flags, tx[0].ack), (WEB, ACK, client_ack.wrapping_add(1)));
-    // New backend ACKs: the entry moves.
-    w.backend(API, client_ack, C_ISN.wrapping_add(1 + rl + req2.len() as u32), ACK, b"x", 8);
-    let (_, off) = w.take();
-    assert!(matches!(off[0], OffloadRequest::Install { backend: 1, .. }));
-    assert_eq!(w.e.counters().handovers, 1);
+    let reply = tx.iter().find(|t| t.dst == CIP).expect("reply to the client");
+    assert_eq!((reply.seq, reply.ack, reply.payload.as_slice()), (client_ack, C_ISN.wrapping_add(1 + rl + req2.len() as u32), ErrorReply::ServiceUnavailable.bytes()));
 }
 
 #[test]

@@ -280,6 +280,16 @@ fn programs_the_services_and_installs_moves_and_deletes_connections() {
     assert_eq!(sw.connections(), vec![(key(40000), Some(2), Some(ConnMode::Request))]);
     assert_eq!(fe.link.stats().moved.load(Ordering::Relaxed), 1);
 
+    // Detach (a request-mode hand-over): answered once the entry is gone
+    // (the engine holds the hand-over for it), and the next Install for
+    // the key is an INSERT again, not a move.
+    assert_eq!(fe.link.submit(OffloadRequest::Detach { key: key(40000) }), None);
+    assert_eq!(fe.link.wait_event(WAIT), Some(OffloadEvent::Detached { key: key(40000), removed: true }));
+    assert!(sw.connections().is_empty(), "gone before the answer");
+    assert_eq!(install(&fe, key(40000), 2, OffloadMode::Request), OffloadEvent::Installed { key: key(40000), backend: 2 });
+    assert_eq!(fe.link.stats().moved.load(Ordering::Relaxed), 1, "an INSERT after the detach");
+    assert_eq!(fe.link.stats().detaches.load(Ordering::Relaxed), 1);
+
     // Delete, and a second Delete of what is gone is no failure.
     fe.link.submit(OffloadRequest::Delete { key: key(40000) });
     until("entry deleted", WAIT, || sw.connections().is_empty());
@@ -287,7 +297,7 @@ fn programs_the_services_and_installs_moves_and_deletes_connections() {
     assert_eq!(install(&fe, key(40001), 0, OffloadMode::Connection), OffloadEvent::Installed { key: key(40001), backend: 0 });
     let st = fe.link.stats();
     assert_eq!(st.delete_failed.load(Ordering::Relaxed), 0);
-    assert_eq!(st.install_latency.count(), 3);
+    assert_eq!(st.install_latency.count(), 4);
     assert!(st.install_latency.quantile(0.99) > Duration::ZERO);
     eprintln!("{}", st.line());
 }

@@ -33,6 +33,23 @@ pub enum OffloadStatus {
     Pending,
     Installed,
     Refused,
+    /// Request mode hand-over: `Detach` sent, the switch's entry (which
+    /// still names the old backend) is being removed; nothing goes to the
+    /// old or the new backend until `Detached`.
+    Detaching,
+}
+
+/// Request mode hand-over: the backend the engine closes in the client's
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrevBackend {
+    pub backend: BackendIndex,
+    /// Seq and ack of the FIN the engine sends it (the request boundary,
+    /// and the client's ack when the hand-over was decided).
+    pub fin_seq: u32,
+    pub fin_ack: u32,
+    /// False while the switch's entry is being detached (`Detaching`).
+    pub fin_sent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -46,9 +63,8 @@ pub struct ConnEntry {
     pub mode: OffloadMode,
     pub state: SpliceState,
     pub backend: Option<BackendIndex>,
-    /// Request mode hand-over: the old backend and the seq of the FIN the
-    /// engine sent it in the client's name.
-    pub prev_backend: Option<(BackendIndex, u32)>,
+    /// Request mode hand-over: the old backend, closed by the engine.
+    pub prev_backend: Option<PrevBackend>,
     /// The current backend handshake: seq of the replayed SYN and the
     /// server-side ISN carried in its ack field.
     pub syn_seq: u32,

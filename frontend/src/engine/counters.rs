@@ -25,6 +25,11 @@ pub struct Counters {
     pub offload_refused: u64,
     pub forwarded_after_offload: u64,
     pub handovers: u64,
+    /// Hand-overs that waited for the switch's entry to be detached first.
+    pub handover_detaches: u64,
+    /// Detach answers that did not come within the flow's timer: the
+    /// hand-over went on anyway.
+    pub detach_overdue: u64,
     pub flows_closed: u64,
     pub flows_aborted: u64,
 }

@@ -29,7 +29,7 @@ use switchyard_wire::tcp_option::{SynOptions, TcpOption};
 
 use assembly::seq_diff;
 use buffers::Buffers;
-pub use conn::{ConnEntry, OffloadStatus, SpliceState};
+pub use conn::{ConnEntry, OffloadStatus, PrevBackend, SpliceState};
 pub use counters::Counters;
 use packet::{Out, Seg};
 use timers::TimerWheel;
@@ -291,7 +291,7 @@ impl Engine {
         let found = self.router.services().iter().map(|s| s.id).find_map(|vip_id| {
             let key = ConnKey { client_ip: seg.dst, client_port: seg.dport, vip_id };
             let f = self.flows.get(&key)?;
-            (f.backend == Some(b) || f.prev_backend.map(|p| p.0) == Some(b)).then_some(key)
+            (f.backend == Some(b) || f.prev_backend.map(|p| p.backend) == Some(b)).then_some(key)
         });
         let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
         let Engine { p, router, flows, counters, timers, bufs, .. } = self;
@@ -331,6 +331,17 @@ impl Engine {
     pub fn on_offload(&mut self, ev: OffloadEvent, now: u64, out: &mut Vec<Action>) {
         let (key, backend) = match ev {
             OffloadEvent::Installed { key, backend } | OffloadEvent::Refused { key, backend, .. } => (key, backend),
+            OffloadEvent::Detached { key, .. } => {
+                let Engine { p, router, flows, counters, timers, bufs, .. } = self;
+                // A flow gone meanwhile needs nothing: its entry is gone too.
+                if let Some(f) = flows.get_mut(&key).filter(|f| f.offload == OffloadStatus::Detaching) {
+                    let mut ctx = Ctx { p, router, counters, bufs, out, now };
+                    ctx.detached(f);
+                    arm(timers, f);
+                    self.bound_timers();
+                }
+                return;
+            }
         };
         let Some(f) = self.flows.get_mut(&key) else {
             // The flow ended while the write was in flight: undo it.
@@ -339,7 +350,7 @@ impl Engine {
             }
             return;
         };
-        if f.backend != Some(backend) {
+        if f.backend != Some(backend) || f.offload == OffloadStatus::Detaching {
             return; // stale (request mode moved on); a newer install follows
         }
         match ev {
@@ -359,6 +370,7 @@ impl Engine {
                 f.offload = OffloadStatus::Refused;
                 self.counters.offload_refused += 1;
             }
+            OffloadEvent::Detached { .. } => unreachable!("handled above"),
         }
     }
 
@@ -588,9 +600,61 @@ impl Ctx<'_> {
         flow.backend = Some(backend);
         flow.state = SpliceState::Connecting;
         flow.retries = 0;
-        self.send_syn(flow);
+        if flow.offload != OffloadStatus::Detaching {
+            self.send_syn(flow);
+        }
+        // While detaching: the bound on the switch's answer.
         let t = self.now + self.p.timeouts.backend_syn_rto_ms;
         self.set_deadline(flow, t);
+    }
+
+    /// Request mode: the engine leaves backend `old` at the request boundary
+    /// `nr` (a hand-over or an error reply). If the switch may hold an entry
+    /// naming `old` (installed, or an install in flight), it is detached
+    /// first and the FIN (and the new backend's SYN, the reply) wait for
+    /// `Detached`: with the entry in place the switch would carry `old`'s
+    /// answer to our FIN — its FIN, at the very seq where the next response
+    /// starts — straight to the client, which then sees the connection end
+    /// (or, racing the new backend's data, a cut response), and it would
+    /// carry the client's ACKs of the new backend's bytes to `old`, whose
+    /// RST (its agent translates it back into the client's space) resets
+    /// the client. Without an entry everything already comes to the engine.
+    fn leave_backend(&mut self, flow: &mut ConnEntry, old: BackendIndex, nr: u32) {
+        self.router.flow_ended(old);
+        let detach = matches!(flow.offload, OffloadStatus::Pending | OffloadStatus::Installed);
+        flow.prev_backend = Some(PrevBackend { backend: old, fin_seq: nr, fin_ack: flow.client_ack, fin_sent: !detach });
+        if detach {
+            self.out.push(Action::Offload(OffloadRequest::Detach { key: flow.key }));
+            flow.offload = OffloadStatus::Detaching;
+            self.counters.handover_detaches += 1;
+        } else {
+            self.to_backend(flow, old, nr, flow.client_ack, ACK | FIN, &[], &[]);
+        }
+    }
+
+    /// The switch's entry is gone (or the answer is overdue): what
+    /// `leave_backend` held back goes out now.
+    fn detached(&mut self, flow: &mut ConnEntry) {
+        flow.offload = OffloadStatus::NotRequested;
+        if let Some(p) = flow.prev_backend.as_mut().filter(|p| !p.fin_sent) {
+            p.fin_sent = true;
+            let p = *p;
+            self.to_backend(flow, p.backend, p.fin_seq, p.fin_ack, ACK | FIN, &[], &[]);
+        }
+        match flow.state {
+            SpliceState::Connecting => {
+                flow.retries = 0;
+                self.send_syn(flow);
+                let t = self.now + self.p.timeouts.backend_syn_rto_ms;
+                self.set_deadline(flow, t);
+            }
+            SpliceState::Replied { acked: false, .. } => {
+                self.send_reply(flow);
+                let t = self.now + self.p.timeouts.request_rto_ms;
+                self.set_deadline(flow, t);
+            }
+            _ => {}
+        }
     }
 
     fn send_syn(&mut self, flow: &ConnEntry) {
@@ -620,7 +684,9 @@ impl Ctx<'_> {
         self.drop_request(flow);
         flow.state = SpliceState::Replied { reply, seq, acked: false };
         flow.retries = 0;
-        self.send_reply(flow);
+        if flow.offload != OffloadStatus::Detaching {
+            self.send_reply(flow);
+        }
         if let Some(r) = reply {
             self.counters.reply(r);
         }
@@ -830,10 +896,9 @@ impl Ctx<'_> {
             Ok(Some((b, next))) => {
                 // Hand-over: close the old backend in the client's name at
                 // the request boundary, replay a SYN to the new one with
-                // the client's current sequence numbers.
-                self.to_backend(flow, old, nr, flow.client_ack, ACK | FIN, &[], &[]);
-                self.router.flow_ended(old);
-                flow.prev_backend = Some((old, nr));
+                // the client's current sequence numbers (once the switch's
+                // entry no longer names the old backend, see `leave_backend`).
+                self.leave_backend(flow, old, nr);
                 flow.syn_seq = nr.wrapping_sub(1);
                 flow.server_isn = flow.client_ack.wrapping_sub(1);
                 flow.asm = Some(asm);
@@ -842,9 +907,7 @@ impl Ctx<'_> {
                 (Verdict::Consumed, After::Keep)
             }
             Err(reply) => {
-                self.to_backend(flow, old, nr, flow.client_ack, ACK | FIN, &[], &[]);
-                self.router.flow_ended(old);
-                flow.prev_backend = Some((old, nr));
+                self.leave_backend(flow, old, nr);
                 flow.backend = None;
                 flow.asm = Some(asm);
                 (Verdict::Consumed, self.reply(flow, Some(reply)))
@@ -856,20 +919,32 @@ impl Ctx<'_> {
     /// not reach the client (they sit in a sequence space now used by the
     /// new backend), so the engine ACKs its FIN itself.
     fn old_backend_segment(&mut self, flow: &mut ConnEntry, seg: &Seg) -> (Verdict, After) {
-        let (old, fin_seq) = flow.prev_backend.expect("matched as previous backend");
+        let prev = flow.prev_backend.expect("matched as previous backend");
         if seg.has(RST) {
             flow.prev_backend = None;
         } else if seg.has(FIN) {
+            // (It closes on its own before our FIN went out: ours still
+            // follows at `Detached`.)
             let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
-            self.to_backend(flow, old, fin_seq.wrapping_add(1), their_fin.wrapping_add(1), ACK, &[], &[]);
+            let seq = prev.fin_seq.wrapping_add(u32::from(prev.fin_sent));
+            self.to_backend(flow, prev.backend, seq, their_fin.wrapping_add(1), ACK, &[], &[]);
             self.counters.acks_sent += 1;
-            flow.prev_backend = None;
+            if prev.fin_sent {
+                flow.prev_backend = None;
+            }
         }
         (Verdict::Consumed, After::Keep)
     }
 
     fn timer(&mut self, flow: &mut ConnEntry) -> After {
         let to = self.p.timeouts;
+        if flow.offload == OffloadStatus::Detaching {
+            // The control task answers every Detach; should that answer
+            // be lost, go on rather than hang the client.
+            self.counters.detach_overdue += 1;
+            self.detached(flow);
+            return After::Keep;
+        }
         match flow.state {
             SpliceState::Assembling => self.reply(flow, Some(ErrorReply::RequestTimeout)),
             SpliceState::Connecting => {

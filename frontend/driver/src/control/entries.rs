@@ -22,6 +22,9 @@ pub enum OpKind {
     Insert,
     Modify,
     Delete,
+    /// A DELETE the engine waits for (request-mode hand-over): answered
+    /// with `OffloadEvent::Detached` whatever the outcome.
+    Detach,
 }
 
 /// One write for the switch's connection table.
@@ -111,13 +114,19 @@ impl ConnEntries {
         Op { tag: self.tag(), kind: OpKind::Delete, key, backend: 0, mode: OffloadMode::Connection, retried: false }
     }
 
+    /// The write for a Detach: a Delete whose completion the engine hears
+    /// (the next Install for the key is an INSERT).
+    pub fn detach(&mut self, key: ConnKey) -> Op {
+        Op { kind: OpKind::Detach, ..self.delete(key) }
+    }
+
     fn is_latest(&self, op: &Op) -> bool {
         self.epoch(&op.key) == Some(op.tag)
     }
 
     /// The switch answered `code` for `op`.
     pub fn complete(&mut self, op: &Op, code: Code) -> Outcome {
-        if op.kind == OpKind::Delete {
+        if matches!(op.kind, OpKind::Delete | OpKind::Detach) {
             return match code {
                 Code::Ok | Code::NotFound => Outcome::Deleted,
                 _ => Outcome::DeleteFailed,
@@ -173,6 +182,19 @@ mod tests {
         assert_eq!(d.kind, OpKind::Delete);
         assert_eq!(e.epoch(&key(1)), None);
         assert_eq!(e.complete(&d, Code::NotFound), Outcome::Deleted, "already gone is fine");
+    }
+
+    #[test]
+    fn detach_forgets_the_key_so_the_next_install_inserts() {
+        let mut e = ConnEntries::new(8);
+        let a = e.install(key(1), 3, OffloadMode::Request).unwrap();
+        e.complete(&a, Code::Ok);
+        let d = e.detach(key(1));
+        assert_eq!((d.kind, d.key), (OpKind::Detach, key(1)));
+        assert_eq!(e.epoch(&key(1)), None);
+        assert_eq!(e.complete(&d, Code::Ok), Outcome::Deleted);
+        assert_eq!(e.complete(&d, Code::Unavailable), Outcome::DeleteFailed);
+        assert_eq!(e.install(key(1), 4, OffloadMode::Request).unwrap().kind, OpKind::Insert);
     }
 
     #[test]

@@ -112,6 +112,11 @@ impl ControlLink {
             | Err(TrySendError::Disconnected((OffloadRequest::Install { key, backend, .. }, _))) => {
                 Some(OffloadEvent::Refused { key, backend, reason: RefusedReason::Failed })
             }
+            // The engine waits for this answer: give it at once (the entry
+            // stays; the hand-over goes on, as after any failed delete).
+            Err(TrySendError::Full((OffloadRequest::Detach { key }, _))) | Err(TrySendError::Disconnected((OffloadRequest::Detach { key }, _))) => {
+                Some(OffloadEvent::Detached { key, removed: false })
+            }
             // A delete that cannot be queued: the switch's idle timeout
             // removes the entry later.
             Err(_) => None,
@@ -164,10 +169,17 @@ fn disabled(requests: Receiver<(OffloadRequest, Instant)>, events: Sender<Offloa
         }
         batch.extend(requests.try_iter().take(DISABLED_BATCH).map(|(r, _)| r));
         for r in batch.drain(..) {
-            if let OffloadRequest::Install { key, backend, .. } = r {
-                shared.stats.install_requests.fetch_add(1, Ordering::Relaxed);
-                shared.stats.refused_unreachable.fetch_add(1, Ordering::Relaxed);
-                let _ = events.send(OffloadEvent::Refused { key, backend, reason: RefusedReason::SwitchUnreachable });
+            match r {
+                OffloadRequest::Install { key, backend, .. } => {
+                    shared.stats.install_requests.fetch_add(1, Ordering::Relaxed);
+                    shared.stats.refused_unreachable.fetch_add(1, Ordering::Relaxed);
+                    let _ = events.send(OffloadEvent::Refused { key, backend, reason: RefusedReason::SwitchUnreachable });
+                }
+                // No switch, no entry (installs were refused): nothing to wait for.
+                OffloadRequest::Detach { key } => {
+                    let _ = events.send(OffloadEvent::Detached { key, removed: true });
+                }
+                OffloadRequest::Delete { .. } => {}
             }
         }
     }

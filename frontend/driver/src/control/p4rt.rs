@@ -377,6 +377,12 @@ impl Task {
                     let op = self.entries.delete(key);
                     self.submit(op, at);
                 }
+                OffloadRequest::Detach { key } => {
+                    self.q.shared.stats.detaches.fetch_add(1, Relaxed);
+                    self.pending.cancel(&key);
+                    let op = self.entries.detach(key);
+                    self.submit(op, at);
+                }
             }
         }
     }
@@ -387,7 +393,7 @@ impl Task {
         let r = match op.kind {
             OpKind::Insert => t.connection_in(conn_mode(op.mode), &op.key, op.backend, ttl).map(sy::insert),
             OpKind::Modify => t.connection_in(conn_mode(op.mode), &op.key, op.backend, ttl).map(sy::modify),
-            OpKind::Delete => t.connection_key(&op.key).map(sy::delete),
+            OpKind::Delete | OpKind::Detach => t.connection_key(&op.key).map(sy::delete),
         };
         r.map_err(|e| e.to_string())
     }
@@ -448,6 +454,10 @@ impl Task {
             Outcome::DeleteFailed => {
                 s.delete_failed.fetch_add(1, Relaxed);
             }
+        }
+        if op.kind == OpKind::Detach {
+            // Every Detach is answered: the engine holds a hand-over for it.
+            self.send(OffloadEvent::Detached { key: op.key, removed: matches!(code, Code::Ok | Code::NotFound) });
         }
     }
 

@@ -103,6 +103,8 @@ pub struct ControlStats {
     pub refused_failed: AtomicU64,
     /// Deletes asked by the engine (flow closed before or after install).
     pub engine_deletes: AtomicU64,
+    /// Detaches asked by the engine (request-mode hand-overs; answered).
+    pub detaches: AtomicU64,
     /// Entries deleted after a teardown digest and the grace period.
     pub teardown_deletes: AtomicU64,
     /// Teardown digests received (one per FIN/RST the switch carried).
@@ -127,7 +129,7 @@ impl ControlStats {
         let g = |a: &AtomicU64| a.load(Relaxed);
         format!(
             "switch: install req {} ok {} (moved {}) refused full {} unreachable {} failed {}; latency n {} mean {} p50 {} p99 {} max {}; \
-             deletes engine {} teardown {} (digests {} overflow {}) idle {} failed {}; rotations {}",
+             deletes engine {} detach {} teardown {} (digests {} overflow {}) idle {} failed {}; rotations {}",
             g(&self.install_requests),
             g(&self.installed),
             g(&self.moved),
@@ -140,6 +142,7 @@ impl ControlStats {
             ms(l.quantile(0.99)),
             ms(l.max()),
             g(&self.engine_deletes),
+            g(&self.detaches),
             g(&self.teardown_deletes),
             g(&self.teardown_digests),
             g(&self.teardown_overflow),
