@@ -5,11 +5,13 @@
 //! P4Runtime values from them; [`bitstring`] is the P4Runtime canonical byte-string encoding;
 //! [`client`] is the async P4Runtime client (arbitration, pipeline push, batched writes,
 //! reads, the stream of digests / idle timeouts / packet-ins); [`switchyard`] the typed
-//! operations on the Switchyard program's tables.
+//! operations on the Switchyard program's tables; [`provision`] pushes a pipeline and
+//! writes an entries file (what `switchyard-ctl push-pipeline` / `apply-entries` do).
 
 pub mod bitstring;
 pub mod client;
 pub mod p4info;
+pub mod provision;
 pub mod switchyard;
 
 pub use p4runtime_proto as proto;

@@ -1,22 +1,33 @@
-//! `switchyard-ctl`: an operator's read-only view of a Switchyard switch
-//! over P4Runtime. It connects as a backup controller (election id 1), so
-//! it never takes the switch from the front-end's control task.
+//! `switchyard-ctl`: an operator's tool for a Switchyard switch over
+//! P4Runtime (switch-sim, bmv2 simple_switch_grpc, any P4Runtime target).
 //!
+//! Read-only (as a backup controller, election id 1, so they never take the
+//! switch from the front-end's control task):
 //!   switchyard-ctl --switch 198.18.254.1:9559 counters
 //!   switchyard-ctl --switch 198.18.254.1:9559 connections [--limit 20]
+//!
+//! Writers (as the primary, `--election-id`, default 100 > the front-end's
+//! 10; they connect, write and disconnect, before the front-end starts):
+//!   switchyard-ctl --switch ADDR push-pipeline --p4info sw.p4info.bin --device-config sw.json
+//!   switchyard-ctl --switch ADDR apply-entries infra.json
+//!
+//! The logic is in `switchyard_control::provision`.
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
 use switchyard_control::client::{ClientOptions, P4rtClient};
 use switchyard_control::p4info::{ObjectKind, P4InfoIndex};
+use switchyard_control::provision::{self, WRITER_ELECTION_ID};
 use switchyard_control::proto::p4::config::v1 as p4info;
 use switchyard_control::proto::p4::v1 as p4;
 use switchyard_control::switchyard::SwitchyardTables;
 use switchyard_wire::reason::{DROP_REASONS, PATH_COUNTERS};
 
 #[derive(Parser)]
-#[command(version, about = "Read a Switchyard switch's counters and connection table over P4Runtime")]
+#[command(version, about = "Read a Switchyard switch's counters and connection table, push its pipeline and write its entries, over P4Runtime")]
 struct Args {
     /// The switch's P4Runtime address, host:port.
     #[arg(long, default_value = "127.0.0.1:9559")]
@@ -41,6 +52,60 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// SetForwardingPipelineConfig as the primary controller: the P4Info and
+    /// the target's device config (bmv2: p4c-bm2-ss's JSON; switch-sim: the
+    /// P4 source or its JSON). An empty program: every table starts empty.
+    PushPipeline {
+        /// P4Info file: binary protobuf (p4c `--p4runtime-files x.p4info.bin`,
+        /// `switchyard-p4info -o`), or text format if the name ends in
+        /// .txt, .txtpb, .pbtxt or .prototxt.
+        #[arg(long)]
+        p4info: PathBuf,
+        /// The device config, sent as the file's bytes.
+        #[arg(long)]
+        device_config: PathBuf,
+        #[arg(long, value_enum, default_value_t = PipelineAction::VerifyAndCommit)]
+        action: PipelineAction,
+        /// Cookie stored with the pipeline (GetForwardingPipelineConfig returns it).
+        #[arg(long, default_value_t = 0)]
+        cookie: u64,
+        /// Election id; must be the highest connected (the front-end uses 10).
+        #[arg(long, default_value_t = WRITER_ELECTION_ID)]
+        election_id: u128,
+    },
+    /// Writes a switch-sim entries file (`{"entries": [...]}`,
+    /// docs/SWITCH-SIM.md) as the primary controller: INSERT per entry,
+    /// MODIFY of the default entry for `"default": true`; names resolved
+    /// through the P4Info the switch runs. Nothing is written if an entry is
+    /// malformed; entries the switch refuses are listed with their index.
+    ApplyEntries {
+        file: PathBuf,
+        /// Election id; must be the highest connected (the front-end uses 10).
+        #[arg(long, default_value_t = WRITER_ELECTION_ID)]
+        election_id: u128,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PipelineAction {
+    Verify,
+    VerifyAndSave,
+    VerifyAndCommit,
+    Commit,
+    ReconcileAndCommit,
+}
+
+impl From<PipelineAction> for p4::set_forwarding_pipeline_config_request::Action {
+    fn from(a: PipelineAction) -> Self {
+        use p4::set_forwarding_pipeline_config_request::Action as A;
+        match a {
+            PipelineAction::Verify => A::Verify,
+            PipelineAction::VerifyAndSave => A::VerifyAndSave,
+            PipelineAction::VerifyAndCommit => A::VerifyAndCommit,
+            PipelineAction::Commit => A::Commit,
+            PipelineAction::ReconcileAndCommit => A::ReconcileAndCommit,
+        }
+    }
 }
 
 fn main() {
@@ -53,7 +118,31 @@ fn main() {
 #[tokio::main(flavor = "current_thread")]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
-    let opts = ClientOptions { device_id: a.device_id, election_id: 1, connect_timeout: Duration::from_secs(3), ..ClientOptions::default() };
+    let election_id = match a.cmd {
+        Cmd::PushPipeline { election_id, .. } | Cmd::ApplyEntries { election_id, .. } => election_id,
+        Cmd::Counters { .. } | Cmd::Connections { .. } => 1,
+    };
+    let opts = ClientOptions { device_id: a.device_id, election_id, connect_timeout: Duration::from_secs(3), ..ClientOptions::default() };
+    match &a.cmd {
+        Cmd::PushPipeline { p4info, device_config, action, cookie, .. } => {
+            // Read both files before connecting: a bad file never touches the switch.
+            let info = provision::read_p4info(p4info)?;
+            let (tables, actions) = (info.tables.len(), info.actions.len());
+            let config = std::fs::read(device_config).map_err(|e| format!("{}: {e}", device_config.display()))?;
+            let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
+            provision::push_pipeline(&client, info, config, *cookie, (*action).into()).await?;
+            println!("pipeline pushed to {} (device {}): {tables} tables, {actions} actions, cookie {cookie}", a.switch, a.device_id);
+            return Ok(());
+        }
+        Cmd::ApplyEntries { file, .. } => {
+            let entries = provision::read_entries(file)?;
+            let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
+            let done = provision::apply_entries(&client, &entries).await?;
+            println!("{} entries inserted, {} default actions set on {} (device {})", done.inserted, done.defaults_modified, a.switch, a.device_id);
+            return Ok(());
+        }
+        Cmd::Counters { .. } | Cmd::Connections { .. } => {}
+    }
     let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
     let cfg = client.get_pipeline(p4::get_forwarding_pipeline_config_request::ResponseType::P4infoAndCookie).await?;
     let info: p4info::P4Info = cfg.p4info.ok_or("the switch has no pipeline loaded")?;
@@ -81,6 +170,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
+        Cmd::PushPipeline { .. } | Cmd::ApplyEntries { .. } => {} // returned above
         Cmd::Connections { limit } => {
             let tables = SwitchyardTables::new(index)?;
             let entries = client.read_table(tables.connection_table_id()).await?;
