@@ -40,7 +40,7 @@ pub enum ProvisionError {
     P4Info(#[from] crate::p4info::P4InfoError),
     #[error("the switch has no pipeline (push one with push-pipeline first)")]
     NoPipeline,
-    #[error("not the primary controller (the primary's election id is {0:?}): use a higher --election-id")]
+    #[error("not the primary controller (another controller{} is): use a higher --election-id", .0.map(|id| format!(" with election id {id}")).unwrap_or_default())]
     NotPrimary(Option<u128>),
     /// Entries that could not be built: nothing was written.
     #[error("{} malformed entr{} (nothing was written):\n{}", .0.len(), if .0.len() == 1 { "y" } else { "ies" }, list(.0))]

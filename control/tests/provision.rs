@@ -228,6 +228,19 @@ async fn malformed_entries_are_named_by_index_and_nothing_is_written() {
     assert!(c.read_table(0).await.unwrap().is_empty(), "a malformed file writes nothing");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_below_the_primary_is_refused() {
+    let sw = empty_switch().await;
+    let (fe, _) = primary_with_pipeline(&sw.endpoint, 10, &[]).await;
+    let low = P4rtClient::connect(&sw.endpoint, ClientOptions { election_id: 5, ..Default::default() }).await.unwrap();
+    let (info, cfg) = pipeline(&[]);
+    let e = provision::push_pipeline(&low, info, cfg, 1, Action::VerifyAndCommit).await.unwrap_err();
+    assert!(e.to_string().contains("another controller with election id 10 is"), "{e}");
+    let e = provision::apply_entries(&low, &provision::read_entries(&fixture()).unwrap()).await.unwrap_err();
+    assert!(matches!(e, ProvisionError::NotPrimary(Some(10))), "{e}");
+    assert!(fe.read_table(0).await.unwrap().is_empty());
+}
+
 /// The binary, as the testbed runs it: push-pipeline then apply-entries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_pushes_and_applies() {
