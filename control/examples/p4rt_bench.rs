@@ -3,16 +3,18 @@
 //! runtime), for batches of 1, 16 and 128, with p50/p99 time from submission
 //! to the server's answer.
 //!
-//!   cargo run --release -p switchyard-control --example p4rt_bench [ENTRIES] [RATE]
+//!   cargo run --release -p switchyard-control --example p4rt_bench [ENTRIES] [RATE] [IN_FLIGHT]
 //!
-//! Without RATE the producer submits as fast as the bounded queue takes
-//! entries (throughput; latency then includes queueing). With RATE
-//! (entries/s) submissions are paced in 1 ms steps: latency at that load.
+//! Without RATE (or with 0) the producer submits as fast as the bounded
+//! queue takes entries (throughput; latency then includes queueing). With
+//! RATE (entries/s) submissions are paced in 1 ms steps: latency at that
+//! load. IN_FLIGHT is the writer's window of Writes in flight (default
+//! `DEFAULT_IN_FLIGHT`; 1 is the old one-at-a-time writer).
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use switchyard_control::client::{spawn_writer, ClientOptions, P4rtClient, WriteJob, WriterOptions};
+use switchyard_control::client::{spawn_writer_window, ClientOptions, P4rtClient, WriteJob, WriterOptions, DEFAULT_IN_FLIGHT};
 use switchyard_control::p4info::P4InfoIndex;
 use switchyard_control::proto::p4::v1::set_forwarding_pipeline_config_request::Action;
 use switchyard_control::switchyard::{self as sy, SwitchyardTables};
@@ -22,7 +24,8 @@ use switchyard_wire::flow::ConnKey;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(50_000);
-    let rate: Option<u64> = std::env::args().nth(2).map(|s| s.parse()).transpose()?;
+    let rate: Option<u64> = std::env::args().nth(2).map(|s| s.parse()).transpose()?.filter(|r| *r > 0);
+    let window: usize = std::env::args().nth(3).map(|s| s.parse()).transpose()?.unwrap_or(DEFAULT_IN_FLIGHT);
     let p4 = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/../p4/switchyard.p4"))?;
     let defines = vec![("CONNECTION_TABLE_SIZE".to_string(), "1048576".to_string())];
     let sw = switchyard_switch_sim::Switch::load(&p4, &defines)?;
@@ -33,7 +36,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = P4rtClient::connect(&format!("http://{addr}"), ClientOptions { election_id: 1, ..Default::default() }).await?;
     client.set_pipeline(info.clone(), cfg.into_bytes(), 1, Action::VerifyAndCommit).await?;
     let tables = SwitchyardTables::new(P4InfoIndex::new(info)?)?;
-    println!("entries per run: {n}, rate: {}", rate.map_or("unpaced".to_string(), |r| format!("{r}/s")));
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "entries per run: {n}, rate: {}, writes in flight: {window}, load average: {}",
+        rate.map_or("unpaced".to_string(), |r| format!("{r}/s")),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
     let mut base = 0u32;
     for batch in [1usize, 16, 128] {
         let count = if batch == 1 { n.min(20_000) } else { n };
@@ -46,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         base += count as u32;
-        let (w, mut done) = spawn_writer(client.clone(), WriterOptions { max_batch: batch, linger: Duration::from_micros(100), capacity: 65536 });
+        let (w, mut done) = spawn_writer_window(client.clone(), WriterOptions { max_batch: batch, linger: Duration::from_micros(100), capacity: 65536 }, window);
         let start = Instant::now();
         let producer = tokio::spawn(async move {
             let t0 = Instant::now();

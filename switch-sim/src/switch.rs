@@ -195,6 +195,13 @@ impl Switch {
         Ok(self.state.tables[t].entries.iter().flatten().collect())
     }
 
+    /// The entry slots of table `t` (by index): `None` where an entry was
+    /// deleted. For sweeps that visit a bounded slice at a time (idle
+    /// timeouts) without collecting the whole table.
+    pub fn table_slots(&self, t: usize) -> &[Option<Entry>] {
+        self.state.tables.get(t).map_or(&[], |s| s.entries.as_slice())
+    }
+
     pub fn clear_table(&mut self, table: &str) -> Result<(), ApiError> {
         let t = self.table_id(table)?;
         self.state.tables[t].clear(&self.prog.tables[t]);

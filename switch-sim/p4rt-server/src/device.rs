@@ -27,6 +27,12 @@ pub type StreamTx = mpsc::Sender<Result<p4::StreamMessageResponse, Status>>;
 /// Where frames leave the switch (front-panel ports); the port driver sets it.
 pub type EgressSink = Box<dyn FnMut(u16, &[u8]) + Send>;
 
+/// The idle-timeout sweep visits at least this many entry slots of a table
+/// per tick...
+const SWEEP_MIN_SLOTS: usize = 16384;
+/// ...and every slot at least once in this many ticks (1 s at 50 ms).
+const SWEEP_TICKS: usize = 20;
+
 #[derive(Debug, Clone)]
 pub struct DeviceOptions {
     pub device_id: u64,
@@ -70,8 +76,11 @@ pub struct Device {
     running: Option<Running>,
     saved: Option<Pipeline>,
     digests: HashMap<u32, DigestQueue>,
-    /// Entries already reported idle, with the hit time they had then.
-    idle_notified: HashMap<(usize, Vec<FieldMatch>, i32), u64>,
+    /// Entries already reported idle, by (table index, slot), with the hit
+    /// time and key they had then.
+    idle_notified: HashMap<(usize, usize), (u64, Vec<FieldMatch>)>,
+    /// Where the idle sweep continues, per table index.
+    sweep_cursor: HashMap<usize, usize>,
     streams: HashMap<StreamId, StreamTx>,
     next_stream: StreamId,
     egress: Option<EgressSink>,
@@ -110,6 +119,7 @@ impl Device {
             saved: None,
             digests: HashMap::new(),
             idle_notified: HashMap::new(),
+            sweep_cursor: HashMap::new(),
             streams: HashMap::new(),
             next_stream: 1,
             egress: None,
@@ -171,6 +181,7 @@ impl Device {
         let switch = Switch::new(p.program.clone());
         self.digests.clear();
         self.idle_notified.clear();
+        self.sweep_cursor.clear();
         self.running = Some(Running { p, switch });
     }
 
@@ -257,6 +268,7 @@ impl Device {
             .collect();
         self.digests = keep;
         self.idle_notified.clear();
+        self.sweep_cursor.clear();
         self.running = Some(Running { p, switch: sw });
         Ok(())
     }
@@ -728,6 +740,14 @@ impl Device {
     }
 
     /// Periodic work: digest timeouts and idle-timeout notifications.
+    ///
+    /// The idle sweep is incremental: per tick it visits a bounded slice of
+    /// each idle-timeout table's slots (`SWEEP_MIN_SLOTS`, or 1/`SWEEP_TICKS`
+    /// of the table if that is more) and continues there next tick, so the
+    /// device lock is never held for a scan of a large table; every entry
+    /// is still visited at least once a second. An entry is reported once
+    /// per idle period: again only after it was hit (or replaced) and
+    /// expired anew.
     pub fn tick(&mut self) {
         let now = self.now_ns();
         self.flush_digests(now);
@@ -735,30 +755,105 @@ impl Device {
         let Some(r) = self.running.as_mut() else { return };
         r.switch.set_time(now);
         let mut expired = Vec::new();
-        let mut still = HashMap::new();
-        for t in r.p.tables.values().filter(|t| t.support_timeout) {
-            let name = &r.p.program.tables[t.index].name;
-            let Ok(entries) = r.switch.entries(name) else { continue };
-            for e in entries {
-                let ttl = e.spec.idle_timeout_ns;
-                if ttl == 0 || now.saturating_sub(e.last_hit_ns) < ttl {
-                    continue;
-                }
-                let k = (t.index, e.spec.matches.clone(), e.spec.priority);
-                if self.idle_notified.get(&k) != Some(&e.last_hit_ns) {
-                    expired.push(translate::entry_out(&r.p, t, e, now, false));
-                }
-                still.insert(k, e.last_hit_ns);
+        let mut tables: Vec<&crate::pipeline::TableMap> = r.p.tables.values().filter(|t| t.support_timeout).collect();
+        tables.sort_by_key(|t| t.index);
+        for t in tables {
+            let slots = r.switch.table_slots(t.index);
+            let n = slots.len();
+            if n == 0 {
+                continue;
             }
+            let budget = SWEEP_MIN_SLOTS.max(n.div_ceil(SWEEP_TICKS)).min(n);
+            let mut cur = self.sweep_cursor.get(&t.index).copied().unwrap_or(0);
+            for _ in 0..budget {
+                if cur >= n {
+                    cur = 0;
+                }
+                let slot = (t.index, cur);
+                cur += 1;
+                let idle = slots[slot.1].as_ref().filter(|e| e.spec.idle_timeout_ns != 0 && now.saturating_sub(e.last_hit_ns) >= e.spec.idle_timeout_ns);
+                let Some(e) = idle else {
+                    // Empty, no timeout or not idle: forget an earlier report
+                    // (one that was hit again is reported when it next expires).
+                    if !self.idle_notified.is_empty() {
+                        self.idle_notified.remove(&slot);
+                    }
+                    continue;
+                };
+                let reported = self.idle_notified.get(&slot).is_some_and(|(hit, m)| *hit == e.last_hit_ns && *m == e.spec.matches);
+                if !reported {
+                    expired.push(translate::entry_out(&r.p, t, e, now, false));
+                    self.idle_notified.insert(slot, (e.last_hit_ns, e.spec.matches.clone()));
+                }
+            }
+            self.sweep_cursor.insert(t.index, cur);
         }
-        // Only entries still idle stay recorded: one that was hit again is
-        // reported again when it next expires.
-        self.idle_notified = still;
         if !expired.is_empty() {
             for chunk in expired.chunks(1024) {
                 let n = p4::IdleTimeoutNotification { table_entry: chunk.to_vec(), timestamp: wall_ns() };
                 self.send(primary, Out::IdleTimeoutNotification(n));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device_with_entries(n: u64) -> (Device, mpsc::Receiver<Result<p4::StreamMessageResponse, Status>>) {
+        let p4 = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../p4/switchyard.p4"));
+        let defines = vec![("CONNECTION_TABLE_SIZE".to_string(), "131072".to_string())];
+        let sw = Switch::load(p4, &defines).expect("switchyard.p4 loads");
+        let mut d = Device::new(DeviceOptions::default());
+        d.install_program(Arc::new(sw.program().clone()), vec![]).unwrap();
+        let (tx, rx) = mpsc::channel(1 << 16);
+        let id = d.open_stream(tx);
+        let arb = p4::MasterArbitrationUpdate { device_id: 1, election_id: Some(uint128(1)), ..Default::default() };
+        d.stream_message(id, p4::StreamMessageRequest { update: Some(p4::stream_message_request::Update::Arbitration(arb)) }).unwrap();
+        let r = d.running.as_mut().unwrap();
+        for i in 0..n {
+            let e = TableEntry {
+                matches: vec![FieldMatch::Exact(0xC612_0000 | (i >> 16)), FieldMatch::Exact(i & 0xffff), FieldMatch::Exact(1)],
+                action: "SwitchyardIngress.set_conn_backend".into(),
+                params: vec![1],
+                priority: 0,
+                idle_timeout_ns: 1,
+            };
+            r.switch.insert("connection", &e).unwrap();
+        }
+        (d, rx)
+    }
+
+    fn notified(rx: &mut mpsc::Receiver<Result<p4::StreamMessageResponse, Status>>) -> usize {
+        let mut n = 0;
+        while let Ok(Ok(m)) = rx.try_recv() {
+            if let Some(Out::IdleTimeoutNotification(x)) = m.update {
+                n += x.table_entry.len();
+            }
+        }
+        n
+    }
+
+    /// A large table is swept a bounded slice per tick, yet every idle
+    /// entry is reported exactly once within `SWEEP_TICKS` ticks.
+    #[test]
+    fn idle_sweep_is_incremental_and_reports_each_entry_once() {
+        let n = 100_000u64;
+        let (mut d, mut rx) = device_with_entries(n);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        d.tick();
+        let first = notified(&mut rx);
+        assert!(first > 0 && first < n as usize, "one tick visits a slice, not the whole table: {first}");
+        let mut total = first;
+        for _ in 1..SWEEP_TICKS {
+            d.tick();
+            total += notified(&mut rx);
+        }
+        assert_eq!(total, n as usize, "every idle entry reported within {SWEEP_TICKS} ticks");
+        for _ in 0..2 * SWEEP_TICKS {
+            d.tick();
+        }
+        assert_eq!(notified(&mut rx), 0, "reported once per idle period");
     }
 }
