@@ -646,6 +646,56 @@ fn request_mode_error_reply_waits_for_detach() {
     assert_eq!((reply.seq, reply.ack, reply.payload.as_slice()), (client_ack, C_ISN.wrapping_add(1 + rl + req2.len() as u32), ErrorReply::ServiceUnavailable.bytes()));
 }
 
+/// Request mode: the old backends' FINs are ACKed however late they come.
+/// `prev_backend` remembers only the backend of the latest hand-over, and a
+/// backend left in LAST_ACK would answer a later replayed SYN on the same
+/// 4-tuple with challenge ACKs only (a 504 after the SYN retries).
+#[test]
+fn request_mode_late_fins_of_former_backends_are_acked() {
+    let mut w = Walk::new(VIP2);
+    let refused = OffloadEvent::Refused { key: ConnKey { client_ip: CIP, client_port: 40000, vip_id: 1 }, backend: 0, reason: RefusedReason::TableFull };
+    let (rl, ack1) = request_mode_first_response(&mut w, Some(refused));
+    // Request 2 to API: WEB gets our FIN at the boundary; it is slow to answer.
+    let req2 = b"GET /api/x HTTP/1.1\r\nHost: example.test\r\n\r\n";
+    let r2 = C_ISN.wrapping_add(1 + rl);
+    let mut f = frame(CIP, 40000, VIP2, 80, r2, ack1, ACK | PSH, &[], req2);
+    assert_eq!(w.e.handle_frame(&mut f, 5, &mut w.out), Verdict::Consumed);
+    w.take();
+    w.backend(API, ack1.wrapping_sub(1), r2, SYN | ACK, b"", 6);
+    w.take();
+    let r3 = r2.wrapping_add(req2.len() as u32);
+    assert_eq!(w.backend(API, ack1, r3, ACK | PSH, b"y", 7).0, Verdict::Forward);
+    let ack2 = ack1.wrapping_add(1);
+    // Request 3 back to WEB: FIN to API, SYN to WEB on WEB's old 4-tuple.
+    let mut f = frame(CIP, 40000, VIP2, 80, r3, ack2, ACK | PSH, &[], REQ);
+    assert_eq!(w.e.handle_frame(&mut f, 8, &mut w.out), Verdict::Consumed);
+    let (tx, _) = w.take();
+    assert!(tx.iter().any(|t| (t.dst, t.flags) == (API, ACK | FIN)) && tx.iter().any(|t| (t.dst, t.flags) == (WEB, SYN)), "{tx:?}");
+    assert_eq!(w.flow().prev_backend.map(|p| p.backend), Some(1));
+    // (case, from, seq, ack: their FIN acknowledging ours, our ACK's seq)
+    let rows: &[(&str, Ipv4Addr, u32, u32)] = &[
+        ("WEB's late FIN while it is current again (Connecting)", WEB, ack1, r2.wrapping_add(1)),
+        ("API's FIN (the latest hand-over's)", API, ack2, r3.wrapping_add(1)),
+        ("API's FIN retransmitted (our ACK lost, slot cleared)", API, ack2, r3.wrapping_add(1)),
+    ];
+    for (i, &(case, from, seq, ack)) in rows.iter().enumerate() {
+        let (v, _) = w.backend(from, seq, ack, ACK | FIN, b"", 9 + i as u64);
+        assert_eq!(v, Verdict::Consumed, "{case}");
+        let (tx, off) = w.take();
+        assert!(off.is_empty(), "{case}");
+        assert_eq!(tx.len(), 1, "{case}: {tx:?}");
+        assert_eq!((tx[0].dst, tx[0].flags, tx[0].seq, tx[0].ack), (from, ACK, ack, seq.wrapping_add(1)), "{case}");
+    }
+    assert_eq!(w.flow().prev_backend, None);
+    assert_eq!(w.e.counters().former_backend_fins, 2);
+    // Anything else from a former backend is still dropped.
+    assert_eq!(w.backend(API, ack2.wrapping_add(1), r3.wrapping_add(1), ACK, b"", 20).0, Verdict::Drop(DropReason::NoFlow));
+    // The flow goes on: WEB's SYN-ACK gets the request.
+    assert_eq!(w.backend(WEB, ack2.wrapping_sub(1), r3, SYN | ACK, b"", 21).0, Verdict::Consumed);
+    let (tx, _) = w.take();
+    assert_eq!((tx[0].dst, tx[0].seq, tx[0].payload.as_slice()), (WEB, r3, REQ));
+}
+
 #[test]
 fn flow_table_full_drops_new_flows() {
     let c = conf();

@@ -30,6 +30,9 @@ pub struct Counters {
     /// Detach answers that did not come within the flow's timer: the
     /// hand-over went on anyway.
     pub detach_overdue: u64,
+    /// FINs of backends a request-mode flow left before its latest
+    /// hand-over, ACKed statelessly.
+    pub former_backend_fins: u64,
     pub flows_closed: u64,
     pub flows_aborted: u64,
 }

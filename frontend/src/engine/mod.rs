@@ -293,7 +293,7 @@ impl Engine {
             let f = self.flows.get(&key)?;
             (f.backend == Some(b) || f.prev_backend.map(|p| p.backend) == Some(b)).then_some(key)
         });
-        let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
+        let Some(key) = found else { return self.former_backend(seg, b, now, out) };
         let Engine { p, router, flows, counters, timers, bufs, .. } = self;
         let flow = flows.get_mut(&key).expect("present");
         flow.last_seen = now;
@@ -309,6 +309,34 @@ impl Engine {
         }
         self.bound_timers();
         verdict
+    }
+
+    /// A backend segment of no flow the engine knows on that backend. In
+    /// request mode it may come from a backend the client's flow left
+    /// before its latest hand-over: `prev_backend` holds only the last one,
+    /// and an old backend slow to close (its FIN after the next hand-over)
+    /// would otherwise never get its FIN ACKed and sit in LAST_ACK,
+    /// answering a later replayed SYN on the same 4-tuple with challenge
+    /// ACKs until the engine gives up (504). Its FIN already acknowledges
+    /// ours (its ack field is our FIN + 1), so the ACK needs no state:
+    /// seq = its ack, ack = its FIN + 1, as any TIME_WAIT socket answers.
+    fn former_backend(&mut self, seg: &Seg, b: BackendIndex, now: u64, out: &mut Vec<Action>) -> Verdict {
+        if !(seg.has(FIN) && seg.has(ACK)) || seg.has(SYN) || seg.has(RST) {
+            return self.dropped(DropReason::NoFlow);
+        }
+        let found = self.router.services().iter().map(|s| s.id).find_map(|vip_id| {
+            let key = ConnKey { client_ip: seg.dst, client_port: seg.dport, vip_id };
+            self.flows.get(&key).is_some_and(|f| f.mode == OffloadMode::Request).then_some(key)
+        });
+        let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
+        let Engine { p, router, flows, counters, bufs, .. } = self;
+        let flow = flows.get_mut(&key).expect("present");
+        let mut ctx = Ctx { p, router, counters, bufs, out, now };
+        let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
+        ctx.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
+        ctx.counters.acks_sent += 1;
+        ctx.counters.former_backend_fins += 1;
+        Verdict::Consumed
     }
 
     /// Removes a flow: its backend loses a flow, and an entry the switch
@@ -711,6 +739,18 @@ impl Ctx<'_> {
                     self.router.flow_ended(b);
                     flow.backend = None;
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
+                }
+                if seg.has(FIN) && seg.has(ACK) && !seg.has(SYN) && !seg.has(RST) {
+                    // Request mode, handed back to a backend whose earlier
+                    // connection of this 4-tuple is still closing: its FIN
+                    // (a late or retransmitted one) gets the stateless ACK
+                    // of `former_backend`, or it would stay in LAST_ACK and
+                    // answer our SYN with challenge ACKs only.
+                    let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
+                    self.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
+                    self.counters.acks_sent += 1;
+                    self.counters.former_backend_fins += 1;
+                    return (Verdict::Consumed, After::Keep);
                 }
                 if !(seg.has(SYN) && seg.has(ACK)) || seg.ack != flow.syn_seq.wrapping_add(1) {
                     return (Verdict::Drop(DropReason::NoFlow), After::Keep);
