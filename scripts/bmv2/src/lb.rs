@@ -71,6 +71,23 @@ pub fn start_agents(tb: &Testbed) -> Result<Vec<Child>> {
     Ok(agents)
 }
 
+/// A copy of the front-end config whose DPDK `--file-prefix` names this
+/// testbed, so two testbeds' front-ends never share DPDK's runtime files.
+fn with_file_prefix(config: &Path, tag: &str, dir: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("{}", config.display()))?;
+    const KEY: &str = "--file-prefix=";
+    let out = match text.find(KEY) {
+        Some(i) => {
+            let end = text[i + KEY.len()..].find(|c: char| c == '"' || c == '\'' || c.is_whitespace()).map(|j| i + KEY.len() + j).unwrap_or(text.len());
+            format!("{}{KEY}sy-{tag}{}", &text[..i], &text[end..])
+        }
+        None => text,
+    };
+    let path = dir.join("frontend.toml");
+    std::fs::write(&path, out)?;
+    Ok(path)
+}
+
 pub struct Frontend {
     pub child: Child,
     pub log: PathBuf,
@@ -88,6 +105,8 @@ impl Frontend {
         let bin = find_bin("switchyard-frontend")?;
         let log = tb.dir.join("frontend.log");
         let _ = std::fs::remove_file(&log);
+        let config = with_file_prefix(config, &tb.spec.tag, &tb.dir)?;
+        let config = config.as_path();
         let mut argv = vec![
             bin.to_string_lossy().into_owned(),
             "--config".into(),
