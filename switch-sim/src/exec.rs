@@ -114,8 +114,10 @@ fn write_bits(out: &mut Vec<u8>, nbits: &mut usize, v: u64, width: u32) {
     *nbits += width as usize;
 }
 
+/// One binary operation on values of width mask `m` (wrap-around,
+/// saturating, comparisons): the executor's and the constant folder's.
 #[inline(always)]
-fn binop(op: BinOp, x: u64, y: u64, m: u64) -> u64 {
+pub(crate) fn binop(op: BinOp, x: u64, y: u64, m: u64) -> u64 {
     match op {
         BinOp::Add => x.wrapping_add(y) & m,
         BinOp::Sub => x.wrapping_sub(y) & m,
