@@ -54,6 +54,15 @@ pub const DEFAULT_CLOSING_MS: u64 = 2_000;
 /// A flow the front-end forwards itself (install refused or pending) with
 /// no packet for this long is forgotten.
 pub const DEFAULT_IDLE_MS: u64 = 300_000;
+/// Longest a flow's response is held (zero window to the backend, see
+/// `[frontend] hold_until_offloaded`) after its install was requested when
+/// no completion comes: a slow or lost completion costs at most this much
+/// time to first byte. 50 ms is over ten times the install latency
+/// measured (p99 2.8 ms, docs/P4RUNTIME.md; ~4 ms in a debug build on
+/// shared cores), and well under Linux's 200 ms minimum RTO, which is when
+/// the backend's persist timer first probes the zero window: the release
+/// comes first.
+pub const HOLD_TIMEOUT_MS: u64 = 50;
 /// After `Installed`, the front-end keeps a tombstone this long so packets
 /// already in flight are still forwarded correctly.
 pub const OFFLOADED_GRACE_MS: u64 = 5_000;

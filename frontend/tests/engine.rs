@@ -7,7 +7,7 @@ use core::net::Ipv4Addr;
 use proptest::prelude::*;
 use switchyard_frontend::config::{self, Config};
 use switchyard_frontend::engine::packet::{self, Out};
-use switchyard_frontend::engine::{Action, ConnEntry, Engine, OffloadStatus, SpliceState, Verdict};
+use switchyard_frontend::engine::{Action, ConnEntry, Engine, Hold, OffloadStatus, SpliceState, Verdict};
 use switchyard_frontend::http::ErrorReply;
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_wire::cookie::CookieInput;
@@ -79,6 +79,11 @@ fn conf() -> Config {
     config::parse(CONF, "t").unwrap()
 }
 
+/// `CONF` with the response held until the switch's entry is in.
+fn conf_hold(on: bool) -> Config {
+    config::parse(&CONF.replace("flow_table_capacity = 4", &format!("flow_table_capacity = 4\nhold_until_offloaded = {on}")), "t").unwrap()
+}
+
 struct Walk {
     e: Engine,
     out: Vec<Action>,
@@ -96,6 +101,7 @@ struct Tx {
     seq: u32,
     ack: u32,
     flags: u8,
+    window: u16,
     payload: Vec<u8>,
     syn_opts: SynOptions,
 }
@@ -116,6 +122,7 @@ fn read(frame: &[u8]) -> Tx {
         seq: t.seq(),
         ack: t.ack(),
         flags: t.flags(),
+        window: t.window(),
         payload: t.payload().to_vec(),
         syn_opts: SynOptions::from_options(t.options()).unwrap(),
     }
@@ -792,4 +799,178 @@ fn transmitted_frames_are_reused_once_handed_back() {
     let t = read(&req);
     assert_eq!((t.payload.as_slice(), t.seq), (REQ, C_ISN.wrapping_add(1)), "and the buffer holds only the new frame");
     assert_eq!(w.e.free_buffers().0, 0);
+}
+
+// ---- Holding the response until the switch's entry is in ----
+
+/// Client ACK + request, backend SYN-ACK, backend ACK of the request:
+/// returns the engine's frames to the backend before the install request
+/// (the ACK + request), and checks the install was asked for.
+fn held_walk(w: &mut Walk, now: u64) -> Vec<Tx> {
+    w.client(0, ACK, b"", now);
+    w.client(0, ACK | PSH, REQ, now);
+    w.take();
+    let s = w.s;
+    w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", now);
+    let (req, _) = w.take();
+    let rl = REQ.len() as u32;
+    assert_eq!(w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK, b"", now).0, Verdict::Forward);
+    let (tx, off) = w.take();
+    assert!(tx.is_empty(), "{tx:?}");
+    assert_eq!(off, vec![OffloadRequest::Install { key: w.key(), backend: 0, mode: config::OffloadMode::Connection }]);
+    req
+}
+
+/// The one window update: a pure ACK in the client's name, its next seq,
+/// its latest ack, its latest window (502 in these frames).
+fn expect_window_update(w: &mut Walk, seq_rel: u32) {
+    let (tx, off) = w.take();
+    assert!(off.is_empty(), "{off:?}");
+    assert_eq!(tx.len(), 1, "exactly one window update: {tx:?}");
+    let t = &tx[0]; // checksums verified by `read`
+    assert_eq!((t.src, t.sport, t.dst, t.dport), (CIP, w.cport, WEB, 8080));
+    assert_eq!((t.flags, t.seq, t.ack, t.window), (ACK, C_ISN.wrapping_add(1 + seq_rel), w.s.wrapping_add(1), 502));
+    assert!(t.payload.is_empty());
+    assert_eq!(w.flow().hold, Hold::Off);
+}
+
+#[test]
+fn hold_request_and_forwarded_segments_carry_zero_window() {
+    let mut w = Walk::with(Engine::new(&conf_hold(true)), VIP, 40000);
+    w.client(0, ACK, b"", 0);
+    w.client(0, ACK | PSH, REQ, 1);
+    w.take();
+    let s = w.s;
+    w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", 2);
+    let (tx, _) = w.take();
+    assert!(!tx.is_empty());
+    for t in &tx {
+        assert_eq!((t.dst, t.window), (WEB, 0), "ACK + request hold the response: {t:?}");
+    }
+    assert_eq!(w.flow().hold, Hold::Held);
+    // Request lost: the retransmission holds too.
+    w.e.on_timer(2 + 200, &mut w.out);
+    let (tx, _) = w.take();
+    assert!(!tx.is_empty() && tx.iter().all(|t| t.window == 0 && t.seq == C_ISN.wrapping_add(1)), "{tx:?}");
+    let rl = REQ.len() as u32;
+    w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK, b"", 203);
+    assert_eq!(w.take().1.len(), 1, "install requested");
+    // More client bytes while held: forwarded, window 0, checksum valid.
+    let (v, f) = w.client(rl, ACK | PSH, b"more", 204);
+    assert_eq!(v, Verdict::Forward);
+    let t = read(&f);
+    assert_eq!((t.dst, t.window, t.payload.as_slice()), (WEB, 0, &b"more"[..]));
+    // A client FIN while held: forwarded as FIN, window 0.
+    let (v, f) = w.client(rl + 4, ACK | FIN, b"", 205);
+    assert_eq!(v, Verdict::Forward);
+    let t = read(&f);
+    assert_eq!((t.flags, t.window), (ACK | FIN, 0));
+    // Installed: one update, seq past the FIN.
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 206, &mut w.out);
+    expect_window_update(&mut w, rl + 5);
+    assert_eq!(w.e.counters().window_updates, 1);
+}
+
+#[test]
+fn hold_installed_emits_one_window_update() {
+    let mut w = Walk::with(Engine::new(&conf_hold(true)), VIP, 40000);
+    held_walk(&mut w, 1);
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 5, &mut w.out);
+    expect_window_update(&mut w, REQ.len() as u32);
+    // Nothing more later: not at the old hold deadline, not for a repeat.
+    w.e.on_timer(1 + 60, &mut w.out);
+    assert!(w.take().0.is_empty());
+    assert_eq!((w.e.counters().holds, w.e.counters().hold_releases, w.e.counters().hold_timeouts), (1, 1, 0));
+}
+
+#[test]
+fn hold_refused_releases_through_the_frontend() {
+    let mut w = Walk::with(Engine::new(&conf_hold(true)), VIP, 40000);
+    held_walk(&mut w, 1);
+    w.e.on_offload(OffloadEvent::Refused { key: w.key(), backend: 0, reason: RefusedReason::TableFull }, 5, &mut w.out);
+    expect_window_update(&mut w, REQ.len() as u32);
+    let (v, f) = w.client(REQ.len() as u32, ACK, b"", 6);
+    assert_eq!(v, Verdict::Forward);
+    assert_eq!(read(&f).window, 502, "the client's own window again");
+    w.e.on_timer(1 + 60, &mut w.out);
+    assert!(w.take().0.is_empty());
+    assert!(w.e.flow(&w.key()).is_some(), "still forwarded by the front-end");
+}
+
+#[test]
+fn hold_timeout_releases_without_a_completion() {
+    let mut w = Walk::with(Engine::new(&conf_hold(true)), VIP, 40000);
+    held_walk(&mut w, 1);
+    w.e.on_timer(1 + 49, &mut w.out);
+    assert!(w.take().0.is_empty(), "not before the bound");
+    w.e.on_timer(1 + 50, &mut w.out);
+    expect_window_update(&mut w, REQ.len() as u32);
+    assert_eq!(w.e.counters().hold_timeouts, 1);
+    assert!(w.e.flow(&w.key()).is_some());
+    // The late completion changes the entry's status, sends nothing more.
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 80, &mut w.out);
+    assert!(w.take().0.is_empty());
+    assert_eq!(w.flow().offload, OffloadStatus::Installed);
+}
+
+#[test]
+fn hold_off_changes_nothing() {
+    let c = conf_hold(false);
+    assert!(!c.frontend.hold_until_offloaded);
+    assert!(!conf().frontend.hold_until_offloaded, "off unless set");
+    let mut w = Walk::with(Engine::new(&c), VIP, 40000);
+    let req = held_walk(&mut w, 1);
+    assert!(req.iter().all(|t| t.window == 502), "the client's window: {req:?}");
+    assert_eq!(w.flow().hold, Hold::Off);
+    let (_, f) = w.client(REQ.len() as u32, ACK | PSH, b"more", 2);
+    assert_eq!(read(&f).window, 502);
+    w.e.on_timer(1 + 50, &mut w.out);
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 60, &mut w.out);
+    assert!(w.take().0.is_empty(), "no window update");
+    assert_eq!(w.e.counters().holds, 0);
+}
+
+/// Request mode: the first response is held until its entry is in, and so
+/// is the new backend's after a hand-over (the same path); a hand-over
+/// decided while the first response is still held ends that hold, and the
+/// old backend's FIN carries the client's window.
+#[test]
+fn hold_request_mode_first_install_and_hand_over() {
+    let req2 = b"GET /api/x HTTP/1.1\r\nHost: example.test\r\n\r\n";
+    for in_flight in [false, true] {
+        let mut w = Walk::with(Engine::new(&conf_hold(true)), VIP2, 40000);
+        let key = w.key();
+        let entry = (!in_flight).then_some(OffloadEvent::Installed { key, backend: 0 });
+        let (rl, client_ack) = request_mode_first_response(&mut w, entry);
+        let (tx, _) = w.take();
+        if in_flight {
+            assert!(tx.is_empty(), "{tx:?}");
+            assert_eq!(w.flow().hold, Hold::Until);
+        } else {
+            assert_eq!(tx.len(), 1, "{tx:?}");
+            assert_eq!((tx[0].dst, tx[0].flags, tx[0].seq, tx[0].window), (WEB, ACK, C_ISN.wrapping_add(1 + rl), 502));
+        }
+        let mut f = frame(CIP, 40000, VIP2, 80, C_ISN.wrapping_add(1 + rl), client_ack, ACK | PSH, &[], req2);
+        assert_eq!(w.e.handle_frame(&mut f, 5, &mut w.out), Verdict::Consumed);
+        assert_eq!(w.flow().hold, Hold::Off);
+        let (tx, off) = w.take();
+        assert!(tx.is_empty(), "{tx:?}");
+        assert_eq!(off, vec![OffloadRequest::Detach { key }]);
+        w.e.on_offload(OffloadEvent::Detached { key, removed: true }, 6, &mut w.out);
+        let (tx, _) = w.take();
+        let fin = tx.iter().find(|t| t.dst == WEB).expect("old backend closed");
+        assert_eq!((fin.flags, fin.window), (ACK | FIN, 502), "the client's window");
+        assert_eq!(w.backend(API, client_ack.wrapping_sub(1), C_ISN.wrapping_add(1 + rl), SYN | ACK, b"", 7).0, Verdict::Consumed);
+        let (tx, _) = w.take();
+        assert_eq!((tx.len(), tx[0].dst, tx[0].window), (1, API, 0), "the new backend's request is held: {tx:?}");
+        let end = 1 + rl + req2.len() as u32;
+        w.backend(API, client_ack, C_ISN.wrapping_add(end), ACK, b"", 8);
+        let (tx, off) = w.take();
+        assert!(tx.is_empty());
+        assert_eq!(off, vec![OffloadRequest::Install { key, backend: 1, mode: config::OffloadMode::Request }]);
+        w.e.on_offload(OffloadEvent::Installed { key, backend: 1 }, 9, &mut w.out);
+        let (tx, _) = w.take();
+        assert_eq!(tx.len(), 1, "{tx:?}");
+        assert_eq!((tx[0].dst, tx[0].flags, tx[0].seq, tx[0].ack, tx[0].window), (API, ACK, C_ISN.wrapping_add(end), client_ack, 502));
+    }
 }

@@ -30,6 +30,9 @@ pub struct FrontendSettings {
     pub workers: u16,
     /// Per worker.
     pub flow_table_capacity: u32,
+    /// Hold a flow's response (zero window to the backend) until its switch
+    /// entry is in: see docs/FRONTEND.md, "Holding the response".
+    pub hold_until_offloaded: bool,
 }
 
 #[derive(Debug, Clone, Copy)]

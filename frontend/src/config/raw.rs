@@ -32,6 +32,10 @@ pub struct FrontendSection {
     pub workers: Spanned<u16>,
     #[serde(default = "default_flow_table_capacity")]
     pub flow_table_capacity: Spanned<u32>,
+    /// Off unless set (the example config and the testbed set it): see
+    /// docs/FRONTEND.md step 7a.
+    #[serde(default)]
+    pub hold_until_offloaded: bool,
 }
 
 fn default_workers() -> Spanned<u16> {

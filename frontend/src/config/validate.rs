@@ -139,6 +139,7 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
         switch_mac: mac(&fe.switch_mac)?,
         workers: *fe.workers.get_ref(),
         flow_table_capacity: *fe.flow_table_capacity.get_ref(),
+        hold_until_offloaded: fe.hold_until_offloaded,
     };
 
     let sw = &f.switch;

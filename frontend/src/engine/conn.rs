@@ -39,6 +39,26 @@ pub enum OffloadStatus {
     Detaching,
 }
 
+/// The response held back until the switch's entry is in
+/// (`[frontend] hold_until_offloaded`): while held, every segment the
+/// engine sends or forwards to the backend in the client's name advertises
+/// a zero window, so the backend sends no response bytes through the
+/// front-end; the release is one window update (docs/FRONTEND.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Not held (hold disabled, no install to wait for, or released).
+    Off,
+    /// Window 0 from the ACK+request on; the install is not requested yet
+    /// (the backend has not ACKed the request).
+    Held,
+    /// Install requested; released at `Installed`/`Refused`, or when the
+    /// flow's timer fires (`HOLD_TIMEOUT_MS` after the request): while
+    /// `Until`, `ConnEntry::deadline` is the hold's and later deadlines of
+    /// the state wait (`release` restores them from `last_seen`). No time
+    /// stored here: keeps `ConnEntry` within its 128 bytes.
+    Until,
+}
+
 /// Request mode hand-over: the backend the engine closes in the client's
 /// name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +92,10 @@ pub struct ConnEntry {
     /// Highest ACK and latest window the client sent (server-side space).
     pub client_ack: u32,
     pub client_window: u16,
+    /// The client's next sequence number: the end (FIN included) of the
+    /// furthest client segment seen.
+    pub client_next: u32,
+    pub hold: Hold,
     /// Request mode: where the next request starts; `None` when unknown
     /// (chunked body, pipelining) and the connection stays on its backend.
     pub next_request: Option<u32>,
@@ -114,6 +138,8 @@ impl ConnEntry {
             server_isn: 0,
             client_ack: 0,
             client_window: 0,
+            client_next: 0,
+            hold: Hold::Off,
             next_request: None,
             req_end: 0,
             backend_mss: 0,

@@ -33,6 +33,15 @@ pub struct Counters {
     /// FINs of backends a request-mode flow left before its latest
     /// hand-over, ACKed statelessly.
     pub former_backend_fins: u64,
+    /// Flows whose response was held (zero window to the backend) until
+    /// their switch entry was in (`hold_until_offloaded`).
+    pub holds: u64,
+    /// Holds ended (completion, timeout, hand-over), and the window updates
+    /// sent to the backend for them.
+    pub hold_releases: u64,
+    pub window_updates: u64,
+    /// Holds released by `HOLD_TIMEOUT_MS`, no completion in time.
+    pub hold_timeouts: u64,
     pub flows_closed: u64,
     pub flows_aborted: u64,
 }

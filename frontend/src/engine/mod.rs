@@ -29,7 +29,7 @@ use switchyard_wire::tcp_option::{SynOptions, TcpOption};
 
 use assembly::seq_diff;
 use buffers::Buffers;
-pub use conn::{ConnEntry, OffloadStatus, PrevBackend, SpliceState};
+pub use conn::{ConnEntry, Hold, OffloadStatus, PrevBackend, SpliceState};
 pub use counters::Counters;
 use packet::{Out, Seg};
 use timers::TimerWheel;
@@ -37,7 +37,7 @@ use timers::TimerWheel;
 use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
 use crate::flow_table::FlowTable;
 use crate::http::{header_storage, parse_head, BodyLength, ErrorReply, HeadStatus};
-use crate::limits::{MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS};
+use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS};
 use crate::offload::{OffloadEvent, OffloadRequest};
 use crate::route::{Decision, Router};
 
@@ -68,6 +68,8 @@ pub struct EngineParams {
     pub syn_ack: SynAckParams,
     pub timeouts: Timeouts,
     pub flow_capacity: usize,
+    /// `[frontend] hold_until_offloaded`.
+    pub hold_until_offloaded: bool,
 }
 
 pub struct Engine {
@@ -112,6 +114,7 @@ impl Engine {
             syn_ack: config.switch.syn_ack,
             timeouts: config.timeouts,
             flow_capacity: config.frontend.flow_table_capacity as usize,
+            hold_until_offloaded: config.frontend.hold_until_offloaded,
         };
         Self::with_parts(p, config.cookie.keyring(), Router::new(config))
     }
@@ -266,6 +269,8 @@ impl Engine {
             server_isn: cookie,
             client_ack: seg.ack,
             client_window: seg.window,
+            client_next: seg.seq,
+            hold: Hold::Off,
             next_request: None,
             req_end: seg.seq,
             backend_mss: 0,
@@ -381,6 +386,12 @@ impl Engine {
         if f.backend != Some(backend) || f.offload == OffloadStatus::Detaching {
             return; // stale (request mode moved on); a newer install follows
         }
+        if f.hold != Hold::Off {
+            let Engine { p, router, counters, bufs, .. } = self;
+            let mut ctx = Ctx { p, router, counters, bufs, out, now };
+            ctx.release_hold(f);
+            arm(&mut self.timers, f);
+        }
         match ev {
             OffloadEvent::Installed { .. } => {
                 f.offload = OffloadStatus::Installed;
@@ -471,9 +482,10 @@ fn our_window(p: &EngineParams, flow: &ConnEntry) -> u16 {
 }
 
 impl Ctx<'_> {
-    /// The engine arms the wheel once the event is handled (`arm`).
+    /// The engine arms the wheel once the event is handled (`arm`). A held
+    /// response's timeout is never postponed (`timer` releases it first).
     fn set_deadline(&mut self, flow: &mut ConnEntry, t: u64) {
-        flow.deadline = t;
+        flow.deadline = if flow.hold == Hold::Until { t.min(flow.deadline) } else { t };
     }
 
     fn tx(&mut self, o: Out<'_>) {
@@ -498,7 +510,13 @@ impl Ctx<'_> {
     /// A segment from the engine to a backend, in the client's name.
     fn to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, seq: u32, ack: u32, flags: u8, options: &[TcpOption<'_>], payload: &[u8]) {
         let spec = self.router.backend(b).spec;
-        let window = if flags & SYN != 0 { u16::MAX } else { flow.client_window };
+        let window = if flags & SYN != 0 {
+            u16::MAX
+        } else if flow.hold != Hold::Off && Some(b) == flow.backend {
+            0 // response held until the switch's entry is in
+        } else {
+            flow.client_window
+        };
         self.tx(Out { src: flow.key.client_ip, sport: flow.key.client_port, dst: spec.address, dport: spec.port, seq, ack, flags, window, options, payload });
     }
 
@@ -516,6 +534,31 @@ impl Ctx<'_> {
             flow.client_ack = seg.ack;
         }
         flow.client_window = seg.window;
+        let end = seg.seq.wrapping_add(seg.payload.len() as u32).wrapping_add(u32::from(seg.has(FIN)));
+        if seq_diff(end, flow.client_next) > 0 {
+            flow.client_next = end;
+        }
+    }
+
+    /// Ends the hold: one window update to the backend, exactly the pure
+    /// ACK the client would have sent (its next seq, its latest ack, in its
+    /// space — the agent translates the ack — and its latest window), so
+    /// the backend resumes through the switch (installed) or through us.
+    fn release_hold(&mut self, flow: &mut ConnEntry) {
+        if flow.hold == Hold::Until {
+            // The state's own deadline, which the hold's stood in for.
+            let to = self.p.timeouts;
+            flow.deadline = match flow.state {
+                SpliceState::Closing => flow.last_seen + to.closing_ms,
+                _ => flow.last_seen + to.idle_ms,
+            };
+        }
+        flow.hold = Hold::Off;
+        self.counters.hold_releases += 1;
+        if let (Some(b), SpliceState::Spliced | SpliceState::Closing) = (flow.backend, flow.state) {
+            self.to_backend(flow, b, flow.client_next, flow.client_ack, ACK, &[], &[]);
+            self.counters.window_updates += 1;
+        }
     }
 
     fn client_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
@@ -648,6 +691,13 @@ impl Ctx<'_> {
     /// RST (its agent translates it back into the client's space) resets
     /// the client. Without an entry everything already comes to the engine.
     fn leave_backend(&mut self, flow: &mut ConnEntry, old: BackendIndex, nr: u32) {
+        if flow.hold != Hold::Off {
+            // (A next request before the first response.) No update of its
+            // own: the FIN `old` gets (now, or at `Detached`) carries the
+            // client's window, as it no longer goes to the current backend.
+            flow.hold = Hold::Off;
+            self.counters.hold_releases += 1;
+        }
         self.router.flow_ended(old);
         let detach = matches!(flow.offload, OffloadStatus::Pending | OffloadStatus::Installed);
         flow.prev_backend = Some(PrevBackend { backend: old, fin_seq: nr, fin_ack: flow.client_ack, fin_sent: !detach });
@@ -767,6 +817,10 @@ impl Ctx<'_> {
                 self.counters.backend_syn_acks += 1;
                 flow.state = SpliceState::Spliced;
                 flow.retries = 0;
+                if self.p.hold_until_offloaded && Self::will_install(flow) {
+                    flow.hold = Hold::Held;
+                    self.counters.holds += 1;
+                }
                 self.send_request(flow);
                 let t = self.now + self.p.timeouts.request_rto_ms;
                 self.set_deadline(flow, t);
@@ -821,15 +875,27 @@ impl Ctx<'_> {
         self.counters.requests_sent += 1;
     }
 
+    /// Whether `request_delivered` will ask the switch for an entry.
+    fn will_install(flow: &ConnEntry) -> bool {
+        flow.offload == OffloadStatus::NotRequested || (flow.mode == OffloadMode::Request && flow.offload != OffloadStatus::Refused)
+    }
+
     /// The backend has all the bytes the engine answered for.
     fn request_delivered(&mut self, flow: &mut ConnEntry) {
         self.drop_request(flow);
         flow.retries = 0;
-        if flow.offload == OffloadStatus::NotRequested || (flow.mode == OffloadMode::Request && flow.offload != OffloadStatus::Refused) {
+        if Self::will_install(flow) {
             let backend = flow.backend.expect("spliced");
             self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
             flow.offload = OffloadStatus::Pending;
             self.counters.offload_requested += 1;
+            if flow.hold == Hold::Held {
+                flow.hold = Hold::Until;
+                flow.deadline = self.now + HOLD_TIMEOUT_MS;
+                return;
+            }
+        } else if flow.hold != Hold::Off {
+            self.release_hold(flow);
         }
         let t = self.now + self.p.timeouts.idle_ms;
         self.set_deadline(flow, t);
@@ -846,6 +912,9 @@ impl Ctx<'_> {
     fn forward_to_backend(&mut self, flow: &ConnEntry, frame: &mut [u8], seg: &Seg) {
         let spec = self.router.backend(flow.backend.expect("spliced")).spec;
         packet::rewrite_to_backend(frame, seg, spec.address, spec.port, self.p.mac, self.p.switch_mac);
+        if flow.hold != Hold::Off && !seg.has(RST) {
+            packet::set_window(frame, seg, 0);
+        }
         self.counters.forwarded_to_backend += 1;
         if flow.offload == OffloadStatus::Installed {
             self.counters.forwarded_after_offload += 1;
@@ -1018,6 +1087,15 @@ impl Ctx<'_> {
                     self.counters.flows_aborted += 1;
                     After::Remove
                 }
+            }
+            SpliceState::Spliced | SpliceState::Closing if flow.hold == Hold::Until => {
+                // No completion in time: let the response come through us.
+                self.counters.hold_timeouts += 1;
+                self.release_hold(flow);
+                if flow.deadline <= self.now {
+                    return After::Remove; // (closing or idle over too)
+                }
+                After::Keep
             }
             SpliceState::Spliced => {
                 if flow.offload == OffloadStatus::Installed && flow.mode == OffloadMode::Connection {

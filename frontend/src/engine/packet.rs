@@ -166,3 +166,10 @@ fn rewrite(
     tcp.update_for_address_change(old_addr, new_addr);
     tcp_edit(&mut tcp);
 }
+
+/// Rewrites the TCP window field of a parsed frame in place (checksum
+/// updated incrementally).
+pub fn set_window(frame: &mut [u8], seg: &Seg, window: u16) {
+    let mut tcp = TcpSegment::new_checked(&mut frame[seg.tcp_at..seg.payload.end]).expect("parsed before");
+    tcp.set_window(window);
+}
