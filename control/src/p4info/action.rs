@@ -1,10 +1,10 @@
 //! Actions and their parameters, and building a `p4.v1.Action` call from parameter names.
 
-use std::collections::HashSet;
 
 use p4runtime_proto::p4::config::v1 as cfg;
 use p4runtime_proto::p4::v1::{action::Param, Action};
 
+use super::names::Members;
 use super::P4InfoError;
 use crate::bitstring::{self, Value};
 
@@ -30,20 +30,12 @@ impl ActionInfo {
             .as_ref()
             .map(|p| (p.id, p.name.clone()))
             .ok_or_else(|| P4InfoError::Invalid("an action has no preamble".into()))?;
-        let mut ids = HashSet::new();
-        let mut names = HashSet::new();
+        let mut members = Members::default();
         let mut params = Vec::with_capacity(a.params.len());
         for p in &a.params {
-            if p.id == 0 || !ids.insert(p.id) || !names.insert(p.name.as_str()) || p.name.is_empty()
-            {
-                return Err(P4InfoError::Invalid(format!(
-                    "action {name}: parameter `{}` (id {}) is unnamed, has id 0 or repeats another",
-                    p.name, p.id
-                )));
-            }
-            let bitwidth = bitstring::check_width(p.bitwidth.into()).map_err(|source| {
-                P4InfoError::Invalid(format!("action {name}, parameter {}: {source}", p.name))
-            })?;
+            let bitwidth = members
+                .check("parameter", p.id, &p.name, p.bitwidth)
+                .map_err(|e| P4InfoError::Invalid(format!("action {name}: {e}")))?;
             params.push(ParamInfo {
                 id: p.id,
                 name: p.name.clone(),

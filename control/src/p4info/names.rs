@@ -103,3 +103,23 @@ impl<T> Names<T> {
         self.items.iter()
     }
 }
+
+/// The checks every numbered member of an object shares (action parameters,
+/// match fields, controller-header fields): named, id non-zero, id and name
+/// unique within the object, width within what P4Runtime can carry.
+#[derive(Default)]
+pub(crate) struct Members<'a> {
+    ids: std::collections::HashSet<u32>,
+    names: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> Members<'a> {
+    /// The member's checked bit width, or a message naming it as `what`
+    /// (e.g. "parameter", "match field"); the caller adds its own context.
+    pub(crate) fn check(&mut self, what: &str, id: u32, name: &'a str, bitwidth: i32) -> Result<u32, String> {
+        if id == 0 || name.is_empty() || !self.ids.insert(id) || !self.names.insert(name) {
+            return Err(format!("{what} `{name}` (id {id}) is unnamed, has id 0 or repeats another"));
+        }
+        crate::bitstring::check_width(bitwidth.into()).map_err(|e| format!("{what} {name}: {e}"))
+    }
+}

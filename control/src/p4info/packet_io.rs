@@ -1,11 +1,11 @@
 //! `@controller_header` headers: the metadata fields that travel with PacketOut (controller
 //! to switch) and PacketIn (switch to controller).
 
-use std::collections::HashSet;
 
 use p4runtime_proto::p4::config::v1 as cfg;
 use p4runtime_proto::p4::v1::PacketMetadata;
 
+use super::names::Members;
 use super::P4InfoError;
 use crate::bitstring::{self, Value};
 
@@ -30,23 +30,12 @@ impl ControllerHeaderInfo {
             .as_ref()
             .map(|p| (p.id, p.name.clone()))
             .ok_or_else(|| P4InfoError::Invalid("a controller header has no preamble".into()))?;
-        let mut ids = HashSet::new();
-        let mut names = HashSet::new();
+        let mut members = Members::default();
         let mut metadata = Vec::new();
         for m in &h.metadata {
-            if m.id == 0 || m.name.is_empty() || !ids.insert(m.id) || !names.insert(m.name.as_str())
-            {
-                return Err(P4InfoError::Invalid(format!(
-                    "controller header {name}: field `{}` (id {}) is unnamed, has id 0 or repeats another",
-                    m.name, m.id
-                )));
-            }
-            let bitwidth = bitstring::check_width(m.bitwidth.into()).map_err(|source| {
-                P4InfoError::Invalid(format!(
-                    "controller header {name}, field {}: {source}",
-                    m.name
-                ))
-            })?;
+            let bitwidth = members
+                .check("field", m.id, &m.name, m.bitwidth)
+                .map_err(|e| P4InfoError::Invalid(format!("controller header {name}: {e}")))?;
             metadata.push(PacketMetadataInfo {
                 id: m.id,
                 name: m.name.clone(),

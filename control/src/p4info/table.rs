@@ -2,7 +2,6 @@
 //! construction of keys and entries that a P4Runtime server accepts (every exact field
 //! present, the priority rule, allowed actions only). Match-field values: matching.rs.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use p4runtime_proto::p4::config::v1::{self as cfg, action_ref::Scope, match_field};
@@ -10,9 +9,8 @@ use p4runtime_proto::p4::v1::{
     field_match, table_action, Action, FieldMatch, TableAction, TableEntry,
 };
 
-use super::names::Names;
+use super::names::{Members, Names};
 use super::{ActionInfo, P4InfoError};
-use crate::bitstring;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MatchKind {
@@ -88,19 +86,10 @@ impl TableInfo {
             .ok_or_else(|| P4InfoError::Invalid("a table has no preamble".into()))?;
         let invalid = |what: String| P4InfoError::Invalid(format!("table {name}: {what}"));
 
-        let mut ids = HashSet::new();
-        let mut names = HashSet::new();
+        let mut members = Members::default();
         let mut match_fields = Vec::with_capacity(t.match_fields.len());
         for m in &t.match_fields {
-            if m.id == 0 || m.name.is_empty() || !ids.insert(m.id) || !names.insert(m.name.as_str())
-            {
-                return Err(invalid(format!(
-                    "match field `{}` (id {}) is unnamed, has id 0 or repeats another",
-                    m.name, m.id
-                )));
-            }
-            let bitwidth = bitstring::check_width(m.bitwidth.into())
-                .map_err(|e| invalid(format!("match field {}: {e}", m.name)))?;
+            let bitwidth = members.check("match field", m.id, &m.name, m.bitwidth).map_err(invalid)?;
             let kind = match &m.r#match {
                 Some(match_field::Match::MatchType(t)) => {
                     match match_field::MatchType::try_from(*t) {
