@@ -39,7 +39,38 @@ pub enum SwitchMode {
 
 /// True when both bmv2 tools are on PATH.
 pub fn bmv2_available() -> bool {
-    crate::cmd::require_tools(&["p4c-bm2-ss", "simple_switch_grpc"]).is_ok()
+    crate::cmd::require_tools(&BMV2_TOOLS).is_ok()
+}
+
+/// What bmv2 mode runs: the compiler and the switch with its P4Runtime server.
+pub const BMV2_TOOLS: [&str; 2] = ["p4c-bm2-ss", "simple_switch_grpc"];
+
+/// The environment variable that puts every P4-mode testbed (the e2e
+/// tests, the demo, the benchmarks) on real bmv2: `SWITCHYARD_SWITCH=bmv2`
+/// (`sim`, or unset, keeps switch-sim).
+pub const SWITCH_ENV: &str = "SWITCHYARD_SWITCH";
+
+/// The switch mode a testbed runs in: `SWITCHYARD_SWITCH=bmv2` turns a
+/// `sim` request into `bmv2` (router mode stays router: it has no P4
+/// switch). A bmv2 request fails, naming the missing tools, when
+/// p4c-bm2-ss or simple_switch_grpc is not on PATH.
+pub fn effective_mode(asked: SwitchMode, env: Option<&str>) -> Result<SwitchMode> {
+    let mode = match (asked, env.map(str::trim)) {
+        (SwitchMode::Router, _) => SwitchMode::Router,
+        (m, None | Some("")) => m,
+        (SwitchMode::Sim, Some("sim")) => SwitchMode::Sim,
+        (_, Some("bmv2")) | (SwitchMode::Bmv2, Some("sim")) => SwitchMode::Bmv2,
+        (_, Some(other)) => bail!("{SWITCH_ENV}={other}: expected `sim` or `bmv2`"),
+    };
+    if mode == SwitchMode::Bmv2 {
+        crate::cmd::require_tools(&BMV2_TOOLS).with_context(|| {
+            format!(
+                "switch mode bmv2 (--mode bmv2 or {SWITCH_ENV}=bmv2) needs p4c-bm2-ss (p4c) and simple_switch_grpc \
+                 (behavioral-model built with PI/gRPC) on PATH; no Debian or PyPI package provides them"
+            )
+        })?;
+    }
+    Ok(mode)
 }
 
 impl std::str::FromStr for SwitchMode {
@@ -104,13 +135,7 @@ fn ns_name(tag: &str, role: &str) -> String {
 impl Testbed {
     pub fn up(mut spec: TestbedSpec) -> Result<Self> {
         crate::require_root()?;
-        if spec.mode == SwitchMode::Bmv2 && !bmv2_available() {
-            eprintln!(
-                "testbed: switch mode bmv2 asked for, but p4c-bm2-ss and simple_switch_grpc are not on PATH \
-                 (no Debian or PyPI package provides them): running switch-sim, which executes the same p4/switchyard.p4"
-            );
-            spec.mode = SwitchMode::Sim;
-        }
+        spec.mode = effective_mode(spec.mode, std::env::var(SWITCH_ENV).ok().as_deref())?;
         crate::cmd::require_tools(&["ip", "ethtool", "nginx", "ss"])?;
         if spec.backends == 0 || spec.backends > addr::MAX_BACKENDS {
             bail!("backends must be 1..={}", addr::MAX_BACKENDS);
@@ -345,6 +370,22 @@ mod tests {
         assert_eq!("sim".parse::<SwitchMode>().unwrap(), SwitchMode::Sim);
         assert_eq!("bmv2".parse::<SwitchMode>().unwrap(), SwitchMode::Bmv2);
         assert!("foo".parse::<SwitchMode>().is_err());
+    }
+
+    #[test]
+    fn switch_env_selects_bmv2_and_names_missing_tools() {
+        assert_eq!(effective_mode(SwitchMode::Sim, None).unwrap(), SwitchMode::Sim);
+        assert_eq!(effective_mode(SwitchMode::Sim, Some("sim")).unwrap(), SwitchMode::Sim);
+        assert_eq!(effective_mode(SwitchMode::Router, Some("bmv2")).unwrap(), SwitchMode::Router);
+        assert!(effective_mode(SwitchMode::Sim, Some("tofino")).unwrap_err().to_string().contains("SWITCHYARD_SWITCH=tofino"));
+        match effective_mode(SwitchMode::Sim, Some("bmv2")) {
+            Ok(m) => assert!(bmv2_available() && m == SwitchMode::Bmv2),
+            Err(e) => {
+                let e = format!("{e:#}");
+                assert!(!bmv2_available());
+                assert!(e.contains("missing tools") && e.contains("simple_switch_grpc"), "{e}");
+            }
+        }
     }
 
     #[test]
