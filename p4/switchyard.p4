@@ -299,7 +299,20 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                             }
                         }
                         cookie_low_bits(mss_idx, ws_code);
-                        compute_cookie();
+                        /* HalfSipHash-2-4 step by step (include/cookie.p4:
+                         * one action per step keeps p4c's copy propagation
+                         * linear). */
+                        cookie_init();
+                        sip_absorb(hdr.ipv4.src_addr);
+                        sip_absorb(hdr.ipv4.dst_addr);
+                        sip_absorb(hdr.tcp.src_port ++ hdr.tcp.dst_port);
+                        sip_absorb(hdr.tcp.seq_no);
+                        sip_absorb(meta.cookie_low);
+                        sip_absorb(32w20 << 24);
+                        sip_finalize();
+                        sip_two_rounds();
+                        sip_two_rounds();
+                        cookie_output();
                         answer_syn();
                         if (meta.syn_has_ws == 1) {
                             hdr.synack_opts.ws_kind = TCP_OPT_WSCALE;

@@ -3,6 +3,10 @@
 #ifndef SWITCHYARD_HEADERS_P4
 #define SWITCHYARD_HEADERS_P4
 
+/* A v1model port number (standard_metadata_t's ingress_port, egress_spec).
+ * Not v1model's PortId_t: v1model.p4 declares that only when
+ * V1MODEL_VERSION >= 20200408, and p4c's default is 20180101 (docs/P4.md). */
+typedef bit<9> port_t;
 typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
 typedef bit<16> l4_port_t;

@@ -136,7 +136,7 @@ action rewrite_from_vip() {
 }
 
 /* ---- ipv4_route: LPM -> port and MAC rewrite ------------------------- */
-action route(PortId_t port, mac_addr_t src_mac, mac_addr_t dst_mac) {
+action route(port_t port, mac_addr_t src_mac, mac_addr_t dst_mac) {
     std.egress_spec = port;
     hdr.ethernet.src_addr = src_mac;
     hdr.ethernet.dst_addr = dst_mac;
@@ -168,7 +168,7 @@ table frontend_count {
     size = 1;
 }
 
-action to_frontend(PortId_t port, mac_addr_t dst_mac) {
+action to_frontend(port_t port, mac_addr_t dst_mac) {
     std.egress_spec = port;
     hdr.ethernet.dst_addr = dst_mac;
     meta.path = PATH_TO_FRONTEND;
