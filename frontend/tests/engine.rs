@@ -244,7 +244,7 @@ fn full_walk_connection_mode() {
     let mut w = Walk::new(VIP);
     let got = w.splice(REQ, WEB);
     assert_eq!(got, REQ);
-    assert_eq!(w.flow().state, SpliceState::Spliced);
+    assert_eq!(w.flow().state, SpliceState::Spliced { backend: 0 });
     // Backend ACKs the request and sends a response: forwarded with the
     // switch's rewrite, and the entry install is requested.
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
@@ -373,9 +373,47 @@ fn malformed_gets_400_then_close() {
     assert_eq!(w.e.handle_frame(&mut f, 1, &mut w.out), Verdict::Consumed);
     let (tx, _) = w.take();
     assert_eq!((tx[0].flags, tx[0].seq, tx[0].ack), (ACK, reply_end, C_ISN.wrapping_add(2 + bad.len() as u32)));
-    assert_eq!(w.flow().state, SpliceState::Closing);
+    assert!(matches!(w.flow().state, SpliceState::Replied { acked: true, .. }));
     w.e.on_timer(1 + 2000, &mut w.out);
     assert_eq!(w.e.flow_count(), 0);
+}
+
+/// The four-packet crash (issue 10): a refused request, the client's
+/// FIN acknowledging the reply, then that FIN again (its ACK was lost).
+/// Each retransmitted FIN gets the same ACK; nothing is forwarded to any
+/// backend, and nothing panics. One row per way the engine refuses.
+#[test]
+fn retransmitted_fin_after_reply_is_acked_again() {
+    let mut long_uri = b"GET /".to_vec();
+    long_uri.resize(40 * 1024, b'a');
+    let cases: &[(&str, &[u8], ErrorReply)] = &[
+        ("no Host: 400", b"GET / HTTP/1.1\r\n\r\n", ErrorReply::BadRequest),
+        ("malformed header: 400", b"GET / HTTP/1.1\r\nHost a\r\n\r\n", ErrorReply::BadRequest),
+        ("no healthy backend: 503", REQ, ErrorReply::ServiceUnavailable),
+    ];
+    for (what, req, want) in cases {
+        let mut w = Walk::new(VIP);
+        if *want == ErrorReply::ServiceUnavailable {
+            w.e.set_backend_flags(0, false, false);
+        }
+        w.client(0, ACK, req, 0);
+        expect_reply(&mut w, *want, req.len() as u32);
+        let fin_seq = C_ISN.wrapping_add(1 + req.len() as u32);
+        let reply_end = w.s.wrapping_add(1 + want.bytes().len() as u32 + 1);
+        for (i, now) in [1u64, 2, 500, 1900].into_iter().enumerate() {
+            let mut f = frame(CIP, 40000, VIP, 80, fin_seq, reply_end, ACK | FIN, &[], b"");
+            assert_eq!(w.e.handle_frame(&mut f, now, &mut w.out), Verdict::Consumed, "{what}: FIN #{i}");
+            let (tx, off) = w.take();
+            assert!(off.is_empty(), "{what}");
+            assert_eq!(tx.len(), 1, "{what}: FIN #{i} gets one ACK: {tx:?}");
+            assert_eq!((tx[0].dst, tx[0].flags, tx[0].seq, tx[0].ack), (CIP, ACK, reply_end, fin_seq.wrapping_add(1)), "{what}");
+        }
+        // A late data segment or ACK is absorbed too.
+        assert_eq!(w.client(req.len() as u32 + 1, ACK, b"", 1901).0, Verdict::Consumed, "{what}");
+        assert_eq!(w.e.counters().forwarded_to_backend, 0, "{what}");
+        w.e.on_timer(1900 + 2000, &mut w.out);
+        assert_eq!(w.e.flow_count(), 0, "{what}: forgotten after closing_ms");
+    }
 }
 
 #[test]
@@ -475,7 +513,7 @@ fn fin_both_ways_and_delete() {
     let (v, f) = w.client(rl + 4, ACK | FIN, b"", 5);
     assert_eq!(v, Verdict::Forward);
     assert_eq!(read(&f).flags, ACK | FIN, "FIN forwarded as FIN, never turned into RST");
-    assert_eq!(w.flow().state, SpliceState::Closing);
+    assert_eq!(w.flow().state, SpliceState::Closing { backend: 0 });
     w.e.on_timer(5 + 2000, &mut w.out);
     assert_eq!(w.e.flow_count(), 0);
     let (_, off) = w.take();

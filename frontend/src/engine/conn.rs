@@ -15,16 +15,37 @@ pub enum SpliceState {
     /// Cookie valid; gathering the request head from the client.
     Assembling,
     /// Replayed SYN sent to `backend`; waiting for its SYN-ACK.
-    Connecting,
+    Connecting { backend: BackendIndex },
     /// Backend handshake done, request sent; the engine forwards with the
     /// switch's rewrite until the entry is installed (or forever if refused).
-    Spliced,
+    Spliced { backend: BackendIndex },
     /// The engine answered the client itself (`reply`, or a bare FIN when
-    /// `None`) starting at server-side sequence `seq`, then FIN.
+    /// `None`) starting at server-side sequence `seq`, then FIN. No backend:
+    /// nothing of this flow is ever forwarded. Once the client has ACKed
+    /// the reply and sent its FIN, kept for `closing_ms` to ACK its
+    /// retransmitted FINs.
     Replied { reply: Option<ErrorReply>, seq: u32, acked: bool },
-    /// Both FINs seen (or the reply's close completed): kept for
-    /// `closing_ms` to absorb retransmissions.
-    Closing,
+    /// A spliced flow with both FINs seen: kept for `closing_ms` to carry
+    /// retransmissions between the two ends.
+    Closing { backend: BackendIndex },
+}
+
+impl SpliceState {
+    /// The backend the flow is on, if any.
+    pub fn backend(self) -> Option<BackendIndex> {
+        match self {
+            Self::Connecting { backend } | Self::Spliced { backend } | Self::Closing { backend } => Some(backend),
+            Self::Assembling | Self::Replied { .. } => None,
+        }
+    }
+
+    /// The backend whose handshake is done: segments are forwarded to it.
+    pub fn spliced_backend(self) -> Option<BackendIndex> {
+        match self {
+            Self::Spliced { backend } | Self::Closing { backend } => Some(backend),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +103,6 @@ pub struct ConnEntry {
     pub opts: CookieOptions,
     pub mode: OffloadMode,
     pub state: SpliceState,
-    pub backend: Option<BackendIndex>,
     /// Request mode hand-over: the old backend, closed by the engine.
     pub prev_backend: Option<PrevBackend>,
     /// The current backend handshake: seq of the replayed SYN and the
@@ -120,6 +140,10 @@ pub struct ConnEntry {
 }
 
 impl ConnEntry {
+    pub fn backend(&self) -> Option<BackendIndex> {
+        self.state.backend()
+    }
+
     /// A value that is never a flow: fills the table once to touch its
     /// memory (`FlowTable::prefault`).
     pub fn placeholder() -> Self {
@@ -131,8 +155,7 @@ impl ConnEntry {
             cookie: 0,
             opts: CookieOptions { mss: 0, wscale: None, sack_permitted: false },
             mode: OffloadMode::Connection,
-            state: SpliceState::Closing,
-            backend: None,
+            state: SpliceState::Assembling,
             prev_backend: None,
             syn_seq: 0,
             server_isn: 0,

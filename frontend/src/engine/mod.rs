@@ -216,7 +216,7 @@ impl Engine {
         let key = ConnKey { client_ip: seg.src, client_port: seg.sport, vip_id };
         // Port reuse: a finished flow's key, and a segment with a fresh
         // valid cookie: the old state goes, the new connection starts.
-        let reuse = matches!(self.flows.get(&key), Some(f) if matches!(f.state, SpliceState::Closing | SpliceState::Replied { .. })
+        let reuse = matches!(self.flows.get(&key), Some(f) if matches!(f.state, SpliceState::Closing { .. } | SpliceState::Replied { .. })
             && seg.has(ACK) && seg.ack.wrapping_sub(1) != f.cookie && self.cookie_ok(seg, vip, vport).is_some());
         if reuse {
             self.finish(key, out);
@@ -227,7 +227,7 @@ impl Engine {
             }
         }
         let Engine { p, router, flows, counters, timers, bufs, .. } = self;
-        let flow = flows.get_mut(&key).expect("present");
+        let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
         flow.last_seen = now;
         let mut ctx = Ctx { p, router, counters, bufs, out, now };
         let (verdict, after) = ctx.client_segment(flow, frame, seg);
@@ -263,7 +263,6 @@ impl Engine {
             opts,
             mode,
             state: SpliceState::Assembling,
-            backend: None,
             prev_backend: None,
             syn_seq: seg.seq.wrapping_sub(1),
             server_isn: cookie,
@@ -296,14 +295,14 @@ impl Engine {
         let found = self.router.services().iter().map(|s| s.id).find_map(|vip_id| {
             let key = ConnKey { client_ip: seg.dst, client_port: seg.dport, vip_id };
             let f = self.flows.get(&key)?;
-            (f.backend == Some(b) || f.prev_backend.map(|p| p.backend) == Some(b)).then_some(key)
+            (f.backend() == Some(b) || f.prev_backend.map(|p| p.backend) == Some(b)).then_some(key)
         });
         let Some(key) = found else { return self.former_backend(seg, b, now, out) };
         let Engine { p, router, flows, counters, timers, bufs, .. } = self;
-        let flow = flows.get_mut(&key).expect("present");
+        let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
         flow.last_seen = now;
         let mut ctx = Ctx { p, router, counters, bufs, out, now };
-        let (verdict, after) = if flow.backend == Some(b) {
+        let (verdict, after) = if flow.backend() == Some(b) {
             ctx.backend_segment(flow, frame, seg, b)
         } else {
             ctx.old_backend_segment(flow, seg)
@@ -335,7 +334,7 @@ impl Engine {
         });
         let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
         let Engine { p, router, flows, counters, bufs, .. } = self;
-        let flow = flows.get_mut(&key).expect("present");
+        let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
         let mut ctx = Ctx { p, router, counters, bufs, out, now };
         let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
         ctx.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
@@ -351,7 +350,7 @@ impl Engine {
         if let Some(a) = f.asm.take() {
             self.bufs.recycle_assembly(a);
         }
-        if let Some(b) = f.backend {
+        if let Some(b) = f.backend() {
             self.router.flow_ended(b);
         }
         if matches!(f.offload, OffloadStatus::Pending | OffloadStatus::Installed) {
@@ -362,8 +361,9 @@ impl Engine {
 
     /// A completion from the control task.
     pub fn on_offload(&mut self, ev: OffloadEvent, now: u64, out: &mut Vec<Action>) {
-        let (key, backend) = match ev {
-            OffloadEvent::Installed { key, backend } | OffloadEvent::Refused { key, backend, .. } => (key, backend),
+        let (key, backend, installed) = match ev {
+            OffloadEvent::Installed { key, backend } => (key, backend, true),
+            OffloadEvent::Refused { key, backend, .. } => (key, backend, false),
             OffloadEvent::Detached { key, .. } => {
                 let Engine { p, router, flows, counters, timers, bufs, .. } = self;
                 // A flow gone meanwhile needs nothing: its entry is gone too.
@@ -378,12 +378,12 @@ impl Engine {
         };
         let Some(f) = self.flows.get_mut(&key) else {
             // The flow ended while the write was in flight: undo it.
-            if matches!(ev, OffloadEvent::Installed { .. }) {
+            if installed {
                 out.push(Action::Offload(OffloadRequest::Delete { key }));
             }
             return;
         };
-        if f.backend != Some(backend) || f.offload == OffloadStatus::Detaching {
+        if f.backend() != Some(backend) || f.offload == OffloadStatus::Detaching {
             return; // stale (request mode moved on); a newer install follows
         }
         if f.hold != Hold::Off {
@@ -392,24 +392,20 @@ impl Engine {
             ctx.release_hold(f);
             arm(&mut self.timers, f);
         }
-        match ev {
-            OffloadEvent::Installed { .. } => {
-                f.offload = OffloadStatus::Installed;
-                self.counters.offload_installed += 1;
-                if f.mode == OffloadMode::Connection && f.state == SpliceState::Spliced {
-                    // The switch carries the flow now; keep a tombstone for
-                    // packets already in flight, then forget it.
-                    f.deadline = now + OFFLOADED_GRACE_MS;
-                    arm(&mut self.timers, f);
-                    self.bound_timers();
-                }
+        if installed {
+            f.offload = OffloadStatus::Installed;
+            self.counters.offload_installed += 1;
+            if f.mode == OffloadMode::Connection && matches!(f.state, SpliceState::Spliced { .. }) {
+                // The switch carries the flow now; keep a tombstone for
+                // packets already in flight, then forget it.
+                f.deadline = now + OFFLOADED_GRACE_MS;
+                arm(&mut self.timers, f);
+                self.bound_timers();
             }
-            OffloadEvent::Refused { .. } => {
-                // Stays on the front-end path, still correct.
-                f.offload = OffloadStatus::Refused;
-                self.counters.offload_refused += 1;
-            }
-            OffloadEvent::Detached { .. } => unreachable!("handled above"),
+        } else {
+            // Stays on the front-end path, still correct.
+            f.offload = OffloadStatus::Refused;
+            self.counters.offload_refused += 1;
         }
     }
 
@@ -435,7 +431,7 @@ impl Engine {
                 After::Remove => self.finish(key, out),
                 After::Forget => {
                     if let Some(f) = self.flows.remove(&key) {
-                        if let Some(b) = f.backend {
+                        if let Some(b) = f.backend() {
                             self.router.flow_ended(b);
                         }
                     }
@@ -512,7 +508,7 @@ impl Ctx<'_> {
         let spec = self.router.backend(b).spec;
         let window = if flags & SYN != 0 {
             u16::MAX
-        } else if flow.hold != Hold::Off && Some(b) == flow.backend {
+        } else if flow.hold != Hold::Off && Some(b) == flow.backend() {
             0 // response held until the switch's entry is in
         } else {
             flow.client_window
@@ -549,13 +545,13 @@ impl Ctx<'_> {
             // The state's own deadline, which the hold's stood in for.
             let to = self.p.timeouts;
             flow.deadline = match flow.state {
-                SpliceState::Closing => flow.last_seen + to.closing_ms,
+                SpliceState::Closing { .. } => flow.last_seen + to.closing_ms,
                 _ => flow.last_seen + to.idle_ms,
             };
         }
         flow.hold = Hold::Off;
         self.counters.hold_releases += 1;
-        if let (Some(b), SpliceState::Spliced | SpliceState::Closing) = (flow.backend, flow.state) {
+        if let Some(b) = flow.state.spliced_backend() {
             self.to_backend(flow, b, flow.client_next, flow.client_ack, ACK, &[], &[]);
             self.counters.window_updates += 1;
         }
@@ -564,9 +560,9 @@ impl Ctx<'_> {
     fn client_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
         let plen = seg.payload.len() as u32;
         match flow.state {
-            SpliceState::Assembling | SpliceState::Connecting => {
+            SpliceState::Assembling | SpliceState::Connecting { .. } => {
                 if seg.has(RST) {
-                    if let (SpliceState::Connecting, Some(b)) = (flow.state, flow.backend) {
+                    if let SpliceState::Connecting { backend: b } = flow.state {
                         self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
                     }
                     self.counters.flows_aborted += 1;
@@ -580,11 +576,11 @@ impl Ctx<'_> {
                     flow.client_fin = Some(seg.seq.wrapping_add(plen));
                 }
                 if flow.state == SpliceState::Assembling {
-                                        return (Verdict::Consumed, self.try_route(flow, plen > 0 || seg.has(FIN)));
+                    return (Verdict::Consumed, self.try_route(flow, plen > 0 || seg.has(FIN)));
                 }
                 (Verdict::Consumed, After::Keep)
             }
-            SpliceState::Spliced | SpliceState::Closing => self.spliced_client(flow, frame, seg),
+            SpliceState::Spliced { backend } | SpliceState::Closing { backend } => self.spliced_client(flow, frame, seg, backend),
             SpliceState::Replied { reply, seq, acked } => {
                 if seg.has(RST) {
                     return (Verdict::Consumed, After::Remove);
@@ -592,6 +588,7 @@ impl Ctx<'_> {
                 Self::note_client(flow, seg);
                 let len = reply.map_or(0, |r| r.bytes().len()) as u32;
                 let fin_end = seq.wrapping_add(len).wrapping_add(1);
+                let was_closed = acked && flow.client_fin.is_some();
                 let acked = acked || (seg.has(ACK) && seq_diff(seg.ack, fin_end) >= 0);
                 flow.state = SpliceState::Replied { reply, seq, acked };
                 if seg.has(FIN) {
@@ -600,8 +597,9 @@ impl Ctx<'_> {
                     self.to_client(flow, fin_end, f.wrapping_add(1), ACK, &[]);
                     self.counters.acks_sent += 1;
                 }
-                if acked && flow.client_fin.is_some() {
-                    flow.state = SpliceState::Closing;
+                if acked && flow.client_fin.is_some() && (!was_closed || seg.has(FIN)) {
+                    // Both closes done: stay to ACK retransmitted FINs
+                    // (each one restarts the wait, as TIME-WAIT does).
                     let t = self.now + self.p.timeouts.closing_ms;
                     self.set_deadline(flow, t);
                 }
@@ -612,7 +610,7 @@ impl Ctx<'_> {
 
     /// Assembling: parse what is in order; route when the head is complete.
     fn try_route(&mut self, flow: &mut ConnEntry, had_data: bool) -> After {
-        let asm = flow.asm.as_ref().expect("assembling has a buffer");
+        let Some(asm) = flow.asm.as_ref() else { return After::Keep };
         let mut storage = header_storage();
         let fin_in_order = flow.client_fin == Some(asm.end());
         let decision = match parse_head(&asm.buf, &mut storage) {
@@ -663,13 +661,12 @@ impl Ctx<'_> {
 
     /// Step 3: replay the client's SYN to `backend` with the ISN fused in.
     fn start_backend(&mut self, flow: &mut ConnEntry, backend: BackendIndex, offload: OffloadMode, next: Option<u32>) {
-        if flow.backend.is_none() {
+        if flow.backend().is_none() {
             flow.mode = offload;
         }
         flow.next_request = next;
         self.router.flow_started(backend);
-        flow.backend = Some(backend);
-        flow.state = SpliceState::Connecting;
+        flow.state = SpliceState::Connecting { backend };
         flow.retries = 0;
         if flow.offload != OffloadStatus::Detaching {
             self.send_syn(flow);
@@ -720,7 +717,7 @@ impl Ctx<'_> {
             self.to_backend(flow, p.backend, p.fin_seq, p.fin_ack, ACK | FIN, &[], &[]);
         }
         match flow.state {
-            SpliceState::Connecting => {
+            SpliceState::Connecting { .. } => {
                 flow.retries = 0;
                 self.send_syn(flow);
                 let t = self.now + self.p.timeouts.backend_syn_rto_ms;
@@ -748,7 +745,7 @@ impl Ctx<'_> {
             opts[n + 1] = TcpOption::WindowScale(ws);
             n += 2;
         }
-        let b = flow.backend.expect("connecting has a backend");
+        let SpliceState::Connecting { backend: b } = flow.state else { return };
         // ACK flag clear: the ack field carries S for the agent.
         self.to_backend(flow, b, flow.syn_seq, flow.server_isn, SYN, &opts[..n], &[]);
         self.counters.replayed_syns += 1;
@@ -783,11 +780,10 @@ impl Ctx<'_> {
     /// Step 4: the backend's SYN-ACK (already in the client's space).
     fn backend_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, b: BackendIndex) -> (Verdict, After) {
         match flow.state {
-            SpliceState::Connecting => {
+            SpliceState::Connecting { .. } => {
                 if seg.has(RST) {
                     // Refused by the backend.
                     self.router.flow_ended(b);
-                    flow.backend = None;
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
                 }
                 if seg.has(FIN) && seg.has(ACK) && !seg.has(SYN) && !seg.has(RST) {
@@ -809,13 +805,12 @@ impl Ctx<'_> {
                     // No agent rewrote it: splicing would corrupt the flow.
                     self.to_backend(flow, b, seg.ack, 0, RST, &[], &[]);
                     self.router.flow_ended(b);
-                    flow.backend = None;
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
                 }
                 let so = SynOptions::from_options(&frame[seg.options.clone()]).unwrap_or_default();
                 flow.backend_mss = so.mss.unwrap_or(switchyard_wire::cookie::DEFAULT_MSS);
                 self.counters.backend_syn_acks += 1;
-                flow.state = SpliceState::Spliced;
+                flow.state = SpliceState::Spliced { backend: b };
                 flow.retries = 0;
                 if self.p.hold_until_offloaded && Self::will_install(flow) {
                     flow.hold = Hold::Held;
@@ -826,7 +821,7 @@ impl Ctx<'_> {
                 self.set_deadline(flow, t);
                 (Verdict::Consumed, After::Keep)
             }
-            SpliceState::Spliced | SpliceState::Closing => {
+            SpliceState::Spliced { .. } | SpliceState::Closing { .. } => {
                 if seg.has(SYN) {
                     // A retransmitted SYN-ACK: our request or ACK was lost.
                     if flow.asm.is_some() {
@@ -855,8 +850,8 @@ impl Ctx<'_> {
 
     /// The buffered request (and FIN) to the backend, client's seq space.
     fn send_request(&mut self, flow: &mut ConnEntry) {
+        let Some(b) = flow.state.spliced_backend() else { return };
         let Some(asm) = flow.asm.take() else { return };
-        let b = flow.backend.expect("spliced has a backend");
         let mss = usize::from(flow.opts.mss.min(flow.backend_mss).max(64));
         let fin = flow.client_fin == Some(asm.end());
         let n = asm.buf.len().div_ceil(mss);
@@ -884,8 +879,7 @@ impl Ctx<'_> {
     fn request_delivered(&mut self, flow: &mut ConnEntry) {
         self.drop_request(flow);
         flow.retries = 0;
-        if Self::will_install(flow) {
-            let backend = flow.backend.expect("spliced");
+        if let (true, Some(backend)) = (Self::will_install(flow), flow.state.spliced_backend()) {
             self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
             flow.offload = OffloadStatus::Pending;
             self.counters.offload_requested += 1;
@@ -909,8 +903,8 @@ impl Ctx<'_> {
         }
     }
 
-    fn forward_to_backend(&mut self, flow: &ConnEntry, frame: &mut [u8], seg: &Seg) {
-        let spec = self.router.backend(flow.backend.expect("spliced")).spec;
+    fn forward_to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, frame: &mut [u8], seg: &Seg) {
+        let spec = self.router.backend(b).spec;
         packet::rewrite_to_backend(frame, seg, spec.address, spec.port, self.p.mac, self.p.switch_mac);
         if flow.hold != Hold::Off && !seg.has(RST) {
             packet::set_window(frame, seg, 0);
@@ -922,8 +916,8 @@ impl Ctx<'_> {
     }
 
     fn maybe_closing(&mut self, flow: &mut ConnEntry) {
-        if flow.state == SpliceState::Spliced && flow.client_fin.is_some() && flow.backend_fin {
-            flow.state = SpliceState::Closing;
+        if let (SpliceState::Spliced { backend }, Some(_), true) = (flow.state, flow.client_fin, flow.backend_fin) {
+            flow.state = SpliceState::Closing { backend };
             let t = self.now + self.p.timeouts.closing_ms;
             self.set_deadline(flow, t);
         }
@@ -931,13 +925,13 @@ impl Ctx<'_> {
 
     /// Step 5: client packets while the engine carries the flow; in request
     /// mode, every new request is routed.
-    fn spliced_client(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
+    fn spliced_client(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, b: BackendIndex) -> (Verdict, After) {
         let plen = seg.payload.len() as u32;
-        if flow.mode == OffloadMode::Request && plen > 0 && flow.state == SpliceState::Spliced && flow.asm.is_none() {
+        if flow.mode == OffloadMode::Request && plen > 0 && matches!(flow.state, SpliceState::Spliced { .. }) && flow.asm.is_none() {
             if let Some(nr) = flow.next_request {
                 let end = seg.seq.wrapping_add(plen);
                 if seq_diff(seg.seq, nr) >= 0 {
-                    return self.next_request(flow, frame, seg, nr);
+                    return self.next_request(flow, frame, seg, nr, b);
                 }
                 if seq_diff(end, nr) > 0 {
                     // Straddles two requests: keep it simple and correct,
@@ -950,7 +944,7 @@ impl Ctx<'_> {
         if seg.has(FIN) {
             flow.client_fin = Some(seg.seq.wrapping_add(plen));
         }
-        self.forward_to_backend(flow, frame, seg);
+        self.forward_to_backend(flow, b, frame, seg);
         if seg.has(RST) {
             return (Verdict::Forward, After::Remove);
         }
@@ -959,7 +953,7 @@ impl Ctx<'_> {
     }
 
     /// Request mode: bytes of the next request on a keep-alive connection.
-    fn next_request(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, nr: u32) -> (Verdict, After) {
+    fn next_request(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, nr: u32, old: BackendIndex) -> (Verdict, After) {
         Self::note_client(flow, seg);
         let mut asm = self.bufs.assembly(nr);
         asm.insert(seg.seq, &frame[seg.payload.clone()]);
@@ -968,7 +962,6 @@ impl Ctx<'_> {
         }
         let mut storage = header_storage();
         let parsed = parse_head(&asm.buf, &mut storage);
-        let old = flow.backend.expect("spliced");
         let outcome = match parsed {
             Err(e) => Err(ErrorReply::from(e)),
             // Heads of later requests must arrive in one segment in this
@@ -993,13 +986,13 @@ impl Ctx<'_> {
             Ok(None) => {
                 self.bufs.recycle_assembly(asm);
                 flow.next_request = None;
-                self.forward_to_backend(flow, frame, seg);
+                self.forward_to_backend(flow, old, frame, seg);
                 (Verdict::Forward, After::Keep)
             }
             Ok(Some((b, next))) if b == old => {
                 self.bufs.recycle_assembly(asm);
                 flow.next_request = next;
-                self.forward_to_backend(flow, frame, seg);
+                self.forward_to_backend(flow, old, frame, seg);
                 (Verdict::Forward, After::Keep)
             }
             Ok(Some((b, next))) => {
@@ -1017,7 +1010,6 @@ impl Ctx<'_> {
             }
             Err(reply) => {
                 self.leave_backend(flow, old, nr);
-                flow.backend = None;
                 flow.asm = Some(asm);
                 (Verdict::Consumed, self.reply(flow, Some(reply)))
             }
@@ -1028,7 +1020,7 @@ impl Ctx<'_> {
     /// not reach the client (they sit in a sequence space now used by the
     /// new backend), so the engine ACKs its FIN itself.
     fn old_backend_segment(&mut self, flow: &mut ConnEntry, seg: &Seg) -> (Verdict, After) {
-        let prev = flow.prev_backend.expect("matched as previous backend");
+        let Some(prev) = flow.prev_backend else { return (Verdict::Drop(DropReason::NoFlow), After::Keep) };
         if seg.has(RST) {
             flow.prev_backend = None;
         } else if seg.has(FIN) {
@@ -1056,7 +1048,7 @@ impl Ctx<'_> {
         }
         match flow.state {
             SpliceState::Assembling => self.reply(flow, Some(ErrorReply::RequestTimeout)),
-            SpliceState::Connecting => {
+            SpliceState::Connecting { backend: b } => {
                 if flow.retries < to.backend_syn_retries {
                     flow.retries += 1;
                     self.send_syn(flow);
@@ -1065,13 +1057,12 @@ impl Ctx<'_> {
                     self.set_deadline(flow, t);
                     After::Keep
                 } else {
-                    let b = flow.backend.take().expect("connecting");
                     self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
                     self.router.flow_ended(b);
                     self.reply(flow, Some(ErrorReply::GatewayTimeout))
                 }
             }
-            SpliceState::Spliced if flow.asm.is_some() => {
+            SpliceState::Spliced { backend: b } if flow.asm.is_some() => {
                 if flow.retries < to.request_retries {
                     flow.retries += 1;
                     self.send_request(flow);
@@ -1081,14 +1072,13 @@ impl Ctx<'_> {
                     After::Keep
                 } else {
                     // The backend takes nothing: reset both ends, never hang.
-                    let b = flow.backend.expect("spliced");
                     self.to_backend(flow, b, flow.req_end, flow.client_ack, RST | ACK, &[], &[]);
                     self.to_client(flow, flow.client_ack, flow.req_end, RST | ACK, &[]);
                     self.counters.flows_aborted += 1;
                     After::Remove
                 }
             }
-            SpliceState::Spliced | SpliceState::Closing if flow.hold == Hold::Until => {
+            SpliceState::Spliced { .. } | SpliceState::Closing { .. } if flow.hold == Hold::Until => {
                 // No completion in time: let the response come through us.
                 self.counters.hold_timeouts += 1;
                 self.release_hold(flow);
@@ -1097,7 +1087,7 @@ impl Ctx<'_> {
                 }
                 After::Keep
             }
-            SpliceState::Spliced => {
+            SpliceState::Spliced { .. } => {
                 if flow.offload == OffloadStatus::Installed && flow.mode == OffloadMode::Connection {
                     return After::Forget; // grace over; the switch owns it
                 }
@@ -1123,7 +1113,7 @@ impl Ctx<'_> {
                 self.set_deadline(flow, t);
                 After::Keep
             }
-            SpliceState::Replied { .. } | SpliceState::Closing => After::Remove,
+            SpliceState::Replied { .. } | SpliceState::Closing { .. } => After::Remove,
         }
     }
 }
