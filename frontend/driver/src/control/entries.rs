@@ -63,6 +63,24 @@ pub struct ConnEntries {
     next_tag: u64,
 }
 
+/// The message real bmv2 (behavioral-model 1.15.5, PI's P4Runtime server)
+/// answers an INSERT into a full table with, under code UNKNOWN (its log
+/// says TABLE_FULL); the P4Runtime specification asks for
+/// RESOURCE_EXHAUSTED, which switch-sim sends.
+pub const BMV2_TABLE_FULL_MESSAGE: &str = "Error when adding match entry to target";
+
+/// A write's status as this module judges it: bmv2's table-full answer
+/// (UNKNOWN with [`BMV2_TABLE_FULL_MESSAGE`]) becomes RESOURCE_EXHAUSTED,
+/// everything else is kept. The control task passes every completion
+/// through this before [`ConnEntries::complete`].
+pub fn switch_code(code: Code, message: &str) -> Code {
+    if code == Code::Unknown && message.contains(BMV2_TABLE_FULL_MESSAGE) {
+        Code::ResourceExhausted
+    } else {
+        code
+    }
+}
+
 /// Completion codes meaning the switch could not be written at all.
 fn unreachable(code: Code) -> bool {
     matches!(code, Code::Unavailable | Code::PermissionDenied | Code::DeadlineExceeded | Code::Cancelled | Code::FailedPrecondition)
@@ -227,6 +245,14 @@ mod tests {
         let mut e = ConnEntries::new(2);
         let a = e.install(key(1), 1, OffloadMode::Connection).unwrap();
         assert_eq!(e.complete(&a, Code::ResourceExhausted), Outcome::Refused(RefusedReason::TableFull));
+        // Real bmv2's answer to an INSERT into a full table (UNKNOWN, PI's
+        // message) is table-full too; another UNKNOWN is a plain failure.
+        let a = e.install(key(1), 0, OffloadMode::Connection).unwrap();
+        let bmv2 = switch_code(Code::Unknown, "Error when adding match entry to target");
+        assert_eq!(e.complete(&a, bmv2), Outcome::Refused(RefusedReason::TableFull));
+        let a = e.install(key(1), 0, OffloadMode::Connection).unwrap();
+        assert_eq!(e.complete(&a, switch_code(Code::Unknown, "something else")), Outcome::Refused(RefusedReason::Failed));
+        assert_eq!(switch_code(Code::InvalidArgument, BMV2_TABLE_FULL_MESSAGE), Code::InvalidArgument);
         let a = e.install(key(1), 1, OffloadMode::Connection).unwrap();
         assert_eq!(e.complete(&a, Code::Unavailable), Outcome::Refused(RefusedReason::SwitchUnreachable));
         let a = e.install(key(1), 1, OffloadMode::Connection).unwrap();

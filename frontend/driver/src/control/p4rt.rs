@@ -24,7 +24,7 @@ use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_wire::cookie::CookieSecret;
 use tokio::sync::{broadcast, mpsc};
 
-use super::entries::{ConnEntries, Op, OpKind, Outcome};
+use super::entries::{self, ConnEntries, Op, OpKind, Outcome};
 use super::rotation::{Rotation, Step};
 use super::services::{initial_secrets, service_entries, switch_secret};
 use super::teardown::{Due, PendingDeletions, MAX_PENDING_DELETIONS, TEARDOWN_GRACE};
@@ -433,7 +433,8 @@ impl Task {
             return;
         }
         if let Some((op, at)) = self.in_flight.remove(&c.tag) {
-            self.finish(op, at, c.status.code);
+            // bmv2 says UNKNOWN where a full table should say RESOURCE_EXHAUSTED.
+            self.finish(op, at, entries::switch_code(c.status.code, &c.status.message));
         }
     }
 
