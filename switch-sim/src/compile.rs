@@ -79,6 +79,23 @@ const EXTERN_FUNCS: &[&str] = &[
     "log_msg",
 ];
 
+/// An extern object type as the included v1model.p4 declares it (at the
+/// program's V1MODEL_VERSION): its type parameters and methods.
+#[derive(Debug, Clone)]
+struct ExternType {
+    type_params: Vec<String>,
+    methods: Vec<ExternMethod>,
+}
+
+/// The index type of a counter or register instance.
+#[derive(Debug, Clone)]
+enum IndexTy {
+    Bits(u32),
+    /// The extern is generic in its index (`counter<I>`) and the instance
+    /// gave no type argument: p4c cannot convert any index to `I`.
+    Unbound(String),
+}
+
 pub struct Compiler {
     types: HashMap<String, Ty>,
     tinfo: Vec<TypeInfo>,
@@ -87,6 +104,11 @@ pub struct Compiler {
     match_kinds: HashSet<String>,
     extern_funcs: HashSet<String>,
     extern_types: HashSet<String>,
+    extern_decls: HashMap<String, ExternType>,
+    /// Index types of counters and registers, by their index in `counters`
+    /// / `registers`.
+    counter_index: HashMap<usize, (String, IndexTy)>,
+    register_index: HashMap<usize, (String, IndexTy)>,
     scopes: Vec<HashMap<String, Bind>>,
     n_slots: u32,
     actions: Vec<ActionDef>,
@@ -166,6 +188,9 @@ impl Compiler {
             match_kinds: HashSet::new(),
             extern_funcs: HashSet::new(),
             extern_types: HashSet::new(),
+            extern_decls: HashMap::new(),
+            counter_index: HashMap::new(),
+            register_index: HashMap::new(),
             scopes: vec![HashMap::new()],
             n_slots: 0,
             actions: Vec::new(),
@@ -232,6 +257,17 @@ impl Compiler {
             TypeRef::Void | TypeRef::DontCare => return err(pos, "this type is not supported here"),
             TypeRef::Named(n, _) => match self.types.get(n) {
                 Some(t) => t.clone(),
+                None if n == "PortId_t" => {
+                    return err(
+                        pos,
+                        format!(
+                            "unknown type `PortId_t`: v1model.p4 declares it only when V1MODEL_VERSION >= 20200408, \
+                             and this program is at {} (p4c's default is 20180101; p4c says: syntax error, \
+                             unexpected IDENTIFIER \"PortId_t\"); use bit<9>",
+                            self.v1model_version()
+                        ),
+                    )
+                }
                 None => return err(pos, format!("unknown type `{n}`")),
             },
             TypeRef::Stack(base, size) => {
@@ -925,6 +961,12 @@ impl Compiler {
                 if self.lookup(n).is_some() {
                     return err(pos, format!("`{n}` is not callable"));
                 }
+                if !EXTERN_FUNCS.contains(&n.as_str()) && self.extern_funcs.contains(n) {
+                    return err(
+                        pos,
+                        format!("`{n}` (a v1model extern) is not supported by switch-sim (it implements {})", EXTERN_FUNCS.join(", ")),
+                    );
+                }
                 if !EXTERN_FUNCS.contains(&n.as_str()) || !self.extern_funcs.contains(n) {
                     return err(
                         pos,
@@ -1068,10 +1110,8 @@ impl Compiler {
                             if m != "count" {
                                 return err(pos, format!("counter.{m} is not supported"));
                             }
-                            let (e, t) = self.expr(a(0)?)?;
-                            if !matches!(t, Ty::Bit(_) | Ty::IntLit) {
-                                return err(pos, "counter index must be bit<N>");
-                            }
+                            let idx = self.counter_index.get(&c).cloned();
+                            let e = self.index_arg(a(0)?, idx, "count")?;
                             out.push(St::Count(c, e));
                             return Ok(());
                         }
@@ -1090,11 +1130,13 @@ impl Compiler {
                                     if dst.ty != Ty::Bit(w) {
                                         return err(pos, format!("register holds bit<{w}>, destination is {}", self.ty_name(&dst.ty)));
                                     }
-                                    let (i, _) = self.expr(a(1)?)?;
+                                    let idx = self.register_index.get(&r).cloned();
+                                    let i = self.index_arg(a(1)?, idx, "read")?;
                                     out.push(St::RegRead(dst.slot, mask(w), r, i));
                                 }
                                 "write" => {
-                                    let (i, _) = self.expr(a(0)?)?;
+                                    let idx = self.register_index.get(&r).cloned();
+                                    let i = self.index_arg(a(0)?, idx, "write")?;
                                     let v = self.rvalue_to(a(1)?, &Ty::Bit(w))?;
                                     out.push(St::RegWrite(r, i, v));
                                 }
@@ -1404,6 +1446,88 @@ impl Compiler {
         })
     }
 
+    /// V1MODEL_VERSION as the included v1model.p4 recorded it.
+    fn v1model_version(&self) -> String {
+        match self.scopes.first().and_then(|s| s.get("__v1model_version")) {
+            Some(Bind::Const(v, _)) => v.to_string(),
+            _ => "an unknown V1MODEL_VERSION (no v1model.p4 included)".into(),
+        }
+    }
+
+    /// Checks an instance's type arguments against its extern's declaration
+    /// and returns the index type of `method` (its parameter `index`): a
+    /// type parameter takes the matching type argument, or stays unbound
+    /// when the instance gave none (`counter(...)` of a generic `counter<I>`).
+    fn index_ty(&mut self, ext: &str, method: &str, targs: &[TypeRef], pos: Pos) -> SrcResult<(String, IndexTy)> {
+        let Some(decl) = self.extern_decls.get(ext).cloned() else {
+            return err(pos, format!("extern `{ext}` is not declared (#include <v1model.p4>)"));
+        };
+        let tp = &decl.type_params;
+        let form = if tp.is_empty() { ext.to_string() } else { format!("{ext}<{}>", tp.join(", ")) };
+        let at = format!("v1model.p4 at V1MODEL_VERSION {} declares `{form}`", self.v1model_version());
+        if !targs.is_empty() && targs.len() != tp.len() {
+            return err(
+                pos,
+                format!("type {ext} has {} type parameter(s), but it is specialized with {} ({at})", tp.len(), targs.len()),
+            );
+        }
+        let Some(m) = decl.methods.iter().find(|m| m.name == method) else {
+            return err(pos, format!("extern `{ext}` has no method `{method}` ({at})"));
+        };
+        let Some(p) = m.params.iter().find(|p| p.name == "index") else {
+            return err(pos, format!("`{ext}.{method}` has no `index` parameter"));
+        };
+        let ty = match &p.ty {
+            TypeRef::Named(n, a) if a.is_empty() && tp.contains(n) => {
+                let k = tp.iter().position(|t| t == n).expect("checked above");
+                match targs.get(k) {
+                    Some(t) => self.resolve_type(t, pos)?,
+                    None => return Ok((form, IndexTy::Unbound(n.clone()))),
+                }
+            }
+            t => {
+                let t = t.clone();
+                self.resolve_type(&t, pos)?
+            }
+        };
+        match ty {
+            Ty::Bit(w) => Ok((form, IndexTy::Bits(w))),
+            t => err(pos, format!("`{ext}` index type {} is not supported (bit<N> only)", self.ty_name(&t))),
+        }
+    }
+
+    /// An index argument of counter.count / register.read / write, of
+    /// exactly the declared index type (an integer literal converts), as
+    /// p4c's type checker demands.
+    fn index_arg(&mut self, arg: &Expr, idx: Option<(String, IndexTy)>, method: &str) -> SrcResult<Ex> {
+        let (form, idx) = idx.unwrap_or_else(|| (String::from("extern"), IndexTy::Bits(32)));
+        let (e, t) = self.expr(arg)?;
+        match idx {
+            IndexTy::Unbound(n) => err(
+                arg.pos,
+                format!(
+                    "{method}: cannot cast implicitly type '{}' to type '{n}': v1model.p4 at V1MODEL_VERSION {} \
+                     declares the generic `{form}`, and this instance has no type argument for `{n}` \
+                     (instantiate it with one, or build at the default V1MODEL_VERSION)",
+                    self.ty_name(&t),
+                    self.v1model_version()
+                ),
+            ),
+            IndexTy::Bits(w) => match t {
+                Ty::Bit(x) if x == w => Ok(e),
+                Ty::IntLit => self.rvalue_to(arg, &Ty::Bit(w)),
+                t => err(
+                    arg.pos,
+                    format!(
+                        "{method}: the index is {}, `{form}` takes bit<{w}> (v1model.p4 at V1MODEL_VERSION {}); cast it",
+                        self.ty_name(&t),
+                        self.v1model_version()
+                    ),
+                ),
+            },
+        }
+    }
+
     fn instance(&mut self, i: &Instance) -> SrcResult<()> {
         let TypeRef::Named(tn, targs) = &i.ty else { return err(i.pos, "unsupported instantiation") };
         let name = format!("{}{}", self.prefix, un_name(&i.annotations).unwrap_or_else(|| i.name.clone()));
@@ -1424,8 +1548,19 @@ impl Compiler {
                     ExprKind::Member(_, m) if m == "packets_and_bytes" => CounterKind::PacketsAndBytes,
                     _ => return err(k.pos, "expected CounterType.<kind>"),
                 };
+                let idx = if direct {
+                    if !targs.is_empty() {
+                        return err(i.pos, format!("type direct_counter has 0 type parameter(s), but it is specialized with {}", targs.len()));
+                    }
+                    None
+                } else {
+                    Some(self.index_ty(tn, "count", targs, i.pos)?)
+                };
                 self.counters.push(CounterDef { name, size, kind, direct });
                 let c = self.counters.len() - 1;
+                if let Some(idx) = idx {
+                    self.counter_index.insert(c, idx);
+                }
                 self.bind(&i.name, if direct { Bind::DirectCounter(c) } else { Bind::Counter(c) });
             }
             "register" => {
@@ -1435,6 +1570,8 @@ impl Compiler {
                 }
                 let Some(s) = arg(0) else { return err(i.pos, "register(size)") };
                 let size = self.const_arg(&s, 32)? as usize;
+                let idx = self.index_ty(tn, "read", targs, i.pos)?;
+                self.register_index.insert(self.registers.len(), idx);
                 self.registers.push(RegisterDef { name, size, width: *w });
                 self.bind(&i.name, Bind::Register(self.registers.len() - 1));
             }
@@ -1662,8 +1799,9 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
                 let Some(v) = const_eval(&x) else { return err(*pos, "const must be a constant") };
                 c.bind(name, Bind::Const(v, t));
             }
-            Decl::Extern { name, .. } => {
+            Decl::Extern { name, type_params, methods, .. } => {
                 c.extern_types.insert(name.clone());
+                c.extern_decls.insert(name.clone(), ExternType { type_params: type_params.clone(), methods: methods.clone() });
             }
             Decl::ExternFunction { name, .. } => {
                 c.extern_funcs.insert(name.clone());

@@ -314,9 +314,10 @@ fn refusals_name_position_and_what_is_missing() {
     refuse(p, "", "bit<65> x;", "widths 1..=64");
     refuse(p, "", "hdr.h.c = hdr.h.a;", "type mismatch: expected bit<16>, found bit<8>");
     refuse(p, "", "hdr.h.c = hdr.h.a + hdr.h.c;", "different types");
-    refuse(p, "", "clone(CloneType.I2E, 32w1);", "unknown function `clone`");
+    refuse(p, "", "clone(CloneType.I2E, 32w1);", "`clone` (a v1model extern) is not supported");
     refuse(p, "", "hdr.h.zz = 1;", "no field `zz`");
-    refuse(p, "", "resubmit_preserving_field_list(8w0);", "unknown function");
+    refuse(p, "", "resubmit_preserving_field_list(8w0);", "is not supported by switch-sim");
+    refuse(p, "", "no_such_function(8w0);", "unknown function `no_such_function`");
     refuse(p, "meter(32w8, MeterType.packets) m;", "", "extern `meter` is not supported");
     refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } implementation = foo; }", "", "table property `implementation`");
     refuse(p, "", "hdr.h.a = hdr.bs[meta.n].v;", "must be a compile-time constant");
@@ -400,4 +401,96 @@ fn reject_and_verify_reach_ingress_with_the_error() {
     assert_eq!(sw.process(0, &pkt(0, 0, 0, 0, &[])).unwrap().1[1], 1, "verify failure");
     assert_eq!(sw.process(0, &pkt(1, 0, 0, 0, &[])).unwrap().1[1], 2, "explicit reject keeps NoError");
     assert_eq!(sw.process(0, &pkt(2, 0, 0, 0, &[])).unwrap().1[1], 2);
+}
+
+/// The program text at V1MODEL_VERSION 20200408 (defined before the
+/// include, as a p4c user does with -D).
+fn at_2020(src: &str) -> String {
+    format!("#define V1MODEL_VERSION 20200408\n{src}")
+}
+
+fn refusal(src: &str, want: &str) -> switchyard_switch_sim::LoadError {
+    match Switch::load_str("t.p4", src) {
+        Ok(_) => panic!("accepted, wanted a refusal containing `{want}`:\n{src}"),
+        Err(e) => {
+            assert!(e.message.contains(want), "refusal `{e}` lacks `{want}`");
+            e
+        }
+    }
+}
+
+fn col_of(src: &str, line: u32, needle: &str) -> u32 {
+    src.lines().nth(line as usize - 1).unwrap().find(needle).unwrap() as u32 + 1
+}
+
+#[test]
+fn port_id_t_exists_only_from_v1model_20200408() {
+    // p4c 1.2.4.9 at the default V1MODEL_VERSION (20180101): syntax error,
+    // unexpected IDENTIFIER "PortId_t". switch-sim refuses it there too.
+    let decls = "action fwd(PortId_t port) { sm.egress_spec = port; }\n    table t { key = { hdr.h.a : exact; } actions = { fwd; } }";
+    let src = program(SIMPLE_PARSER, decls, "t.apply();", "");
+    let e = refusal(&src, "unknown type `PortId_t`");
+    assert!(e.message.contains("V1MODEL_VERSION >= 20200408") && e.message.contains("20180101"), "{e}");
+    assert_eq!(e.file, "t.p4");
+    let line = line_of(&src, "action fwd(PortId_t");
+    assert_eq!((e.line, e.col), (line, col_of(&src, line, "PortId_t")), "{e}");
+    // The same through a file and -D, and with the define the program loads.
+    let dir = std::env::temp_dir().join(format!("sy-lang-portid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("p.p4");
+    std::fs::write(&f, &src).unwrap();
+    let e = Switch::load(&f, &[]).unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), (f.to_str().unwrap(), line), "{e}");
+    let v2020 = [("V1MODEL_VERSION".to_string(), "20200408".to_string())];
+    Switch::load(&f, &v2020).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    Switch::load_str("t.p4", &at_2020(&src)).unwrap_or_else(|e| panic!("{e}"));
+    // bit<9> works at every version.
+    let plain = src.replace("PortId_t port", "bit<9> port");
+    Switch::load_str("t.p4", &plain).unwrap();
+    Switch::load_str("t.p4", &at_2020(&plain)).unwrap();
+}
+
+#[test]
+fn counters_and_registers_follow_the_v1model_version() {
+    let p = SIMPLE_PARSER;
+    let old_ok = "counter(8, CounterType.packets) c;\n    register<bit<16>>(4) r;\n    \
+                  action a() { bit<16> v; r.read(v, (bit<32>)hdr.h.a); r.write(32w1, v); c.count(3); }";
+    let src = program(p, old_ok, "a(); c.count((bit<32>)hdr.h.a);", "");
+    Switch::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}"));
+    // Default version: not generic, indexed with bit<32> exactly.
+    let e = refusal(&program(p, "counter(8, CounterType.packets) c;", "c.count(hdr.h.a);", ""), "the index is bit<8>");
+    assert!(e.message.contains("takes bit<32>") && e.message.contains("20180101"), "{e}");
+    refusal(&program(p, "counter<bit<32>>(8, CounterType.packets) c;", "c.count(32w1);", ""), "type counter has 0 type parameter(s), but it is specialized with 1");
+    refusal(&program(p, "register<bit<16>, bit<32>>(4) r;", "", ""), "type register has 1 type parameter(s), but it is specialized with 2");
+    refusal(&program(p, "register<bit<16>>(4) r;", "bit<16> v; r.read(v, hdr.h.a);", ""), "the index is bit<8>");
+    refusal(&program(p, "direct_counter<bit<32>>(CounterType.packets) d;", "", ""), "direct_counter has 0 type parameter(s)");
+
+    // 20200408: generic counter<I> and register<T, I>. The old form of the
+    // counter is accepted as a declaration but no index converts to I (what
+    // p4c said about switchyard.p4's `.count((bit<32>)...)` at that version).
+    let src = at_2020(&program(p, "counter(8, CounterType.packets) c;", "c.count((bit<32>)hdr.h.a);", ""));
+    let e = refusal(&src, "cannot cast implicitly type 'bit<32>' to type 'I'");
+    let line = line_of(&src, "c.count((bit<32>)");
+    assert_eq!((e.line, e.col), (line, col_of(&src, line, "(bit<32>)hdr")), "{e}");
+    refusal(&at_2020(&program(p, "register<bit<16>>(4) r;", "", "")), "type register has 2 type parameter(s), but it is specialized with 1");
+    let new_ok = "counter<bit<8>>(8, CounterType.packets) c;\n    register<bit<16>, bit<8>>(4) r;\n    \
+                  action a() { bit<16> v; r.read(v, hdr.h.a); r.write(8w1, v); c.count(hdr.h.a); }";
+    let mut sw = Switch::load_str("t.p4", &at_2020(&program(p, new_ok, "a();", ""))).unwrap_or_else(|e| panic!("{e}"));
+    sw.process(0, &pkt(2, 0, 0, 0, &[])).unwrap();
+    assert_eq!(sw.counter("c", 2).unwrap().0, 1);
+    refusal(&at_2020(&program(p, "counter<bit<8>>(8, CounterType.packets) c;", "c.count((bit<32>)hdr.h.a);", "")), "the index is bit<32>, `counter<I>` takes bit<8>");
+}
+
+#[test]
+fn switchyard_p4_is_refused_at_v1model_20200408_as_p4c_refuses_it() {
+    // The issue's report: at 20200408 the four `.count((bit<32>)...)` calls
+    // fail in p4c; the first one in source order is report_teardown's.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p4 = root.join("p4/switchyard.p4");
+    Switch::load(&p4, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let e = Switch::load(&p4, &[("V1MODEL_VERSION".into(), "20200408".into())]).unwrap_err();
+    assert!(e.message.contains("cannot cast implicitly type 'bit<32>' to type 'I'"), "{e}");
+    let text = std::fs::read_to_string(&p4).unwrap();
+    assert_eq!(e.line, line_of(&text, "path_counter.count((bit<32>)PATH_TEARDOWN_DIGEST)"), "{e}");
 }

@@ -192,6 +192,14 @@ pub struct ParserState {
     pub transition: Option<Transition>,
 }
 
+/// A method of an extern object type (`void count(in I index);`).
+#[derive(Debug, Clone)]
+pub struct ExternMethod {
+    pub pos: Pos,
+    pub name: String,
+    pub params: Vec<Param>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Decl {
     Const { pos: Pos, ty: TypeRef, name: String, value: Expr },
@@ -202,7 +210,9 @@ pub enum Decl {
     Enum { pos: Pos, name: String, underlying: Option<TypeRef>, members: Vec<(String, Option<Expr>)> },
     Error { pos: Pos, names: Vec<String> },
     MatchKind { pos: Pos, names: Vec<String> },
-    Extern { pos: Pos, name: String },
+    /// An extern object type: its type parameters (`counter<I>`) and its
+    /// methods with their parameters (constructors are not kept).
+    Extern { pos: Pos, name: String, type_params: Vec<String>, methods: Vec<ExternMethod> },
     ExternFunction { pos: Pos, name: String },
     /// Parser, control or package type declaration (no body).
     Prototype { pos: Pos, name: String },

@@ -1,6 +1,8 @@
 //! Preprocessor and lexer in one pass: `#include`, object-like `#define`,
-//! `#undef`, `#ifdef`/`#ifndef`/`#if 0|1`/`#else`/`#endif`, then tokens with
-//! their file positions. Function-like macros and other directives are
+//! `#undef`, `#ifdef`/`#ifndef`/`#if EXPR`/`#elif EXPR`/`#else`/`#endif`
+//! (cpp's integer expressions with `defined`, as v1model.p4's
+//! `#if V1MODEL_VERSION >= 20200408` needs), then tokens with their file
+//! positions. Function-like macros and other directives are
 //! refused with their position.
 
 use std::collections::HashMap;
@@ -138,12 +140,17 @@ impl Lexer {
                     }
                     "if" => {
                         let parent = active(&conds);
-                        let v = match rest {
-                            "0" => false,
-                            "1" => true,
-                            _ => return err(pos, format!("#if {rest}: only `#if 0` and `#if 1` are supported")),
-                        };
-                        conds.push((parent && v, parent && v, parent));
+                        // An inactive group's condition is not evaluated
+                        // (it may use macros defined only elsewhere).
+                        let v = parent && self.condition(rest, pos, col_of(&line, rest, col))?;
+                        conds.push((v, v, parent));
+                    }
+                    "elif" => {
+                        let Some(&(_, taken, parent)) = conds.last() else { return err(pos, "#elif without #if") };
+                        let v = parent && !taken && self.condition(rest, pos, col_of(&line, rest, col))?;
+                        let c = conds.last_mut().expect("checked above");
+                        c.0 = v;
+                        c.1 = taken || v;
                     }
                     "else" => match conds.last_mut() {
                         Some(c) => {
@@ -215,6 +222,43 @@ impl Lexer {
             return err(Pos { file, line: text.lines().count() as u32, col: 1 }, "missing #endif");
         }
         Ok(())
+    }
+
+    /// Evaluates a `#if` / `#elif` condition the way cpp does: macros
+    /// expanded, `defined NAME` / `defined(NAME)`, names left after
+    /// expansion are 0, integer arithmetic (`! ~ - * / % + - << >> < <= >
+    /// >= == != & ^ | && || ?:` and parentheses); true when non-zero.
+    fn condition(&self, text: &str, pos: Pos, col: u32) -> SrcResult<bool> {
+        let raw = self.lex_line(text, Pos { col, ..pos }, &mut false)?;
+        if raw.is_empty() {
+            return err(pos, "#if without a condition");
+        }
+        // `defined` first (its operand is not expanded), then macros.
+        let mut toks = Vec::new();
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i].tok == Tok::Ident("defined".into()) {
+                let p = raw[i].pos;
+                let paren = raw.get(i + 1).map(|t| t.tok == Tok::Punct("(")).unwrap_or(false);
+                let k = if paren { i + 2 } else { i + 1 };
+                let Some(Tok::Ident(name)) = raw.get(k).map(|t| &t.tok) else { return err(p, "`defined` needs a macro name") };
+                if paren && raw.get(k + 1).map(|t| &t.tok) != Some(&Tok::Punct(")")) {
+                    return err(p, "`defined(` needs a closing `)`");
+                }
+                let v = self.defines.contains_key(name) as u128;
+                toks.push(Token { tok: Tok::Int { value: v, width: None, signed: false }, pos: p, joined: false });
+                i = if paren { k + 2 } else { k + 1 };
+                continue;
+            }
+            self.expand(raw[i].clone(), &mut toks, 0)?;
+            i += 1;
+        }
+        let mut ev = CondEval { toks: &toks, i: 0, end: pos };
+        let v = ev.ternary()?;
+        if let Some(t) = toks.get(ev.i) {
+            return err(t.pos, format!("#if: unexpected `{}` after the condition", tok_text(&t.tok)));
+        }
+        Ok(v != 0)
     }
 
     fn expand(&self, t: Token, out: &mut Vec<Token>, depth: usize) -> SrcResult<()> {
@@ -313,6 +357,144 @@ impl Lexer {
     }
 }
 
+/// The column of `part` (a slice of `line`, or anything else: `fallback`).
+fn col_of(line: &str, part: &str, fallback: u32) -> u32 {
+    let (l, p) = (line.as_ptr() as usize, part.as_ptr() as usize);
+    if p >= l && p + part.len() <= l + line.len() {
+        (p - l) as u32 + 1
+    } else {
+        fallback
+    }
+}
+
+fn tok_text(t: &Tok) -> String {
+    match t {
+        Tok::Ident(s) => s.clone(),
+        Tok::Int { value, .. } => value.to_string(),
+        Tok::Str(s) => format!("\"{s}\""),
+        Tok::Punct(p) => p.to_string(),
+        Tok::Eof => "end of line".into(),
+    }
+}
+
+/// The `#if` expression evaluator: precedence climbing over the expanded
+/// tokens, in i128 as cpp's intmax_t (comparisons and logic yield 0/1).
+struct CondEval<'a> {
+    toks: &'a [Token],
+    i: usize,
+    end: Pos,
+}
+
+impl CondEval<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i).map(|t| &t.tok)
+    }
+
+    fn pos(&self) -> Pos {
+        self.toks.get(self.i).map(|t| t.pos).unwrap_or(self.end)
+    }
+
+    /// The binary operator at the cursor and its length in tokens: `>>`
+    /// arrives as two adjacent `>` (the lexer keeps `>` single for generics).
+    fn op(&self) -> Option<(&'static str, usize)> {
+        let t = self.toks.get(self.i)?;
+        let Tok::Punct(p) = t.tok else { return None };
+        if p == ">" && t.joined && self.toks.get(self.i + 1).map(|n| n.tok == Tok::Punct(">")).unwrap_or(false) {
+            return Some((">>", 2));
+        }
+        Some((p, 1))
+    }
+
+    fn ternary(&mut self) -> SrcResult<i128> {
+        let c = self.binary(0)?;
+        if self.peek() == Some(&Tok::Punct("?")) {
+            self.i += 1;
+            let a = self.ternary()?;
+            if self.peek() != Some(&Tok::Punct(":")) {
+                return err(self.pos(), "#if: `?` without `:`");
+            }
+            self.i += 1;
+            let b = self.ternary()?;
+            return Ok(if c != 0 { a } else { b });
+        }
+        Ok(c)
+    }
+
+    fn binary(&mut self, min: u8) -> SrcResult<i128> {
+        let mut lhs = self.unary()?;
+        loop {
+            let Some((op, len)) = self.op() else { break };
+            let prec = match op {
+                "||" => 1,
+                "&&" => 2,
+                "|" => 3,
+                "^" => 4,
+                "&" => 5,
+                "==" | "!=" => 6,
+                "<" | "<=" | ">" | ">=" => 7,
+                "<<" | ">>" => 8,
+                "+" | "-" => 9,
+                "*" | "/" | "%" => 10,
+                _ => break,
+            };
+            if prec < min {
+                break;
+            }
+            let at = self.pos();
+            self.i += len;
+            let rhs = self.binary(prec + 1)?;
+            let b = |x: bool| x as i128;
+            lhs = match op {
+                "||" => b(lhs != 0 || rhs != 0),
+                "&&" => b(lhs != 0 && rhs != 0),
+                "|" => lhs | rhs,
+                "^" => lhs ^ rhs,
+                "&" => lhs & rhs,
+                "==" => b(lhs == rhs),
+                "!=" => b(lhs != rhs),
+                "<" => b(lhs < rhs),
+                "<=" => b(lhs <= rhs),
+                ">" => b(lhs > rhs),
+                ">=" => b(lhs >= rhs),
+                "<<" => lhs.checked_shl(u32::try_from(rhs).unwrap_or(u32::MAX)).unwrap_or(0),
+                ">>" => lhs.checked_shr(u32::try_from(rhs).unwrap_or(u32::MAX)).unwrap_or(0),
+                "+" => lhs.wrapping_add(rhs),
+                "-" => lhs.wrapping_sub(rhs),
+                "*" => lhs.wrapping_mul(rhs),
+                _ if rhs == 0 => return err(at, "#if: division by zero"),
+                "/" => lhs.wrapping_div(rhs),
+                _ => lhs.wrapping_rem(rhs),
+            };
+        }
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> SrcResult<i128> {
+        let pos = self.pos();
+        let Some(t) = self.peek().cloned() else { return err(pos, "#if: the condition ends too early") };
+        self.i += 1;
+        match t {
+            Tok::Punct("!") => Ok((self.unary()? == 0) as i128),
+            Tok::Punct("~") => Ok(!self.unary()?),
+            Tok::Punct("-") => Ok(self.unary()?.wrapping_neg()),
+            Tok::Punct("+") => self.unary(),
+            Tok::Punct("(") => {
+                let v = self.ternary()?;
+                if self.peek() != Some(&Tok::Punct(")")) {
+                    return err(self.pos(), "#if: missing `)`");
+                }
+                self.i += 1;
+                Ok(v)
+            }
+            Tok::Int { value, width: None, .. } => Ok(value as i128),
+            Tok::Int { .. } => err(pos, "#if: width-prefixed literals (8w1) are P4, not preprocessor, syntax"),
+            // cpp: an identifier left after macro expansion is 0.
+            Tok::Ident(_) => Ok(0),
+            other => err(pos, format!("#if: unexpected `{}`", tok_text(&other))),
+        }
+    }
+}
+
 fn strip_line_comment(s: &str) -> &str {
     let s = match s.find("//") {
         Some(k) => &s[..k],
@@ -360,6 +542,41 @@ mod tests {
         assert_eq!(parse_int("32w20"), Some(Tok::Int { value: 20, width: Some(32), signed: false }));
         assert_eq!(parse_int("4s3"), Some(Tok::Int { value: 3, width: Some(4), signed: true }));
         assert_eq!(parse_int("12x"), None);
+    }
+
+    fn idents(src: &str) -> Vec<String> {
+        let (toks, _) = Lexer::run_text("t.p4", src, None).unwrap();
+        toks.iter().filter_map(|t| if let Tok::Ident(s) = &t.tok { Some(s.clone()) } else { None }).collect()
+    }
+
+    #[test]
+    fn if_expressions_as_cpp() {
+        let src = "#define V 20180101\n#if V >= 20200408\nnew\n#else\nold\n#endif\n\
+                   #if defined(V) && !defined UNDEF && (1 << 4) == 16 && (32 >> 1) == 16 && 7 % 4 == 3\nyes\n#endif\n\
+                   #if UNDEF\nno1\n#elif V - 20180101\nno2\n#elif (V / 10000) == 2018 ? 1 : 0\nelif\n#else\nno3\n#endif\n\
+                   #if 0\n#if garbage (((\n#endif\n#endif\n";
+        assert_eq!(idents(src), ["old", "yes", "elif"]);
+        let e = Lexer::run_text("t.p4", "\n  #if V >=\n#endif\n", None).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("ends too early"), "{e}");
+        let e = Lexer::run_text("t.p4", "#if 1 2\n#endif\n", None).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 7), "{e}");
+        let e = Lexer::run_text("t.p4", "#elif 1\n", None).unwrap_err();
+        assert!(e.message.contains("#elif without #if"), "{e}");
+    }
+
+    #[test]
+    fn v1model_version_defaults_and_follows_the_define() {
+        let src = "#include <v1model.p4>\n#if V1MODEL_VERSION >= 20200408\nnew\n#else\nold\n#endif\n";
+        assert_eq!(idents(src).last().map(String::as_str), Some("old"));
+        let dir = std::env::temp_dir().join(format!("sy-lex-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("v.p4");
+        std::fs::write(&f, src).unwrap();
+        let (toks, _) = Lexer::run(&f, &[("V1MODEL_VERSION".into(), "20200408".into())]).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(toks.iter().any(|t| t.tok == Tok::Ident("new".into())));
+        assert!(!toks.iter().any(|t| t.tok == Tok::Ident("old".into())));
     }
 
     #[test]

@@ -231,8 +231,18 @@ impl<'a> Parser<'a> {
                 let first = self.ident()?;
                 if self.is("{") || (self.is("<") && self.extern_object_ahead()) {
                     self.types.insert(first.clone());
-                    self.skip_balanced_until_semicolon()?;
-                    Ok(Decl::Extern { pos, name: first })
+                    let mut type_params = Vec::new();
+                    if self.eat("<") {
+                        while !self.eat(">") {
+                            type_params.push(self.ident()?);
+                            if !self.eat(",") {
+                                self.expect(">")?;
+                                break;
+                            }
+                        }
+                    }
+                    let methods = self.extern_body(&first)?;
+                    Ok(Decl::Extern { pos, name: first, type_params, methods })
                 } else {
                     // A function: the return type may have been a keyword type.
                     if self.is("<") {
@@ -313,6 +323,36 @@ impl<'a> Parser<'a> {
                 err(pos, format!("unexpected top-level declaration `{name}`"))
             }
         }
+    }
+
+    /// `{ Name(params); [abstract] RetType method<T>(params); ... }`.
+    fn extern_body(&mut self, name: &str) -> SrcResult<Vec<ExternMethod>> {
+        self.expect("{")?;
+        let mut methods = Vec::new();
+        while !self.eat("}") {
+            if self.at_eof() {
+                return err(self.pos(), format!("extern {name}: missing `}}`"));
+            }
+            self.annotations()?;
+            let pos = self.pos();
+            if matches!(self.peek(), Tok::Ident(n) if n == name) && matches!(self.peek_at(1), Tok::Punct("(")) {
+                self.bump();
+                self.params()?;
+                self.expect(";")?;
+                continue;
+            }
+            self.eat_kw("abstract");
+            self.type_ref()?;
+            let m = self.ident()?;
+            if self.is("<") {
+                self.skip_angles()?;
+            }
+            let params = self.params()?;
+            self.expect(";")?;
+            methods.push(ExternMethod { pos, name: m, params });
+        }
+        self.eat(";");
+        Ok(methods)
     }
 
     fn extern_object_ahead(&self) -> bool {
