@@ -256,6 +256,7 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                 bit<1> from_client = 0;
                 bit<1> from_backend = 0;
                 bit<1> lookup = 0;
+                bit<1> syn = 0;
                 if (vip.apply().hit) {
                     from_client = 1;
                     meta.client_addr = hdr.ipv4.src_addr;
@@ -271,6 +272,53 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                         || (f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == 0) {
                         drop_with(DROP_BAD_TCP_FLAGS);
                     } else if ((f & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+                        /* Answered below unless the port is reused. */
+                        syn = 1;
+                        lookup = 1;
+                    } else {
+                        lookup = 1;
+                    }
+                } else if (from_backend == 1) {
+                    if ((f & TCP_SYN) != 0) {
+                        /* Always the front-end's: a re-dispatch or a reused
+                         * client port must never leak a backend SYN-ACK. */
+                        meta.path = PATH_TO_FRONTEND;
+                        meta.do_route = 0;
+                    } else {
+                        lookup = 1;
+                    }
+                }
+                if (lookup == 1) {
+                    /* Misses, and a backend that is not the entry's (the
+                     * flow moved), stay on the front-end path. */
+                    meta.path = PATH_TO_FRONTEND;
+                    meta.do_route = 0;
+                    if (connection.apply().hit) {
+                        if (syn == 1) {
+                            /* A reused client port: the entry belongs to
+                             * the previous connection. The front-end
+                             * detaches it and answers this SYN itself, so
+                             * the new connection's ACK cannot reach the old
+                             * backend (docs/ARCHITECTURE.md). */
+                        } else if (from_client == 1) {
+                            bit<16> payload = hdr.ipv4.total_len - 20 - ((bit<16>)hdr.tcp.data_offset << 2);
+                            if (meta.conn_request_mode == 0
+                                || (payload == 0 && (f & (TCP_FIN | TCP_RST)) == 0)) {
+                                if (backend.apply().hit) {
+                                    /* rewrite_to_backend ran */
+                                    meta.path = PATH_OFFLOADED_IN;
+                                    meta.do_route = 1;
+                                }
+                            }
+                        } else if (meta.conn_backend == meta.backend_index) {
+                            rewrite_from_vip();
+                            meta.path = PATH_OFFLOADED_OUT;
+                            meta.do_route = 1;
+                        }
+                        if (meta.do_route == 1 && (f & (TCP_FIN | TCP_RST)) != 0) {
+                            report_teardown();
+                        }
+                    } else if (syn == 1) {
                         cookie_secrets.apply();
                         bit<3> mss_idx = 0;
                         if (meta.syn_has_mss == 1) {
@@ -324,43 +372,6 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                             hdr.synack_opts.sack_len = 2;
                         }
                         meta.do_route = 0;
-                    } else {
-                        lookup = 1;
-                    }
-                } else if (from_backend == 1) {
-                    if ((f & TCP_SYN) != 0) {
-                        /* Always the front-end's: a re-dispatch or a reused
-                         * client port must never leak a backend SYN-ACK. */
-                        meta.path = PATH_TO_FRONTEND;
-                        meta.do_route = 0;
-                    } else {
-                        lookup = 1;
-                    }
-                }
-                if (lookup == 1) {
-                    /* Misses, and a backend that is not the entry's (the
-                     * flow moved), stay on the front-end path. */
-                    meta.path = PATH_TO_FRONTEND;
-                    meta.do_route = 0;
-                    if (connection.apply().hit) {
-                        if (from_client == 1) {
-                            bit<16> payload = hdr.ipv4.total_len - 20 - ((bit<16>)hdr.tcp.data_offset << 2);
-                            if (meta.conn_request_mode == 0
-                                || (payload == 0 && (f & (TCP_FIN | TCP_RST)) == 0)) {
-                                if (backend.apply().hit) {
-                                    /* rewrite_to_backend ran */
-                                    meta.path = PATH_OFFLOADED_IN;
-                                    meta.do_route = 1;
-                                }
-                            }
-                        } else if (meta.conn_backend == meta.backend_index) {
-                            rewrite_from_vip();
-                            meta.path = PATH_OFFLOADED_OUT;
-                            meta.do_route = 1;
-                        }
-                        if (meta.do_route == 1 && (f & (TCP_FIN | TCP_RST)) != 0) {
-                            report_teardown();
-                        }
                     }
                 }
             } else if (hdr.ipv4.protocol == IP_PROTO_TCP && hdr.ipv4.ihl != 5) {

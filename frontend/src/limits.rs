@@ -66,3 +66,12 @@ pub const HOLD_TIMEOUT_MS: u64 = 50;
 /// After `Installed`, the front-end keeps a tombstone this long so packets
 /// already in flight are still forwarded correctly.
 pub const OFFLOADED_GRACE_MS: u64 = 5_000;
+
+/// Client SYNs on a reused port waiting for the old switch entry's detach
+/// (`engine::reuse`). A detach takes about one P4Runtime write (p99 under
+/// 3 ms): 4,096 covers well over 100,000 reused ports per second. Past it
+/// the SYN is dropped and the client retransmits it (1 s).
+pub const REOPENING_CAPACITY: usize = 4096;
+/// A waiting SYN older than this is dropped to make room: the client has
+/// retransmitted it by then (Linux's initial SYN RTO is 1 s).
+pub const REOPENING_STALE_MS: u64 = 1_000;

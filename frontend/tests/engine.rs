@@ -220,7 +220,9 @@ fn bad_cookie_drops_without_state() {
     assert!(w.out.is_empty());
     // Fixture table of other stateless drops.
     let cases: &[(&str, u8, Verdict)] = &[
-        ("client SYN (the switch answers those)", SYN, Verdict::Drop(DropReason::NoFlow)),
+        // The switch sends a SYN here only when it holds an entry for the
+        // key: a reused port, answered once the entry is detached.
+        ("client SYN", SYN, Verdict::Consumed),
         ("stray RST", RST | ACK, Verdict::Drop(DropReason::NoFlow)),
         ("SYN+FIN", SYN | FIN, Verdict::Drop(DropReason::BadTcpFlags)),
         ("no ACK", PSH, Verdict::Drop(DropReason::BadTcpFlags)),
@@ -1011,4 +1013,74 @@ fn hold_request_mode_first_install_and_hand_over() {
         assert_eq!(tx.len(), 1, "{tx:?}");
         assert_eq!((tx[0].dst, tx[0].flags, tx[0].seq, tx[0].ack, tx[0].window), (API, ACK, C_ISN.wrapping_add(end), client_ack, 502));
     }
+}
+
+/// Port reuse (docs/ARCHITECTURE.md): the switch sends a client SYN that
+/// hits an old entry to the front-end; the old flow goes, the entry is
+/// detached, and only then the cookie SYN-ACK goes out, the very one the
+/// switch would have sent. The new connection then splices as any other.
+#[test]
+fn reused_port_syn_waits_for_detach_then_gets_the_switch_syn_ack() {
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, b"x", 3);
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 4, &mut w.out);
+    w.take();
+    let cases: &[(&str, SynOptions, &[TcpOption])] = &[
+        ("all options", SynOptions { mss: Some(1400), wscale: Some(9), sack_permitted: true, timestamps: false },
+            &[TcpOption::Mss(1400), TcpOption::NoOp, TcpOption::WindowScale(9), TcpOption::SackPermitted]),
+        ("MSS only", SynOptions { mss: Some(1460), wscale: None, sack_permitted: false, timestamps: false }, &[TcpOption::Mss(1460)]),
+    ];
+    for (i, (what, opts, syn_opts)) in cases.iter().enumerate() {
+        let isn = 0x1234_0000 + i as u32 * 77;
+        let now = 10 + i as u64 * 100;
+        let mut syn = frame(CIP, 40000, VIP, 80, isn, 0, SYN, syn_opts, b"");
+        assert_eq!(w.e.handle_frame(&mut syn, now, &mut w.out), Verdict::Consumed, "{what}");
+        let (tx, off) = w.take();
+        assert!(tx.is_empty(), "{what}: no SYN-ACK before the entry is gone: {tx:?}");
+        assert_eq!(off, vec![OffloadRequest::Detach { key: w.key() }], "{what}");
+        assert_eq!(w.e.flow_count(), 0, "{what}: the old flow is forgotten");
+        // Retransmitted SYN while waiting: nothing more.
+        let mut syn = frame(CIP, 40000, VIP, 80, isn, 0, SYN, syn_opts, b"");
+        assert_eq!(w.e.handle_frame(&mut syn, now + 1, &mut w.out), Verdict::Consumed);
+        assert!(w.out.is_empty(), "{what}");
+        w.e.on_offload(OffloadEvent::Detached { key: w.key(), removed: true }, now + 2, &mut w.out);
+        let (tx, _) = w.take();
+        assert_eq!(tx.len(), 1, "{what}: one SYN-ACK");
+        let sa = &tx[0];
+        let input = CookieInput { client_ip: CIP, client_port: 40000, vip: VIP, vport: 80, client_isn: isn };
+        let want = w.e.keyring().generate(&input, opts);
+        assert_eq!((sa.src, sa.sport, sa.dst, sa.dport, sa.flags), (VIP, 80, CIP, 40000, SYN | ACK), "{what}");
+        assert_eq!((sa.seq, sa.ack, sa.window), (want, isn.wrapping_add(1), 65535), "{what}: the switch's cookie");
+        let adv = SynOptions { mss: Some(1460), wscale: opts.wscale.map(|_| 7), sack_permitted: opts.sack_permitted, timestamps: false };
+        assert_eq!(sa.syn_opts, adv, "{what}: the switch's option block");
+        assert_eq!(w.e.counters().syn_acks_sent, i as u64 + 1);
+        // The new connection: ACK + request with the new cookie splices.
+        let mut ack = frame(CIP, 40000, VIP, 80, isn.wrapping_add(1), want.wrapping_add(1), ACK | PSH, &[], REQ);
+        assert_eq!(w.e.handle_frame(&mut ack, now + 3, &mut w.out), Verdict::Consumed, "{what}");
+        let (tx, _) = w.take();
+        assert!(tx.iter().any(|t| t.flags == SYN && t.seq == isn && t.ack == want && t.dst == WEB), "{what}: replayed SYN: {tx:?}");
+    }
+    assert_eq!(w.e.counters().reused_ports, 2);
+}
+
+/// The switch's entry was already gone but the front-end still held the
+/// offloaded flow's tombstone: the new connection's ACK with a fresh
+/// cookie replaces it instead of being carried to the old backend.
+#[test]
+fn fresh_cookie_on_an_offloaded_tombstone_is_a_new_connection() {
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, b"x", 3);
+    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 4, &mut w.out);
+    w.take();
+    let isn = 0x5555_0000;
+    let opts = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: false };
+    let input = CookieInput { client_ip: CIP, client_port: 40000, vip: VIP, vport: 80, client_isn: isn };
+    let s2 = w.e.keyring().generate(&input, &opts);
+    let mut ack = frame(CIP, 40000, VIP, 80, isn.wrapping_add(1), s2.wrapping_add(1), ACK | PSH, &[], REQ);
+    assert_eq!(w.e.handle_frame(&mut ack, 6, &mut w.out), Verdict::Consumed, "not forwarded to the old backend");
+    let (tx, _) = w.take();
+    assert!(tx.iter().any(|t| t.flags == SYN && t.seq == isn && t.ack == s2), "replayed SYN of the new connection: {tx:?}");
+    assert_eq!(w.e.counters().forwarded_to_backend, 0);
 }

@@ -44,6 +44,11 @@ pub struct Counters {
     pub hold_timeouts: u64,
     pub flows_closed: u64,
     pub flows_aborted: u64,
+    /// Client SYNs the switch sent because its table still held an entry
+    /// for their key (a reused port): entry detached, then SYN-ACKed.
+    pub reused_ports: u64,
+    /// Cookie SYN-ACKs the engine sent itself (for reused ports).
+    pub syn_acks_sent: u64,
 }
 
 impl Counters {

@@ -17,6 +17,7 @@ pub mod buffers;
 pub mod conn;
 pub mod counters;
 pub mod packet;
+pub mod reuse;
 pub mod timers;
 
 use core::net::Ipv4Addr;
@@ -32,12 +33,13 @@ use buffers::Buffers;
 pub use conn::{ConnEntry, Hold, OffloadStatus, PrevBackend, SpliceState};
 pub use counters::Counters;
 use packet::{Out, Seg};
+use reuse::{Admit, PendingSyn, Reopening};
 use timers::TimerWheel;
 
 use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
 use crate::flow_table::FlowTable;
 use crate::http::{header_storage, parse_head, BodyLength, ErrorReply, HeadStatus};
-use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS};
+use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS, REOPENING_CAPACITY, REOPENING_STALE_MS};
 use crate::offload::{OffloadEvent, OffloadRequest};
 use crate::route::{Decision, Router};
 
@@ -82,6 +84,7 @@ pub struct Engine {
     due: Vec<timers::Entry>,
     bufs: Buffers,
     counters: Counters,
+    reopening: Reopening,
 }
 
 /// What a handler wants done with its flow afterwards.
@@ -132,6 +135,7 @@ impl Engine {
             due: Vec::new(),
             bufs: Buffers::default(),
             counters: Counters::default(),
+            reopening: Reopening::new(REOPENING_CAPACITY, REOPENING_STALE_MS),
         }
     }
 
@@ -214,9 +218,13 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn from_client(&mut self, frame: &mut [u8], seg: &Seg, vip_id: VipId, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64, out: &mut Vec<Action>) -> Verdict {
         let key = ConnKey { client_ip: seg.src, client_port: seg.sport, vip_id };
-        // Port reuse: a finished flow's key, and a segment with a fresh
-        // valid cookie: the old state goes, the new connection starts.
-        let reuse = matches!(self.flows.get(&key), Some(f) if matches!(f.state, SpliceState::Closing { .. } | SpliceState::Replied { .. })
+        if seg.has(SYN) && !seg.has(ACK) {
+            return self.reused_port_syn(frame, seg, key, vip, vport, now, out);
+        }
+        // Port reuse the switch did not see (its entry was gone, ours was
+        // not): a finished or offloaded flow's key, and a segment with a
+        // fresh valid cookie: the old state goes, the new connection starts.
+        let reuse = matches!(self.flows.get(&key), Some(f) if (matches!(f.state, SpliceState::Closing { .. } | SpliceState::Replied { .. }) || f.offload == OffloadStatus::Installed)
             && seg.has(ACK) && seg.ack.wrapping_sub(1) != f.cookie && self.cookie_ok(seg, vip, vport).is_some());
         if reuse {
             self.finish(key, out);
@@ -242,6 +250,54 @@ impl Engine {
     fn cookie_ok(&self, seg: &Seg, vip: Ipv4Addr, vport: u16) -> Option<switchyard_wire::cookie::CookieOptions> {
         let input = CookieInput { client_ip: seg.src, client_port: seg.sport, vip, vport, client_isn: seg.seq.wrapping_sub(1) };
         self.keyring.validate(seg.ack.wrapping_sub(1), &input).ok()
+    }
+
+    /// A client SYN reaches the front-end only when the switch holds an
+    /// entry for its key: a reused port (`reuse`). The old flow goes, the
+    /// entry is detached, and the SYN-ACK waits for `Detached`.
+    #[allow(clippy::too_many_arguments)]
+    fn reused_port_syn(&mut self, frame: &[u8], seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, now: u64, out: &mut Vec<Action>) -> Verdict {
+        if seg.has(FIN) || seg.has(RST) {
+            return self.dropped(DropReason::BadTcpFlags);
+        }
+        let Ok(opts) = SynOptions::from_options(&frame[seg.options.clone()]) else {
+            return self.dropped(DropReason::BadTcpOptions);
+        };
+        match self.reopening.admit(key, PendingSyn { vip, vport, client_isn: seg.seq, opts, since: now }) {
+            Admit::Full => return self.dropped(DropReason::FlowTableFull),
+            Admit::Waiting => return Verdict::Consumed,
+            Admit::New => {}
+        }
+        if self.forget(key).is_some() {
+            self.counters.flows_closed += 1;
+        }
+        out.push(Action::Offload(OffloadRequest::Detach { key }));
+        self.counters.reused_ports += 1;
+        Verdict::Consumed
+    }
+
+    /// The cookie SYN-ACK exactly as the switch builds it (p4/switchyard.p4
+    /// `answer_syn`: the same cookie, the same fixed option block).
+    fn send_syn_ack(&mut self, key: ConnKey, p: PendingSyn, out: &mut Vec<Action>) {
+        let input = CookieInput { client_ip: key.client_ip, client_port: key.client_port, vip: p.vip, vport: p.vport, client_isn: p.client_isn };
+        let cookie = self.keyring.generate(&input, &p.opts);
+        let sa = self.p.syn_ack;
+        let nop = TcpOption::NoOp;
+        let ws = match p.opts.wscale {
+            Some(_) => [nop, TcpOption::WindowScale(sa.wscale), nop, nop],
+            None => [nop, nop, nop, nop],
+        };
+        let sack = if p.opts.sack_permitted { [nop, nop, TcpOption::SackPermitted, nop] } else { [nop; 4] };
+        let (nws, nsack) = (if p.opts.wscale.is_some() { 2 } else { 4 }, if p.opts.sack_permitted { 3 } else { 4 });
+        let mut opts = [nop; 9];
+        opts[0] = TcpOption::Mss(sa.mss);
+        opts[1..1 + nws].copy_from_slice(&ws[..nws]);
+        opts[1 + nws..1 + nws + nsack].copy_from_slice(&sack[..nsack]);
+        let o = Out { src: p.vip, sport: p.vport, dst: key.client_ip, dport: key.client_port, seq: cookie, ack: p.client_isn.wrapping_add(1), flags: SYN | ACK, window: sa.window, options: &opts[..1 + nws + nsack], payload: &[] };
+        let mut f = self.bufs.frame();
+        packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut f);
+        out.push(Action::Transmit(f));
+        self.counters.syn_acks_sent += 1;
     }
 
     /// Step 2: a client segment with no state must carry a valid cookie.
@@ -343,16 +399,23 @@ impl Engine {
         Verdict::Consumed
     }
 
-    /// Removes a flow: its backend loses a flow, and an entry the switch
-    /// may hold is deleted.
-    fn finish(&mut self, key: ConnKey, out: &mut Vec<Action>) {
-        let Some(mut f) = self.flows.remove(&key) else { return };
+    /// Removes a flow's state (its backend loses a flow); leaves any switch
+    /// entry alone.
+    fn forget(&mut self, key: ConnKey) -> Option<ConnEntry> {
+        let mut f = self.flows.remove(&key)?;
         if let Some(a) = f.asm.take() {
             self.bufs.recycle_assembly(a);
         }
         if let Some(b) = f.backend() {
             self.router.flow_ended(b);
         }
+        Some(f)
+    }
+
+    /// Removes a flow: its backend loses a flow, and an entry the switch
+    /// may hold is deleted.
+    fn finish(&mut self, key: ConnKey, out: &mut Vec<Action>) {
+        let Some(f) = self.forget(key) else { return };
         if matches!(f.offload, OffloadStatus::Pending | OffloadStatus::Installed) {
             out.push(Action::Offload(OffloadRequest::Delete { key }));
         }
@@ -365,6 +428,9 @@ impl Engine {
             OffloadEvent::Installed { key, backend } => (key, backend, true),
             OffloadEvent::Refused { key, backend, .. } => (key, backend, false),
             OffloadEvent::Detached { key, .. } => {
+                if let Some(syn) = self.reopening.detached(&key) {
+                    self.send_syn_ack(key, syn, out);
+                }
                 let Engine { p, router, flows, counters, timers, bufs, .. } = self;
                 // A flow gone meanwhile needs nothing: its entry is gone too.
                 if let Some(f) = flows.get_mut(&key).filter(|f| f.offload == OffloadStatus::Detaching) {
@@ -430,11 +496,7 @@ impl Engine {
                 After::Keep => arm(timers, flow),
                 After::Remove => self.finish(key, out),
                 After::Forget => {
-                    if let Some(f) = self.flows.remove(&key) {
-                        if let Some(b) = f.backend() {
-                            self.router.flow_ended(b);
-                        }
-                    }
+                    self.forget(key);
                 }
             }
         }
