@@ -105,6 +105,11 @@ pub struct Compiler {
     extern_funcs: HashSet<String>,
     extern_types: HashSet<String>,
     extern_decls: HashMap<String, ExternType>,
+    /// Load warnings (the p4c compile-time guard).
+    warnings: Vec<SrcError>,
+    /// Per action: the fields it (or an action it calls) assigns, by slot,
+    /// as written in the source (for the guard's message).
+    action_fields: Vec<HashMap<Slot, String>>,
     /// Index types of counters and registers, by their index in `counters`
     /// / `registers`.
     counter_index: HashMap<usize, (String, IndexTy)>,
@@ -189,6 +194,8 @@ impl Compiler {
             extern_funcs: HashSet::new(),
             extern_types: HashSet::new(),
             extern_decls: HashMap::new(),
+            warnings: Vec::new(),
+            action_fields: Vec::new(),
             counter_index: HashMap::new(),
             register_index: HashMap::new(),
             scopes: vec![HashMap::new()],
@@ -1240,14 +1247,70 @@ impl Compiler {
             dirs.push(p.dir);
         }
         let body = self.block(&a.body);
+        let mut fields = HashMap::new();
+        if body.is_ok() {
+            self.assigned_fields(&a.body, &mut fields);
+        }
         self.ctx = saved;
         self.scopes.pop();
         let body = body?;
+        if let Some((slot, n)) = crate::guard::worst_chain(&body, &self.actions) {
+            if n > crate::guard::MAX_CHAINED_REASSIGNMENTS {
+                let field = fields.get(&slot).map(|f| format!("`{f}`")).unwrap_or_else(|| "one field".into());
+                self.warnings.push(SrcError {
+                    pos: a.pos,
+                    message: format!(
+                        "action `{}`: {field} is reassigned {n} times in a chain (each time from fields the action \
+                         assigned before, actions it calls inlined); p4c's LocalCopyPropagation is exponential in \
+                         such chains and does not finish in reasonable time beyond {} (4 SipRounds; p4c 1.2.4.9: \
+                         2 rounds 1 s, 4 rounds 8 s, 6 rounds over 300 s): split it into actions the apply block \
+                         calls one after the other (docs/P4.md)",
+                        a.name,
+                        crate::guard::MAX_CHAINED_REASSIGNMENTS
+                    ),
+                });
+            }
+        }
         self.actions.push(ActionDef { name, params, body });
+        self.action_fields.push(fields);
         self.action_dirs.push(dirs);
         let idx = self.actions.len() - 1;
         self.bind(&a.name, Bind::Action(idx));
         Ok(idx)
+    }
+
+    /// The fields `body` assigns (and those of the actions it calls), by
+    /// slot, with their source text: names for the guard's message.
+    fn assigned_fields(&mut self, body: &[Stmt], out: &mut HashMap<Slot, String>) {
+        for s in body {
+            match s {
+                Stmt::Assign { lhs, .. } => {
+                    if let Ok(Some(p)) = self.place(lhs) {
+                        let t = expr_text(lhs);
+                        out.entry(p.slot).or_insert(t);
+                    }
+                }
+                Stmt::Call { call, .. } => {
+                    if let ExprKind::Call { func, .. } = &call.kind {
+                        if let ExprKind::Name(n) = &func.kind {
+                            if let Some(Bind::Action(k)) = self.lookup(n) {
+                                for (slot, t) in self.action_fields.get(*k).cloned().unwrap_or_default() {
+                                    out.entry(slot).or_insert(t);
+                                }
+                            }
+                        }
+                    }
+                }
+                Stmt::If { then, els, .. } => {
+                    self.assigned_fields(std::slice::from_ref(then), out);
+                    if let Some(e) = els {
+                        self.assigned_fields(std::slice::from_ref(e), out);
+                    }
+                }
+                Stmt::Block(b) => self.assigned_fields(b, out),
+                _ => {}
+            }
+        }
     }
 
     fn const_arg(&mut self, e: &Expr, w: u32) -> SrcResult<u64> {
@@ -1920,6 +1983,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         registers: c.registers,
         std,
         errors: c.errors,
+        warnings: c.warnings,
     };
     prog.optimize();
     Ok(prog)

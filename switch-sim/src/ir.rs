@@ -438,6 +438,9 @@ pub struct Program {
     pub std: StdSlots,
     /// Error names by code (code 0 is NoError).
     pub errors: Vec<String>,
+    /// What the program compiles with but p4c would not (in reasonable
+    /// time): the compile-time guard (`crate::guard`), with positions.
+    pub warnings: Vec<crate::error::SrcError>,
 }
 
 impl Program {

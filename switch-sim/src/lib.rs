@@ -11,6 +11,7 @@ pub mod entries;
 pub mod error;
 pub mod exec;
 pub mod forward;
+pub mod guard;
 pub mod hashes;
 pub mod ir;
 pub mod ports;

@@ -43,6 +43,7 @@ pub struct Switch {
     prog: Arc<Program>,
     state: State,
     pkt: Packet,
+    warnings: Vec<LoadError>,
 }
 
 impl std::fmt::Debug for Switch {
@@ -64,10 +65,38 @@ impl Switch {
         Self::from_tokens(&toks, &files)
     }
 
+    /// `load`, but a load warning (the p4c compile-time guard,
+    /// `crate::guard`: an action p4c would not compile in reasonable time)
+    /// refuses the program like an error (`--strict`).
+    pub fn load_strict(path: &Path, defines: &[(String, String)]) -> Result<Switch, LoadError> {
+        Self::strict(Self::load(path, defines)?)
+    }
+
+    /// `load_str` with warnings refused, as `load_strict`.
+    pub fn load_str_strict(name: &str, text: &str) -> Result<Switch, LoadError> {
+        Self::strict(Self::load_str(name, text)?)
+    }
+
+    fn strict(sw: Switch) -> Result<Switch, LoadError> {
+        match sw.warnings.first() {
+            Some(w) => Err(w.clone()),
+            None => Ok(sw),
+        }
+    }
+
+    /// What the program loaded with but p4c would not compile in
+    /// reasonable time (`file:line:col: message`).
+    pub fn warnings(&self) -> &[LoadError] {
+        &self.warnings
+    }
+
     fn from_tokens(toks: &[crate::front::lex::Token], files: &crate::front::lex::Files) -> Result<Switch, LoadError> {
         let decls = crate::front::parse::parse_program(toks).map_err(|e| files.resolve(e))?;
         let prog = crate::compile::compile(&decls).map_err(|e| files.resolve(e))?;
-        Ok(Self::new(Arc::new(prog)))
+        let warnings = prog.warnings.iter().map(|w| files.resolve(w.clone())).collect();
+        let mut sw = Self::new(Arc::new(prog));
+        sw.warnings = warnings;
+        Ok(sw)
     }
 
     pub fn new(prog: Arc<Program>) -> Switch {
@@ -85,7 +114,7 @@ impl Switch {
             }
         }
         let pkt = Packet::new(prog.n_slots);
-        Switch { prog, state, pkt }
+        Switch { prog, state, pkt, warnings: Vec::new() }
     }
 
     pub fn program(&self) -> &Program {

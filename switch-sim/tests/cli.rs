@@ -35,3 +35,45 @@ fn replay_runs_a_vector_file() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 failures"));
 }
+
+#[test]
+fn strict_refuses_what_p4c_cannot_compile_in_reasonable_time() {
+    // switchyard.p4 as it was before issue 16, with its 16 SipRounds in one
+    // action: the cookie split back into one action of the same steps.
+    let dir = std::env::temp_dir().join(format!("sy-cli-strict-{}", std::process::id()));
+    let inc = dir.join("include");
+    std::fs::create_dir_all(&inc).unwrap();
+    for f in ["constants.p4", "headers.p4", "tables.p4"] {
+        std::fs::copy(format!("{ROOT}/p4/include/{f}"), inc.join(f)).unwrap();
+    }
+    let cookie = std::fs::read_to_string(format!("{ROOT}/p4/include/cookie.p4")).unwrap();
+    let one_action = "action cookie_all() {
+    cookie_init();
+    sip_absorb(hdr.ipv4.src_addr); sip_absorb(hdr.ipv4.dst_addr); sip_absorb(hdr.tcp.src_port ++ hdr.tcp.dst_port);
+    sip_absorb(hdr.tcp.seq_no); sip_absorb(meta.cookie_low); sip_absorb(32w20 << 24);
+    sip_finalize(); sip_two_rounds(); sip_two_rounds(); cookie_output();
+}
+";
+    std::fs::write(inc.join("cookie.p4"), format!("{cookie}\n{one_action}")).unwrap();
+    let main = std::fs::read_to_string(format!("{ROOT}/p4/switchyard.p4")).unwrap();
+    let main = main.replacen("cookie_init();", "cookie_all();", 1);
+    std::fs::write(dir.join("sy.p4"), &main).unwrap();
+    let line = one_action_line(&std::fs::read_to_string(inc.join("cookie.p4")).unwrap());
+    let out = Command::new(BIN).arg("--p4").arg(dir.join("sy.p4")).arg("--check").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "a warning only: {err}");
+    assert!(err.contains(&format!("warning: {}:{line}:1: action `cookie_all`", inc.join("cookie.p4").display())), "{err}");
+    let out = Command::new(BIN).arg("--p4").arg(dir.join("sy.p4")).args(["--check", "--strict"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("error: ") && err.contains("LocalCopyPropagation") && err.contains("refused under --strict"), "{err}");
+    // The program as it is passes.
+    let out = Command::new(BIN).args(["--p4", &format!("{ROOT}/p4/switchyard.p4"), "--check", "--strict"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn one_action_line(text: &str) -> usize {
+    text.lines().position(|l| l.starts_with("action cookie_all()")).unwrap() + 1
+}

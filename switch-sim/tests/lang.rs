@@ -494,3 +494,58 @@ fn switchyard_p4_is_refused_at_v1model_20200408_as_p4c_refuses_it() {
     let text = std::fs::read_to_string(&p4).unwrap();
     assert_eq!(e.line, line_of(&text, "path_counter.count((bit<32>)PATH_TEARDOWN_DIGEST)"), "{e}");
 }
+
+/// One SipRound on action locals v0..v3 (4 chained reassignments of v1 and v3).
+const SIP_ROUND: &str = "v0 = v0 + v1; v1 = (v1 << 5) | (v1 >> 27); v1 = v1 ^ v0; v0 = (v0 << 16) | (v0 >> 16);
+        v2 = v2 + v3; v3 = (v3 << 8) | (v3 >> 24); v3 = v3 ^ v2; v0 = v0 + v3;
+        v3 = (v3 << 7) | (v3 >> 25); v3 = v3 ^ v0; v2 = v2 + v1; v1 = (v1 << 13) | (v1 >> 19);
+        v1 = v1 ^ v2; v2 = (v2 << 16) | (v2 >> 16);\n";
+
+fn sip_program(rounds_inline: usize, calls: usize) -> String {
+    let decls = format!(
+        "bit<32> v0; bit<32> v1; bit<32> v2; bit<32> v3;
+    action sip_round() {{ {SIP_ROUND} }}
+    action rounds() {{
+        v0 = hdr.h.d; v1 = meta.x; v2 = hdr.h.d ^ 32w0x6c796765; v3 = meta.x ^ 32w0x74656462;
+        {}{}        hdr.h.d = v0 ^ v1 ^ v2 ^ v3;
+    }}",
+        SIP_ROUND.repeat(rounds_inline),
+        "sip_round();\n".repeat(calls)
+    );
+    program(SIMPLE_PARSER, &decls, "rounds();", "")
+}
+
+#[test]
+fn the_p4c_copy_propagation_guard() {
+    // 16 SipRounds in one action (the old compute_cookie): p4c never
+    // finished. A warning at load, an error when strict, at the action.
+    for (inline, calls) in [(16, 0), (0, 16), (3, 2)] {
+        let src = sip_program(inline, calls);
+        let sw = Switch::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}"));
+        let w = sw.warnings();
+        assert_eq!(w.len(), 1, "{inline} inline + {calls} calls: {w:?}");
+        assert!(w[0].message.contains("action `rounds`") && w[0].message.contains("LocalCopyPropagation"), "{}", w[0]);
+        let line = line_of(&src, "action rounds()");
+        assert_eq!((w[0].file.as_str(), w[0].line, w[0].col), ("t.p4", line, col_of(&src, line, "action rounds")), "{}", w[0]);
+        let e = Switch::load_str_strict("t.p4", &src).unwrap_err();
+        assert_eq!(&e, &w[0]);
+    }
+    // `v1`/`v3` by name when assigned in the action itself.
+    let w = Switch::load_str("t.p4", &sip_program(16, 0)).unwrap().warnings()[0].clone();
+    assert!(w.message.contains("`v1` is reassigned 64 times") || w.message.contains("`v3` is reassigned"), "{w}");
+    // Four rounds (16 chained reassignments of v1 and v3) is the limit: accepted.
+    for (inline, calls) in [(4, 0), (2, 2), (0, 4)] {
+        let sw = Switch::load_str_strict("t.p4", &sip_program(inline, calls)).unwrap_or_else(|e| panic!("{inline}+{calls}: {e}"));
+        assert!(sw.warnings().is_empty());
+    }
+    // Reassigning a field from constants or parameters is no chain.
+    let src = program(SIMPLE_PARSER, &format!("action a() {{ {} }}", "meta.x = 32w1; meta.x = hdr.h.d;".repeat(20)), "a();", "");
+    assert!(Switch::load_str_strict("t.p4", &src).is_ok());
+}
+
+#[test]
+fn switchyard_p4_passes_the_guard() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sw = Switch::load_strict(&root.join("p4/switchyard.p4"), &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sw.warnings().is_empty());
+}

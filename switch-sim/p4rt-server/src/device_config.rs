@@ -61,5 +61,8 @@ pub fn load(config: &[u8], default_include_dir: Option<&Path>) -> Result<Arc<Pro
     let (toks, files) = Lexer::run_text("<p4_device_config>", &full, dir).map_err(|e| e.to_string())?;
     let decls = parse_program(&toks).map_err(|e| files.resolve(e).to_string())?;
     let prog = switchyard_switch_sim::compile::compile(&decls).map_err(|e| files.resolve(e).to_string())?;
+    for w in &prog.warnings {
+        eprintln!("switchyard-p4rt: warning: {}", files.resolve(w.clone()));
+    }
     Ok(Arc::new(prog))
 }

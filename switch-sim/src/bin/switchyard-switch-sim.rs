@@ -41,12 +41,20 @@ struct Args {
     /// Only load the program (and entries) and report; do not forward.
     #[arg(long)]
     check: bool,
+    /// Refuse a program that loads with warnings (an action p4c cannot
+    /// compile in reasonable time, docs/P4.md): exit 1 with the position.
+    #[arg(long)]
+    strict: bool,
     /// Replay a packet-vector file in-process and exit (non-zero on mismatch).
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
     /// Repository root for --replay (program paths are relative to it).
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Print the `switch stats:` line (frame counts, the kernel's per-port
+    /// drops) on stderr every this many seconds (0: only at exit).
+    #[arg(long, default_value_t = 0)]
+    stats_interval: u64,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -130,6 +138,12 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let p4 = a.p4.clone().context("--p4 is required")?;
     let mut sw = Switch::load(&p4, &defines).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in sw.warnings() {
+        eprintln!("{}: {w}", if a.strict { "error" } else { "warning" });
+    }
+    if a.strict && !sw.warnings().is_empty() {
+        bail!("{} refused under --strict ({} warning(s) above)", p4.display(), sw.warnings().len());
+    }
     if let Some(path) = &a.entries {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
@@ -166,7 +180,8 @@ fn main() -> anyhow::Result<()> {
         libc::signal(libc::SIGTERM, on_signal as *const () as usize);
     }
     let mut dp = SimPath { sw, cpu_port: a.cpu_port, to_cpu: 0, start: Instant::now(), last_expiry_check: 0, reported: HashSet::new() };
-    let stats = forward::run(&mut ports, &mut dp, &STOP)?;
-    eprintln!("switch-sim: stopping; {stats:?}, {} frames were sent to the CPU port", dp.to_cpu);
+    let opts = forward::Options { stats_every: (a.stats_interval > 0).then(|| std::time::Duration::from_secs(a.stats_interval)) };
+    let stats = forward::run_with(&mut ports, &mut dp, &STOP, opts)?;
+    eprintln!("switch-sim: stopping; {} frames were sent to the CPU port; switch stats: {stats}", dp.to_cpu);
     Ok(())
 }
