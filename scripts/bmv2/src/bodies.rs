@@ -9,6 +9,8 @@ pub const SIZES: &[(&str, usize)] = &[
     ("/10k", 10 * 1024),
     ("/1m", 1024 * 1024),
     ("/10m", 10 * 1024 * 1024),
+    // Last, so the indices above stay what tests use (SIZES[2] is /1m).
+    ("/100k", 100 * 1024),
 ];
 
 /// Each 32-byte record reads `<path padded to 8><offset, 23 digits>\n`.

@@ -15,6 +15,7 @@ pub mod cmd;
 pub mod netns;
 pub mod lb;
 pub mod nginx;
+pub mod proxies;
 pub mod switch_entries;
 pub mod topology;
 
