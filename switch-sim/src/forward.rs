@@ -7,10 +7,12 @@
 //! behind the device lock: it locks once per batch (up to `ports::BATCH`
 //! frames), not once per packet, so a Write waits at most one batch.
 
+use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::ports::{poll_readable, AfPacketPort};
+use crate::ports::{poll_readable, AfPacketPort, KernelStats};
 
 /// How long one poll waits, which bounds how late `stop` is noticed and
 /// how often `Datapath::after_round` runs on an idle switch.
@@ -71,7 +73,7 @@ impl OutBatch {
 }
 
 /// Frame counts of one `run`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stats {
     pub received: u64,
     /// Taken by the kernel on an egress socket.
@@ -80,12 +82,92 @@ pub struct Stats {
     pub send_dropped: u64,
     /// Sent by the program to a port no interface is bound to.
     pub no_interface: u64,
+    /// What the kernel counted on each port's socket (filled when the
+    /// stats are printed and at the end of `run`).
+    pub ports: Vec<PortStats>,
+}
+
+/// One port as the kernel sees its socket.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PortStats {
+    pub port: u16,
+    pub name: String,
+    /// PACKET_STATISTICS since the port was opened: `drops` are frames that
+    /// arrived while the socket's receive queue was full, lost before the
+    /// switch could read them.
+    pub kernel: KernelStats,
+    /// Buffer sizes as the kernel reports them (twice the value set).
+    pub rcvbuf: usize,
+    pub sndbuf: usize,
+}
+
+impl Stats {
+    /// Frames the kernel dropped on full receive queues, every port.
+    pub fn kernel_rx_drops(&self) -> u64 {
+        self.ports.iter().map(|p| p.kernel.drops).sum()
+    }
+
+    /// Frames the kernel offered the ports (dropped ones included).
+    pub fn kernel_rx(&self) -> u64 {
+        self.ports.iter().map(|p| p.kernel.packets).sum()
+    }
+
+    fn read_ports(&mut self, ports: &mut [AfPacketPort]) {
+        self.ports = ports
+            .iter_mut()
+            .map(|p| {
+                let b = p.buffers();
+                PortStats { port: p.port, name: p.name.clone(), kernel: p.kernel_stats(), rcvbuf: b.rcvbuf, sndbuf: b.sndbuf }
+            })
+            .collect();
+    }
+}
+
+/// The stats line both binaries print (`switch stats: ` + this), one
+/// segment per port after ` | `; the testbed parses it
+/// (`switchyard_testbed::lb::parse_switch_stats`), so keep it `name value`
+/// pairs.
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "received {} sent {} send_dropped {} no_interface {} kernel_rx {} kernel_rx_drops {}",
+            self.received,
+            self.sent,
+            self.send_dropped,
+            self.no_interface,
+            self.kernel_rx(),
+            self.kernel_rx_drops()
+        )?;
+        for p in &self.ports {
+            write!(
+                f,
+                " | port {} ({}): kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {}",
+                p.port, p.name, p.kernel.packets, p.kernel.drops, p.rcvbuf, p.sndbuf
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// How `run_with` reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Options {
+    /// Print `switch stats: <Stats>` on stderr this often (checked after
+    /// every poll round, so at most `POLL_MS` late).
+    pub stats_every: Option<Duration>,
 }
 
 /// Forwards between `ports` until `stop` is set. Errors: a failing poll or
 /// recvmmsg (an interface that disappeared); send errors are counted and the
-/// first one per port is logged.
+/// first one per port is logged. The returned stats include every port's
+/// kernel counts at the end.
 pub fn run(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &AtomicBool) -> io::Result<Stats> {
+    run_with(ports, dp, stop, Options::default())
+}
+
+/// `run`, printing the stats line as `opts` asks.
+pub fn run_with(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &AtomicBool, opts: Options) -> io::Result<Stats> {
     let mut by_number: Vec<Option<usize>> = vec![None; PORT_SPACE];
     for (i, p) in ports.iter().enumerate() {
         by_number[usize::from(p.port) % PORT_SPACE] = Some(i);
@@ -94,6 +176,7 @@ pub fn run(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &AtomicBool
     let mut warned = vec![false; PORT_SPACE];
     let mut stats = Stats::default();
     let mut out = OutBatch::default();
+    let mut last_stats = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let ready = poll_readable(&fds, POLL_MS)?;
         for i in (0..ports.len()).filter(|i| ready[*i]) {
@@ -127,6 +210,14 @@ pub fn run(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &AtomicBool
             out.clear();
         }
         dp.after_round();
+        if let Some(every) = opts.stats_every {
+            if last_stats.elapsed() >= every {
+                last_stats = Instant::now();
+                stats.read_ports(ports);
+                eprintln!("switch stats: {stats}");
+            }
+        }
     }
+    stats.read_ports(ports);
     Ok(stats)
 }

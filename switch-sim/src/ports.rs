@@ -2,11 +2,19 @@
 //! batches with recvmmsg(2) and sent in batches with sendmmsg(2). The I/O
 //! around the sans-IO `Switch`: it owns no packet logic (`forward` runs the
 //! loop).
+//!
+//! Each socket's buffers are sized like a switch's (`switchyard_afpacket::
+//! RCVBUF_BYTES` / `SNDBUF_BYTES`, several MB: a burst waits instead of being
+//! dropped), and the kernel's own drop count of each socket
+//! (PACKET_STATISTICS) is read with `kernel_stats`.
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
+
+pub use switchyard_afpacket::{Buffers, KernelStats, RCVBUF_BYTES, SNDBUF_BYTES};
+use switchyard_afpacket::KernelCounter;
 
 /// Frames read per recvmmsg call.
 pub const BATCH: usize = 32;
@@ -20,6 +28,8 @@ pub struct AfPacketPort {
     bufs: Vec<Vec<u8>>,
     /// Lengths of the frames the last `recv` left in `bufs`.
     lens: Vec<usize>,
+    buffers: Buffers,
+    kernel: KernelCounter,
 }
 
 /// The sending half of a port, for another thread (the P4Runtime server
@@ -48,7 +58,8 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 impl AfPacketPort {
     /// Opens a raw socket bound to `iface` that sees every frame arriving
-    /// on it (promiscuous) and none of its own transmissions.
+    /// on it (promiscuous) and none of its own transmissions, with
+    /// switch-sized buffers (a warning on stderr if they could not be forced).
     pub fn open(port: u16, iface: &str) -> io::Result<Self> {
         let cname = CString::new(iface).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name"))?;
         // SAFETY: plain libc calls with valid arguments; the fd is owned below.
@@ -78,8 +89,33 @@ impl AfPacketPort {
                 &mreq as *const _ as *const libc::c_void,
                 std::mem::size_of::<libc::packet_mreq>() as u32,
             ))?;
-            Ok(AfPacketPort { port, name: iface.to_string(), fd: Arc::new(fd), bufs: vec![vec![0u8; MAX_FRAME]; BATCH], lens: Vec::with_capacity(BATCH) })
+            let buffers = switchyard_afpacket::size_buffers(fd.as_raw_fd());
+            if let Some(w) = buffers.warning(&format!("switch-sim: port {port} ({iface})")) {
+                eprintln!("{w}");
+            }
+            Ok(AfPacketPort {
+                port,
+                name: iface.to_string(),
+                fd: Arc::new(fd),
+                bufs: vec![vec![0u8; MAX_FRAME]; BATCH],
+                lens: Vec::with_capacity(BATCH),
+                buffers,
+                kernel: KernelCounter::default(),
+            })
         }
+    }
+
+    /// The socket's buffer sizes as the kernel reports them.
+    pub fn buffers(&self) -> Buffers {
+        self.buffers
+    }
+
+    /// The kernel's counts for this socket since it was opened: frames
+    /// offered and frames dropped on a full receive queue
+    /// (PACKET_STATISTICS, accumulated here since the kernel resets them on
+    /// every read; call it from one thread, the forwarding loop's).
+    pub fn kernel_stats(&mut self) -> KernelStats {
+        self.kernel.update(self.fd.as_raw_fd())
     }
 
     pub fn raw_fd(&self) -> i32 {

@@ -2,11 +2,16 @@
 //! (no DPDK needed) and the tests' way to put crafted frames on a veth.
 //! Plain recv/send with MSG_DONTWAIT: simple and good for a few hundred
 //! thousand packets per second, which is what hosts without DPDK need.
+//! Buffers are sized like switch-sim's ports (`switchyard_afpacket`,
+//! several MB) and the kernel's drops on this socket (PACKET_STATISTICS)
+//! are counted in `stats_line`.
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
+
+use switchyard_afpacket::{Buffers, KernelCounter, KernelStats};
 
 use crate::io::{Frame, FrameIo};
 
@@ -20,6 +25,8 @@ pub struct AfPacket {
     pub rx: u64,
     pub tx: u64,
     pub tx_errors: u64,
+    buffers: Buffers,
+    kernel: KernelCounter,
 }
 
 impl Frame for Vec<u8> {
@@ -35,7 +42,8 @@ fn last_err(what: &str) -> io::Error {
 
 impl AfPacket {
     /// Opens a raw socket on `iface` that sees every frame arriving on it
-    /// (not the ones we send).
+    /// (not the ones we send), with switch-sized buffers (a warning on
+    /// stderr when they could not be forced).
     pub fn open(iface: &str) -> io::Result<Self> {
         let name = CString::new(iface).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name has NUL"))?;
         // SAFETY: plain libc calls with valid arguments; the fd is owned below.
@@ -61,21 +69,36 @@ impl AfPacket {
             if libc::bind(fd.as_raw_fd(), &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) < 0 {
                 return Err(last_err("bind AF_PACKET socket"));
             }
-            Ok(Self { fd, rx: 0, tx: 0, tx_errors: 0 })
+            let buffers = switchyard_afpacket::size_buffers(fd.as_raw_fd());
+            if let Some(w) = buffers.warning(&format!("af_packet on {iface}")) {
+                eprintln!("{w}");
+            }
+            Ok(Self { fd, rx: 0, tx: 0, tx_errors: 0, buffers, kernel: KernelCounter::default() })
         }
     }
 
-    /// Grows the receive buffer (SO_RCVBUFFORCE: root may exceed
-    /// rmem_max), so a burst is queued instead of dropped.
+    /// Sets the receive buffer to `bytes` (SO_RCVBUFFORCE: root may exceed
+    /// rmem_max; the send buffer keeps its size). Fails when the forced
+    /// option is refused.
     pub fn set_rcvbuf(&mut self, bytes: i32) -> io::Result<()> {
-        // SAFETY: a valid int option on our own socket.
-        let r = unsafe {
-            libc::setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes as *const _ as *const libc::c_void, 4)
-        };
-        if r < 0 {
-            return Err(last_err("SO_RCVBUFFORCE"));
+        let b = switchyard_afpacket::size_buffers_to(self.fd.as_raw_fd(), bytes.max(0) as usize, self.buffers.sndbuf / 2);
+        if !b.forced {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "SO_RCVBUFFORCE refused"));
         }
+        self.buffers = b;
         Ok(())
+    }
+
+    /// The socket's buffer sizes as the kernel reports them.
+    pub fn buffers(&self) -> Buffers {
+        self.buffers
+    }
+
+    /// The kernel's counts on this socket since it was opened (frames
+    /// offered, frames dropped on a full receive queue), accumulated from
+    /// PACKET_STATISTICS, which resets on every read.
+    pub fn kernel_stats(&mut self) -> KernelStats {
+        self.kernel.update(self.fd.as_raw_fd())
     }
 
     /// One frame if one is waiting (never blocks).
@@ -151,8 +174,12 @@ impl FrameIo for AfPacket {
         self.wait_readable(Duration::from_millis(1));
     }
 
-    fn stats_line(&self) -> String {
-        format!("af_packet: rx {} tx {} tx_errors {}", self.rx, self.tx, self.tx_errors)
+    fn stats_line(&mut self) -> String {
+        let k = self.kernel_stats();
+        format!(
+            "driver af_packet rx {} tx {} tx_errors {} kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {}",
+            self.rx, self.tx, self.tx_errors, k.packets, k.drops, self.buffers.rcvbuf, self.buffers.sndbuf
+        )
     }
 }
 

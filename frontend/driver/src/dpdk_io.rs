@@ -34,10 +34,16 @@ impl<'a, 'eal> FrameIo for DpdkIo<'a, 'eal> {
         Mbuf::from_bytes(self.pool, bytes)
     }
 
-    fn stats_line(&self) -> String {
+    fn stats_line(&mut self) -> String {
         match self.port.stats() {
-            Ok(s) => format!("dpdk port {}: {s:?}", self.port.id),
-            Err(e) => format!("dpdk port {}: {e}", self.port.id),
+            // imissed: dropped by the port for want of room in its rx ring
+            // (net_af_packet: the kernel's drops on its socket); rx_nombuf:
+            // no mbuf in the pool to receive into.
+            Ok(s) => format!(
+                "driver dpdk port {} rx_packets {} tx_packets {} imissed {} rx_nombuf {} ierrors {} oerrors {}",
+                self.port.id, s.rx_packets, s.tx_packets, s.rx_missed, s.rx_nombuf, s.rx_errors, s.tx_errors
+            ),
+            Err(e) => format!("driver dpdk port {} (stats: {e})", self.port.id),
         }
     }
 }

@@ -18,6 +18,9 @@ pub trait FrameIo {
     /// Called when a poll found nothing: a polling driver spins on, a
     /// socket driver may sleep briefly in the kernel.
     fn idle(&mut self) {}
-    /// Driver statistics for the exit summary.
-    fn stats_line(&self) -> String;
+    /// Driver statistics for the periodic stats and the exit summary, one
+    /// line `driver <name>` + `name value` pairs (the testbed parses it):
+    /// what the kernel or NIC dropped before the worker could read it
+    /// (AF_PACKET `kernel_rx_drops`, DPDK `imissed` / `rx_nombuf`).
+    fn stats_line(&mut self) -> String;
 }

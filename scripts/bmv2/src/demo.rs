@@ -112,6 +112,7 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     let (rx1, tx1) = tb.client.link_packets("eth0")?;
     std::thread::sleep(std::time::Duration::from_millis(500));
     let sw = lb::switch_counters(&tb).unwrap_or_default();
+    let ports = lb::switch_stats(&tb);
     let log = fe.stop();
     let c = lb::frontend_counters(&log);
     let g = |m: &std::collections::HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
@@ -133,6 +134,14 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     row("switch: to the front-end", g(&sw, "path.to_frontend").to_string());
     row("switch: offloaded in / out", format!("{} / {}", g(&sw, "path.offloaded_in"), g(&sw, "path.offloaded_out")));
     row("switch: FIN/RST digests", g(&sw, "path.teardown_digest").to_string());
+    row(
+        "switch: frames its ports' kernel queues dropped",
+        format!("{} of {} (PACKET_STATISTICS)", g(&ports, "kernel_rx_drops"), g(&ports, "kernel_rx")),
+    );
+    row(
+        "front-end: frames dropped before the worker",
+        format!("imissed {} rx_nombuf {}", g(&c, "driver.imissed"), g(&c, "driver.rx_nombuf")),
+    );
     row(
         "entries installed / refused (table full)",
         format!("{} / {}", g(&c, "switch.ok"), g(&c, "switch.refused_full")),

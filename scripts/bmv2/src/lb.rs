@@ -218,6 +218,19 @@ pub fn frontend_counters(log: &str) -> std::collections::HashMap<String, u64> {
             }
             continue;
         }
+        if let Some(rest) = line.strip_prefix("driver ") {
+            // The driver's line (`driver af_packet rx 5 ... kernel_rx_drops 0`,
+            // `driver dpdk port 0 ... imissed 0 rx_nombuf 0`): keys get `driver.`.
+            let w: Vec<&str> = rest.split_whitespace().skip(1).collect();
+            for kv in w.chunks(2) {
+                if let [k, v] = kv {
+                    if let Ok(v) = v.parse() {
+                        m.insert(format!("driver.{k}"), v);
+                    }
+                }
+            }
+            continue;
+        }
         let pairs = if let Some(rest) = line.strip_prefix("stats ") {
             rest
         } else if line.starts_with("flows ") {
@@ -257,10 +270,59 @@ mod tests {
         assert_eq!(m["ok"], 0);
         assert_eq!(m["drop.bad_cookie"], 7);
         assert!(frontend_counters("nothing").is_empty());
+        let d = frontend_counters("driver af_packet rx 9 tx 8 tx_errors 0 kernel_rx 10 kernel_rx_drops 1 rcvbuf 67108864 sndbuf 67108864\ndriver dpdk port 0 rx_packets 5 tx_packets 4 imissed 2 rx_nombuf 3 ierrors 0 oerrors 0");
+        assert_eq!((d["driver.kernel_rx_drops"], d["driver.rcvbuf"], d["driver.imissed"], d["driver.rx_nombuf"]), (1, 67108864, 2, 3));
+        assert!(!d.contains_key("rx"));
         let s = frontend_counters("switch: install req 9 ok 8 (moved 1) refused full 2 unreachable 0 failed 0; latency n 8 mean 3.74ms p50 3.84ms p99 7.68ms max 8.05ms; deletes engine 5");
         assert_eq!((s["switch.install_req"], s["switch.ok"], s["switch.moved"], s["switch.refused_full"]), (9, 8, 1, 2));
         assert_eq!((s["switch.latency_n"], s["switch.mean_us"], s["switch.p99_us"]), (8, 3740, 7680));
     }
+
+    #[test]
+    fn parses_the_switch_stats_line() {
+        let log = "switch stats: received 1 sent 1 send_dropped 0 no_interface 0 kernel_rx 1 kernel_rx_drops 9\n\
+                   switchyard-p4rt: stopping (SIGTERM); switch stats: received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 12 kernel_rx_drops 2 \
+                   | port 1 (s-cli): kernel_rx 4 kernel_rx_drops 0 rcvbuf 33554432 | port 10 (s-b0): kernel_rx 8 kernel_rx_drops 2 rcvbuf 33554432\n";
+        let m = parse_switch_stats(log);
+        assert_eq!((m["received"], m["send_dropped"], m["kernel_rx_drops"]), (10, 1, 2));
+        assert_eq!((m["port.1.kernel_rx"], m["port.10.kernel_rx_drops"], m["port.10.rcvbuf"]), (4, 2, 33554432));
+        assert!(parse_switch_stats("nothing").is_empty());
+    }
+}
+
+/// The switch's latest `switch stats:` line (switch-sim and switchyard-p4rt
+/// print one every `--stats-interval`, the testbed asks for 1 s, and one at
+/// exit; docs/SWITCH-SIM.md) as name -> value: the loop's counts
+/// (`received`, `sent`, `send_dropped`, `no_interface`), the kernel's
+/// PACKET_STATISTICS summed over the ports (`kernel_rx`, `kernel_rx_drops`)
+/// and per port `port.<N>.kernel_rx_drops` etc. Empty before the first line.
+pub fn switch_stats(tb: &Testbed) -> std::collections::HashMap<String, u64> {
+    parse_switch_stats(&std::fs::read_to_string(tb.dir.join("switch.log")).unwrap_or_default())
+}
+
+/// `switch_stats` from a log's text: the last stats line wins (each is a
+/// whole snapshot).
+pub fn parse_switch_stats(log: &str) -> std::collections::HashMap<String, u64> {
+    let Some(line) = log.lines().filter_map(|l| l.split_once("switch stats: ").map(|(_, r)| r)).last() else {
+        return Default::default();
+    };
+    let mut m = std::collections::HashMap::new();
+    for seg in line.split(" | ") {
+        // "port 10 (s-b0): kernel_rx 5 kernel_rx_drops 0" or the totals.
+        let (prefix, pairs) = match seg.strip_prefix("port ").and_then(|r| r.split_once(": ")) {
+            Some((p, rest)) => (format!("port.{}.", p.split_whitespace().next().unwrap_or("")), rest),
+            None => (String::new(), seg),
+        };
+        let w: Vec<&str> = pairs.split_whitespace().collect();
+        for kv in w.chunks(2) {
+            if let [k, v] = kv {
+                if let Ok(v) = v.parse() {
+                    m.insert(format!("{prefix}{k}"), v);
+                }
+            }
+        }
+    }
+    m
 }
 
 /// The P4 program's counters read over P4Runtime with `switchyard-ctl`

@@ -275,6 +275,9 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
         format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT),
         "--p4".into(),
         p4.to_string_lossy().into_owned(),
+        // A `switch stats:` line every second (lb::switch_stats reads it).
+        "--stats-interval".into(),
+        "1".into(),
     ];
     for (k, v) in &spec.p4_defines {
         argv.push(format!("-D{k}={v}"));

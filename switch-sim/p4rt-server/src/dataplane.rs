@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use switchyard_switch_sim::forward::{self, Datapath, OutBatch, Stats};
+use switchyard_switch_sim::forward::{self, Datapath, Options, OutBatch, Stats};
 use switchyard_switch_sim::ports::{AfPacketPort, PortSender};
 
 use crate::Server;
@@ -21,8 +21,9 @@ impl Datapath for Server {
 }
 
 /// Sends PacketOut results on the ports and starts the forwarding thread,
-/// which runs until `stop` is set and returns the loop's counts.
-pub fn spawn(server: Server, mut ports: Vec<AfPacketPort>, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<io::Result<Stats>>> {
+/// which runs until `stop` is set and returns the loop's counts (printing
+/// them as `opts` asks).
+pub fn spawn(server: Server, mut ports: Vec<AfPacketPort>, stop: Arc<AtomicBool>, opts: Options) -> io::Result<JoinHandle<io::Result<Stats>>> {
     let senders: HashMap<u16, PortSender> = ports.iter().map(|p| (p.port, p.sender())).collect();
     server.device().set_egress(Box::new(move |port, frame| {
         if let Some(tx) = senders.get(&port) {
@@ -32,6 +33,6 @@ pub fn spawn(server: Server, mut ports: Vec<AfPacketPort>, stop: Arc<AtomicBool>
     }));
     std::thread::Builder::new().name("forward".into()).spawn(move || {
         let mut dp = server;
-        forward::run(&mut ports, &mut dp, &stop)
+        forward::run_with(&mut ports, &mut dp, &stop, opts)
     })
 }

@@ -241,4 +241,13 @@ fn serves_p4runtime_and_forwards_between_veths() {
     let text: Vec<String> = log.iter().collect();
     assert!(status.success(), "exit status {status}:\n{}", text.join("\n"));
     assert!(text.iter().any(|l| l.contains("stopping (SIGTERM)")), "{}", text.join("\n"));
+    // The exit stats carry each port's kernel counts (PACKET_STATISTICS)
+    // and its buffer sizes: port 1 received the test's frames, none dropped.
+    let stats = text.iter().find_map(|l| l.split_once("switch stats: ").map(|(_, r)| r.to_string())).expect("a switch stats line");
+    let port1 = stats.split(" | ").find(|s| s.starts_with("port 1 (a1): ")).unwrap_or_else(|| panic!("port 1 in {stats}"));
+    let w: Vec<&str> = port1.split_whitespace().collect();
+    let get = |k: &str| w.iter().position(|x| *x == k).and_then(|i| w.get(i + 1)?.parse::<u64>().ok()).unwrap_or_else(|| panic!("{k} in {port1}"));
+    assert!(get("kernel_rx") >= 3, "{port1}");
+    assert_eq!(get("kernel_rx_drops"), 0, "{port1}");
+    assert_eq!(get("rcvbuf"), 2 * switchyard_switch_sim::ports::RCVBUF_BYTES as u64, "root forces the buffer size: {port1}");
 }

@@ -45,6 +45,10 @@ struct Args {
     /// Include directory for pushed device configs that carry P4 source.
     #[arg(long)]
     include_dir: Option<PathBuf>,
+    /// Print the `switch stats:` line (frame counts, the kernel's per-port
+    /// drops) on stderr every this many seconds (0: only at exit).
+    #[arg(long, default_value_t = 0)]
+    stats_interval: u64,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -93,7 +97,8 @@ async fn main() -> anyhow::Result<()> {
     let server = Server::new(device);
     let (addr, serving) = switchyard_p4rt_server::serve(server.clone(), a.addr).await.with_context(|| format!("binding {}", a.addr))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let forwarding = dataplane::spawn(server.clone(), ports, stop.clone())?;
+    let opts = switchyard_switch_sim::forward::Options { stats_every: (a.stats_interval > 0).then(|| Duration::from_secs(a.stats_interval)) };
+    let forwarding = dataplane::spawn(server.clone(), ports, stop.clone(), opts)?;
     eprintln!("switchyard-p4rt: listening on {addr}, {} ports", a.ports.len());
     // The loop only ends on its own when a port fails; check it often.
     let mut check = tokio::time::interval(Duration::from_millis(200));
@@ -108,6 +113,6 @@ async fn main() -> anyhow::Result<()> {
     serving.abort();
     let stats = forwarding.join().map_err(|_| anyhow::anyhow!("the forwarding thread panicked"))?.context("forwarding")?;
     let d = server.device().stats;
-    eprintln!("switchyard-p4rt: stopping ({why}); {stats:?}, {d:?}");
+    eprintln!("switchyard-p4rt: stopping ({why}); {d:?}; switch stats: {stats}");
     Ok(())
 }
