@@ -27,7 +27,7 @@ struct Args {
     /// Repetitions of every (cell, system) (default 3; short: 1).
     #[arg(long)]
     reps: Option<usize>,
-    /// Seconds of load per run (default 4; short: 2).
+    /// Seconds of load per run (default 3; short: 2).
     #[arg(long)]
     seconds: Option<f64>,
     /// Output directory (default target/bench/<time>).
@@ -443,7 +443,7 @@ fn main() -> Result<()> {
     }
     switchyard_testbed::require_root()?;
     let reps = a.reps.unwrap_or(if a.short { 1 } else { 3 });
-    let seconds = a.seconds.unwrap_or(if a.short { 2.0 } else { 4.0 });
+    let seconds = a.seconds.unwrap_or(if a.short { 2.0 } else { 3.0 });
     let cells = matrix(&a)?;
     let root = switchyard_testbed::repo_root();
     let out = a.out.clone().unwrap_or_else(|| {
