@@ -221,3 +221,25 @@ pub fn run_with(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &Atomi
     stats.read_ports(ports);
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stats_line_is_name_value_pairs_per_port() {
+        let mut s = Stats { received: 10, sent: 9, send_dropped: 1, no_interface: 0, ports: Vec::new() };
+        assert_eq!(s.to_string(), "received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 0 kernel_rx_drops 0");
+        s.ports = vec![
+            PortStats { port: 1, name: "s-cli".into(), kernel: KernelStats { packets: 4, drops: 0 }, rcvbuf: 64, sndbuf: 32 },
+            PortStats { port: 10, name: "s-b0".into(), kernel: KernelStats { packets: 8, drops: 2 }, rcvbuf: 64, sndbuf: 32 },
+        ];
+        assert_eq!((s.kernel_rx(), s.kernel_rx_drops()), (12, 2));
+        assert_eq!(
+            s.to_string(),
+            "received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 12 kernel_rx_drops 2 \
+             | port 1 (s-cli): kernel_rx 4 kernel_rx_drops 0 rcvbuf 64 sndbuf 32 \
+             | port 10 (s-b0): kernel_rx 8 kernel_rx_drops 2 rcvbuf 64 sndbuf 32"
+        );
+    }
+}

@@ -3,6 +3,8 @@
 use switchyard_dpdk::port::MAX_BURST;
 use switchyard_dpdk::{Mbuf, Mempool, Port};
 
+use switchyard_afpacket::KernelCounter;
+
 use crate::io::{Frame, FrameIo};
 
 impl Frame for Mbuf<'_> {
@@ -14,6 +16,18 @@ impl Frame for Mbuf<'_> {
 pub struct DpdkIo<'a, 'eal> {
     pub port: &'a Port<'eal>,
     pub pool: &'a Mempool<'eal>,
+    /// With `net_af_packet` (the testbed): the PMD's own AF_PACKET sockets,
+    /// whose kernel drops DPDK 22.11 does not put in `imissed`.
+    kernel: Vec<(i32, KernelCounter)>,
+}
+
+impl<'a, 'eal> DpdkIo<'a, 'eal> {
+    /// Call after the port started: the AF_PACKET sockets the process then
+    /// holds are the PMD's (none on a PCI NIC).
+    pub fn new(port: &'a Port<'eal>, pool: &'a Mempool<'eal>) -> Self {
+        let kernel = switchyard_afpacket::own_packet_sockets().into_iter().map(|fd| (fd, KernelCounter::default())).collect();
+        Self { port, pool, kernel }
+    }
 }
 
 impl<'a, 'eal> FrameIo for DpdkIo<'a, 'eal> {
@@ -35,7 +49,13 @@ impl<'a, 'eal> FrameIo for DpdkIo<'a, 'eal> {
     }
 
     fn stats_line(&mut self) -> String {
-        match self.port.stats() {
+        let kernel = if self.kernel.is_empty() {
+            String::new()
+        } else {
+            let (rx, drops) = self.kernel.iter_mut().map(|(fd, c)| c.update(*fd)).fold((0, 0), |(r, d), k| (r + k.packets, d + k.drops));
+            format!(" kernel_rx {rx} kernel_rx_drops {drops}")
+        };
+        let line = match self.port.stats() {
             // imissed: dropped by the port for want of room in its rx ring
             // (net_af_packet: the kernel's drops on its socket); rx_nombuf:
             // no mbuf in the pool to receive into.
@@ -44,6 +64,7 @@ impl<'a, 'eal> FrameIo for DpdkIo<'a, 'eal> {
                 self.port.id, s.rx_packets, s.tx_packets, s.rx_missed, s.rx_nombuf, s.rx_errors, s.tx_errors
             ),
             Err(e) => format!("driver dpdk port {} (stats: {e})", self.port.id),
-        }
+        };
+        line + &kernel
     }
 }

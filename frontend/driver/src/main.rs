@@ -106,7 +106,7 @@ fn main() -> Result<()> {
                 .with_context(|| format!("DPDK port `{}` (is the vdev/PCI device in eal_args?)", port_cfg.device))?;
             port.start(PortConfig::default(), &pool)?;
             let up = format!("dpdk port {} ({})", port_cfg.device, port_cfg.name);
-            let mut io = DpdkIo { port: &port, pool: &pool };
+            let mut io = DpdkIo::new(&port, &pool);
             run(up, &mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
         }
         Driver::AfPacket => {

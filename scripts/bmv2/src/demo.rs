@@ -140,7 +140,12 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     );
     row(
         "front-end: frames dropped before the worker",
-        format!("imissed {} rx_nombuf {}", g(&c, "driver.imissed"), g(&c, "driver.rx_nombuf")),
+        format!(
+            "kernel {} imissed {} rx_nombuf {}",
+            g(&c, "driver.kernel_rx_drops"),
+            g(&c, "driver.imissed"),
+            g(&c, "driver.rx_nombuf")
+        ),
     );
     row(
         "entries installed / refused (table full)",
