@@ -96,7 +96,7 @@ fn parallel_downloads_lose_no_frame() {
         let fe_c = lb::frontend_counters(&fe_log);
         let rate = retrans as f64 / out.max(1) as f64;
         println!(
-            "{DOWNLOADS} x 10 MB in {secs:.1} s: backends sent {out} segments, retransmitted {retrans} ({:.3} %)",
+            "{DOWNLOADS} x 10 MB in {secs:.1} s: backends sent {out} segments, retransmitted {retrans} ({:.4} %)",
             rate * 100.0
         );
         println!("switch: {sw:?}");
@@ -111,6 +111,7 @@ fn parallel_downloads_lose_no_frame() {
         assert_eq!(ok, DOWNLOADS);
         assert!(ss.iter().all(|s| s.1 == 0), "switch sockets dropped frames: {ss:?}");
         assert_eq!(sw.get("kernel_rx_drops").copied(), Some(0), "switch's kernel drops: {sw:?}");
+        assert_eq!(fe_c.get("driver.kernel_rx_drops").copied(), Some(0), "front-end's kernel drops: {fe_drops:?}");
         assert!(rate < MAX_RETRANS, "backends retransmitted {retrans} of {out} segments ({:.3} %)", rate * 100.0);
     }
     assert_no_namespaces(tag);

@@ -135,7 +135,7 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     row("switch: offloaded in / out", format!("{} / {}", g(&sw, "path.offloaded_in"), g(&sw, "path.offloaded_out")));
     row("switch: FIN/RST digests", g(&sw, "path.teardown_digest").to_string());
     row(
-        "switch: frames its ports' kernel queues dropped",
+        "switch: kernel drops on its ports",
         format!("{} of {} (PACKET_STATISTICS)", g(&ports, "kernel_rx_drops"), g(&ports, "kernel_rx")),
     );
     row(

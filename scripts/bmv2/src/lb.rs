@@ -255,6 +255,41 @@ pub fn frontend_counters(log: &str) -> std::collections::HashMap<String, u64> {
     m
 }
 
+/// The switch's latest `switch stats:` line (switch-sim and switchyard-p4rt
+/// print one every `--stats-interval`, the testbed asks for 1 s, and one at
+/// exit; docs/SWITCH-SIM.md) as name -> value: the loop's counts
+/// (`received`, `sent`, `send_dropped`, `no_interface`), the kernel's
+/// PACKET_STATISTICS summed over the ports (`kernel_rx`, `kernel_rx_drops`)
+/// and per port `port.<N>.kernel_rx_drops` etc. Empty before the first line.
+pub fn switch_stats(tb: &Testbed) -> std::collections::HashMap<String, u64> {
+    parse_switch_stats(&std::fs::read_to_string(tb.dir.join("switch.log")).unwrap_or_default())
+}
+
+/// `switch_stats` from a log's text: the last stats line wins (each is a
+/// whole snapshot).
+pub fn parse_switch_stats(log: &str) -> std::collections::HashMap<String, u64> {
+    let Some(line) = log.lines().filter_map(|l| l.split_once("switch stats: ").map(|(_, r)| r)).next_back() else {
+        return Default::default();
+    };
+    let mut m = std::collections::HashMap::new();
+    for seg in line.split(" | ") {
+        // "port 10 (s-b0): kernel_rx 5 kernel_rx_drops 0" or the totals.
+        let (prefix, pairs) = match seg.strip_prefix("port ").and_then(|r| r.split_once(": ")) {
+            Some((p, rest)) => (format!("port.{}.", p.split_whitespace().next().unwrap_or("")), rest),
+            None => (String::new(), seg),
+        };
+        let w: Vec<&str> = pairs.split_whitespace().collect();
+        for kv in w.chunks(2) {
+            if let [k, v] = kv {
+                if let Ok(v) = v.parse() {
+                    m.insert(format!("{prefix}{k}"), v);
+                }
+            }
+        }
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,41 +323,6 @@ mod tests {
         assert_eq!((m["port.1.kernel_rx"], m["port.10.kernel_rx_drops"], m["port.10.rcvbuf"]), (4, 2, 33554432));
         assert!(parse_switch_stats("nothing").is_empty());
     }
-}
-
-/// The switch's latest `switch stats:` line (switch-sim and switchyard-p4rt
-/// print one every `--stats-interval`, the testbed asks for 1 s, and one at
-/// exit; docs/SWITCH-SIM.md) as name -> value: the loop's counts
-/// (`received`, `sent`, `send_dropped`, `no_interface`), the kernel's
-/// PACKET_STATISTICS summed over the ports (`kernel_rx`, `kernel_rx_drops`)
-/// and per port `port.<N>.kernel_rx_drops` etc. Empty before the first line.
-pub fn switch_stats(tb: &Testbed) -> std::collections::HashMap<String, u64> {
-    parse_switch_stats(&std::fs::read_to_string(tb.dir.join("switch.log")).unwrap_or_default())
-}
-
-/// `switch_stats` from a log's text: the last stats line wins (each is a
-/// whole snapshot).
-pub fn parse_switch_stats(log: &str) -> std::collections::HashMap<String, u64> {
-    let Some(line) = log.lines().filter_map(|l| l.split_once("switch stats: ").map(|(_, r)| r)).last() else {
-        return Default::default();
-    };
-    let mut m = std::collections::HashMap::new();
-    for seg in line.split(" | ") {
-        // "port 10 (s-b0): kernel_rx 5 kernel_rx_drops 0" or the totals.
-        let (prefix, pairs) = match seg.strip_prefix("port ").and_then(|r| r.split_once(": ")) {
-            Some((p, rest)) => (format!("port.{}.", p.split_whitespace().next().unwrap_or("")), rest),
-            None => (String::new(), seg),
-        };
-        let w: Vec<&str> = pairs.split_whitespace().collect();
-        for kv in w.chunks(2) {
-            if let [k, v] = kv {
-                if let Ok(v) = v.parse() {
-                    m.insert(format!("{prefix}{k}"), v);
-                }
-            }
-        }
-    }
-    m
 }
 
 /// The P4 program's counters read over P4Runtime with `switchyard-ctl`
