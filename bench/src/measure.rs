@@ -58,6 +58,23 @@ pub fn cpu(pids: &[u32]) -> Option<Cpu> {
     Some(c)
 }
 
+/// On-CPU nanoseconds of every thread of `pids`, summed by thread name
+/// (`/proc/<pid>/task/<tid>/comm`): where a process's time goes (the
+/// front-end: its worker `switchyard-fron…` and its control runtime
+/// `sy-control`).
+pub fn cpu_by_thread(pids: &[u32]) -> std::collections::BTreeMap<String, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    for &pid in pids {
+        let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
+        for t in rd.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default().trim().to_string();
+            let ns = std::fs::read_to_string(t.path().join("schedstat")).ok().and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0);
+            *m.entry(comm).or_default() += ns;
+        }
+    }
+    m
+}
+
 /// `(TcpRetransSegs, TcpOutSegs)` of a namespace, absolute (nstat -asz:
 /// no history file is read or written).
 pub fn tcp_retrans(ns: &Netns) -> Option<(u64, u64)> {
@@ -124,6 +141,8 @@ mod tests {
         }
         assert!(b.sched_ns >= a.sched_ns + 30_000_000, "{a:?} {b:?} {x}");
         assert!(cpu(&[u32::MAX - 1]).is_none());
+        let t = cpu_by_thread(&[me]);
+        assert!(!t.is_empty() && t.values().sum::<u64>() > 0, "{t:?}");
     }
 
     #[test]

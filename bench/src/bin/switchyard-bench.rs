@@ -205,6 +205,7 @@ fn start(ctx: &Ctx, sys: System) -> Result<Running> {
 /// What is read before and after a run.
 struct Snap {
     cpu: Option<measure::Cpu>,
+    threads: std::collections::BTreeMap<String, u64>,
     fe_link: Option<(u64, u64)>,
     mgmt_link: Option<(u64, u64)>,
     retrans: Option<(u64, u64)>,
@@ -219,6 +220,7 @@ fn snap(ctx: &Ctx, pids: &[u32]) -> Snap {
     let log = std::fs::read_to_string(tb.dir.join("switch.log")).unwrap_or_default();
     Snap {
         cpu: measure::cpu(pids),
+        threads: measure::cpu_by_thread(pids),
         fe_link: tb.frontend.link_packets("eth0").ok(),
         mgmt_link: tb.frontend.link_packets("mgmt0").ok(),
         retrans,
@@ -322,6 +324,12 @@ fn run_one(ctx: &Ctx, sys: System, cell: &Cell, rep: usize, seconds: f64) -> Res
         (Some(a), Some(b)) => Some(b.saturating_sub(a) + sim_delta.map_or(0, |d| d.1)),
         _ => None,
     };
+    // Per thread name, µs per request over the whole window (idle included).
+    let by_thread: serde_json::Map<String, Value> = after
+        .threads
+        .iter()
+        .map(|(k, b)| (k.clone(), per(Some(b.saturating_sub(before.threads.get(k).copied().unwrap_or(0)) as f64 / 1000.0), ok)))
+        .collect();
     let lat1k = &lg["by_path"]["/1k"];
     let mut r = json!({
         "system": sys.name(), "rep": rep, "workload": cell.workload, "mode": cell.mode.name(), "concurrency": cell.conc,
@@ -336,6 +344,7 @@ fn run_one(ctx: &Ctx, sys: System, cell: &Cell, rep: usize, seconds: f64) -> Res
         "lb_cpu_us": cpu_ns, "lb_cpu_us_per_req": per(cpu_ns, ok),
         "lb_cpu_load_window_us_per_req": per(cpu_load_only, ok),
         "lb_idle_cpu_us_per_s": idle_ns_per_s.map(|x| x / 1000.0),
+        "lb_cpu_by_thread_us_per_req": by_thread,
         "lb_cpu_ticks_us_per_req": per(cpu_ticks_us, ok),
         "lb_pkts": lb_pkts, "lb_pkts_per_req": per(lb_pkts.map(|x| x as f64), ok),
         "backend_retrans": retrans, "backend_out_segs": outsegs,
