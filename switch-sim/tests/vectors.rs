@@ -193,18 +193,8 @@ fn expected_synack(s: &Seg, gen: u8) -> Vec<u8> {
     let key = KEY_CUR;
     let input = CookieInput { client_ip: s.src, client_port: s.sport, vip: s.dst, vport: s.dport, client_isn: s.seq };
     let c = cookie::generate(key, gen, &input, &opts);
-    let mut o: Vec<TcpOption> = vec![TcpOption::Mss(synack::MSS)];
-    if opts.wscale.is_some() {
-        o.extend([TcpOption::NoOp, TcpOption::WindowScale(synack::WSCALE)]);
-    } else {
-        o.extend([TcpOption::NoOp; 4]);
-    }
-    if opts.sack_permitted {
-        o.extend([TcpOption::NoOp, TcpOption::NoOp, TcpOption::SackPermitted]);
-    } else {
-        o.extend([TcpOption::NoOp; 4]);
-    }
-    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: c, ack: s.seq.wrapping_add(1), flags: SYN | ACK, window: synack::WINDOW, options: &o, payload: &[] };
+    let (o, n) = synack::option_block(&opts, synack::MSS, synack::WSCALE);
+    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: c, ack: s.seq.wrapping_add(1), flags: SYN | ACK, window: synack::WINDOW, options: &o[..n], payload: &[] };
     assert_eq!(t.header_len(), synack::TCP_HEADER_LEN);
     let mut f = vec![0u8; 14 + 20 + 32];
     ethernet::emit(&mut f, s.smac, s.dmac, ethernet::ETHERTYPE_IPV4).unwrap();

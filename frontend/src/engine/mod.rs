@@ -282,18 +282,8 @@ impl Engine {
         let input = CookieInput { client_ip: key.client_ip, client_port: key.client_port, vip: p.vip, vport: p.vport, client_isn: p.client_isn };
         let cookie = self.keyring.generate(&input, &p.opts);
         let sa = self.p.syn_ack;
-        let nop = TcpOption::NoOp;
-        let ws = match p.opts.wscale {
-            Some(_) => [nop, TcpOption::WindowScale(sa.wscale), nop, nop],
-            None => [nop, nop, nop, nop],
-        };
-        let sack = if p.opts.sack_permitted { [nop, nop, TcpOption::SackPermitted, nop] } else { [nop; 4] };
-        let (nws, nsack) = (if p.opts.wscale.is_some() { 2 } else { 4 }, if p.opts.sack_permitted { 3 } else { 4 });
-        let mut opts = [nop; 9];
-        opts[0] = TcpOption::Mss(sa.mss);
-        opts[1..1 + nws].copy_from_slice(&ws[..nws]);
-        opts[1 + nws..1 + nws + nsack].copy_from_slice(&sack[..nsack]);
-        let o = Out { src: p.vip, sport: p.vport, dst: key.client_ip, dport: key.client_port, seq: cookie, ack: p.client_isn.wrapping_add(1), flags: SYN | ACK, window: sa.window, options: &opts[..1 + nws + nsack], payload: &[] };
+        let (opts, n) = switchyard_wire::synack::option_block(&p.opts, sa.mss, sa.wscale);
+        let o = Out { src: p.vip, sport: p.vport, dst: key.client_ip, dport: key.client_port, seq: cookie, ack: p.client_isn.wrapping_add(1), flags: SYN | ACK, window: sa.window, options: &opts[..n], payload: &[] };
         let mut f = self.bufs.frame();
         packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut f);
         out.push(Action::Transmit(f));
