@@ -178,6 +178,15 @@ impl Walk {
         (tx, off)
     }
 
+    /// A connection-mode flow spliced to WEB, answered, and installed in the
+    /// switch (the tombstone the engine keeps for `OFFLOADED_GRACE_MS`).
+    fn offloaded(&mut self) {
+        self.splice(REQ, WEB);
+        self.backend(WEB, self.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, b"x", 3);
+        self.e.on_offload(OffloadEvent::Installed { key: self.key(), backend: 0 }, 4, &mut self.out);
+        self.take();
+    }
+
     /// Client ACK plus request, backend SYN-ACK: returns the request bytes
     /// the backend got.
     fn splice(&mut self, req: &[u8], to: Ipv4Addr) -> Vec<u8> {
@@ -1022,10 +1031,7 @@ fn hold_request_mode_first_install_and_hand_over() {
 #[test]
 fn reused_port_syn_waits_for_detach_then_gets_the_switch_syn_ack() {
     let mut w = Walk::new(VIP);
-    w.splice(REQ, WEB);
-    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, b"x", 3);
-    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 4, &mut w.out);
-    w.take();
+    w.offloaded();
     let cases: &[(&str, SynOptions, &[TcpOption])] = &[
         ("all options", SynOptions { mss: Some(1400), wscale: Some(9), sack_permitted: true, timestamps: false },
             &[TcpOption::Mss(1400), TcpOption::NoOp, TcpOption::WindowScale(9), TcpOption::SackPermitted]),
@@ -1070,10 +1076,7 @@ fn reused_port_syn_waits_for_detach_then_gets_the_switch_syn_ack() {
 #[test]
 fn fresh_cookie_on_an_offloaded_tombstone_is_a_new_connection() {
     let mut w = Walk::new(VIP);
-    w.splice(REQ, WEB);
-    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + REQ.len() as u32), ACK | PSH, b"x", 3);
-    w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 4, &mut w.out);
-    w.take();
+    w.offloaded();
     let isn = 0x5555_0000;
     let opts = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: false };
     let input = CookieInput { client_ip: CIP, client_port: 40000, vip: VIP, vport: 80, client_isn: isn };
