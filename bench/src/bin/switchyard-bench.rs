@@ -4,8 +4,6 @@
 //! docs/BENCHMARKS.md describes what is measured and how.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +13,7 @@ use switchyard_bench::loadgen::ConnMode;
 use switchyard_bench::{measure, report, workload};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
 use switchyard_testbed::proxies::{self, Proxy, ProxyKind, PROXY_PORT, PROXY_VIP};
-use switchyard_testbed::{addr, netns, SwitchMode, Testbed, TestbedSpec, NS_PREFIX};
+use switchyard_testbed::{addr, netns, SwitchMode, Testbed, TestbedSpec};
 
 #[derive(Parser)]
 #[command(version, about = "Switchyard against nginx and HAProxy on the namespace testbed")]
@@ -466,19 +464,7 @@ fn main() -> Result<()> {
     std::fs::write(&cfg_request, text.replace("offload = \"connection\"", "offload = \"request\""))?;
     let loadgen = switchyard_testbed::find_bin("switchyard-loadgen")?;
 
-    let prefix = format!("{NS_PREFIX}{}-", a.tag);
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let (s, prefix) = (stop.clone(), prefix.clone());
-        ctrlc::set_handler(move || {
-            if s.swap(true, Ordering::SeqCst) {
-                return;
-            }
-            eprintln!("\ninterrupted: removing {prefix}* ...");
-            netns::remove_all(&prefix);
-            std::process::exit(130);
-        })?;
-    }
+    let _stop = netns::cleanup_on_signal(&a.tag)?;
     let started = Instant::now();
     let n_runs: usize = cells.iter().map(|c| c.systems.len()).sum::<usize>() * reps;
     eprintln!("bench: {} cells, {n_runs} runs of {seconds} s, {reps} repetitions, results in {}", cells.len(), out.display());

@@ -182,3 +182,22 @@ pub fn remove_all(prefix: &str) -> Vec<String> {
 pub fn none_left(prefix: &str) -> bool {
     list(prefix).is_empty()
 }
+
+/// Ctrl-C / SIGTERM: remove the namespaces of testbed `tag`, then exit.
+/// A `Testbed`'s own Drop does the same on a normal exit or an error. The
+/// flag is set by the first signal (a second one during cleanup is ignored).
+pub fn cleanup_on_signal(tag: &str) -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let prefix = format!("{}{tag}-", crate::NS_PREFIX);
+    ctrlc::set_handler(move || {
+        if s.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        eprintln!("\ninterrupted: removing {prefix}* ...");
+        remove_all(&prefix);
+        std::process::exit(130);
+    })?;
+    Ok(stop)
+}

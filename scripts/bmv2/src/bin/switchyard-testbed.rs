@@ -1,8 +1,6 @@
 //! `switchyard-testbed`: bring the namespace testbed up, run the demo on
 //! it, or remove what a crashed run left behind.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -49,27 +47,10 @@ enum Cmd {
     Down,
 }
 
-/// Ctrl-C / SIGTERM: remove this run's namespaces, then exit. The Testbed's
-/// own Drop does the same on a normal exit or an error.
-fn cleanup_on_signal(tag: &str) -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let prefix = format!("{NS_PREFIX}{tag}-");
-    ctrlc::set_handler(move || {
-        if s.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        eprintln!("\ninterrupted: removing {prefix}* ...");
-        netns::remove_all(&prefix);
-        std::process::exit(130);
-    })?;
-    Ok(stop)
-}
-
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Up { mode, backends, tag } => {
-            let _stop = cleanup_on_signal(&tag)?;
+            let _stop = netns::cleanup_on_signal(&tag)?;
             let tb = Testbed::up(TestbedSpec::new(&tag, backends, mode))?;
             println!("testbed up ({mode:?}); namespaces:");
             for ns in tb.namespaces() {
@@ -82,7 +63,7 @@ fn main() -> Result<()> {
             }
         }
         Cmd::Demo { mode, config, backends, tag, ab_requests } => {
-            let _stop = cleanup_on_signal(&tag)?;
+            let _stop = netns::cleanup_on_signal(&tag)?;
             let config = config.unwrap_or_else(|| switchyard_testbed::repo_root().join("frontend/examples/switchyard.toml"));
             demo::run(TestbedSpec::new(&tag, backends, mode), &config, ab_requests)
         }
