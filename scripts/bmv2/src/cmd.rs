@@ -1,7 +1,8 @@
 //! Running the system tools the testbed drives (ip, ethtool, sysctl,
 //! nginx, curl, ab), with errors that name the command and its stderr.
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -27,6 +28,25 @@ pub fn output(args: &[&str]) -> Result<Output> {
         .args(rest)
         .output()
         .with_context(|| format!("cannot run `{prog}`: is it installed? (scripts/setup installs it)"))
+}
+
+/// Stops a child the testbed started: `signal` (e.g. "-TERM", "-INT") so
+/// it can exit cleanly (nginx stops its workers, the front-end and the
+/// switch print their counters), SIGKILL after `grace`, and reaps it.
+pub fn stop_child(child: &mut Child, signal: &str, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = output(&["kill", signal, &child.id().to_string()]);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Fails unless every tool is on PATH, naming the missing ones.

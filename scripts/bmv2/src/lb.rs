@@ -166,16 +166,7 @@ impl Frontend {
     /// Stops it with SIGINT (it prints its counters on the way out) and
     /// returns its log.
     pub fn stop(mut self) -> String {
-        let _ = crate::cmd::output(&["kill", "-INT", &self.child.id().to_string()]);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::cmd::stop_child(&mut self.child, "-INT", Duration::from_secs(10));
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }

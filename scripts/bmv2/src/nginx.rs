@@ -95,19 +95,7 @@ impl NginxBackend {
     /// Stops this nginx (the fault tests stop one backend on purpose).
     /// TERM first: nginx's master then stops its workers; KILL would orphan them.
     pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = crate::cmd::output(&["kill", "-TERM", &self.child.id().to_string()]);
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::cmd::stop_child(&mut self.child, "-TERM", Duration::from_secs(3));
     }
 }
 

@@ -21,7 +21,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -183,19 +183,7 @@ impl Proxy {
 
     /// Stops it (TERM, then KILL after 5 s) and waits until its port is free.
     pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = crate::cmd::output(&["kill", "-TERM", &self.child.id().to_string()]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::cmd::stop_child(&mut self.child, "-TERM", Duration::from_secs(5));
     }
 }
 

@@ -211,16 +211,7 @@ impl Drop for Testbed {
     /// cleanly and logs its final counters; the namespaces go after.
     fn drop(&mut self) {
         if let Some(mut p) = self.switch_proc.take() {
-            let _ = crate::cmd::output(&["kill", "-TERM", &p.id().to_string()]);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = p.try_wait() {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            let _ = p.kill();
-            let _ = p.wait();
+            crate::cmd::stop_child(&mut p, "-TERM", std::time::Duration::from_secs(3));
         }
     }
 }
