@@ -40,6 +40,9 @@ parser SwitchyardParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
     state parse_tcp {
         pkt.extract(hdr.tcp);
         verify(hdr.tcp.data_offset >= 5, error.BadTcpHeader);
+        /* IHL is 5 here; a total length too short for the TCP header is
+         * dropped in the ingress before the checksum matters. */
+        meta.tcp_len = hdr.ipv4.total_len - 20;
         meta.opt_left = ((bit<8>)hdr.tcp.data_offset - 5) << 2;
         /* Only a pure SYN's options matter (the cookie encodes them); every
          * other segment's options stay in the payload, untouched. */
@@ -139,16 +142,46 @@ parser SwitchyardParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
     }
 }
 
+/* A pure SYN's checksum input: pseudo-header, TCP header, and the option
+ * bytes the parser extracted into hdr.tcp_opts (bmv2 skips the stack's
+ * invalid elements; switch-sim sums them as zeros, and the option area is
+ * a multiple of 4 bytes, so the sums agree). */
+#define SYN_CHECKSUM_FIELDS \
+    { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, 8w0, hdr.ipv4.protocol, meta.tcp_len, \
+      hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no, \
+      hdr.tcp.data_offset, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.window, \
+      hdr.tcp.urgent_ptr, \
+      hdr.tcp_opts[0].value, hdr.tcp_opts[1].value, hdr.tcp_opts[2].value, hdr.tcp_opts[3].value, \
+      hdr.tcp_opts[4].value, hdr.tcp_opts[5].value, hdr.tcp_opts[6].value, hdr.tcp_opts[7].value, \
+      hdr.tcp_opts[8].value, hdr.tcp_opts[9].value, hdr.tcp_opts[10].value, hdr.tcp_opts[11].value, \
+      hdr.tcp_opts[12].value, hdr.tcp_opts[13].value, hdr.tcp_opts[14].value, hdr.tcp_opts[15].value, \
+      hdr.tcp_opts[16].value, hdr.tcp_opts[17].value, hdr.tcp_opts[18].value, hdr.tcp_opts[19].value, \
+      hdr.tcp_opts[20].value, hdr.tcp_opts[21].value, hdr.tcp_opts[22].value, hdr.tcp_opts[23].value, \
+      hdr.tcp_opts[24].value, hdr.tcp_opts[25].value, hdr.tcp_opts[26].value, hdr.tcp_opts[27].value, \
+      hdr.tcp_opts[28].value, hdr.tcp_opts[29].value, hdr.tcp_opts[30].value, hdr.tcp_opts[31].value, \
+      hdr.tcp_opts[32].value, hdr.tcp_opts[33].value, hdr.tcp_opts[34].value, hdr.tcp_opts[35].value, \
+      hdr.tcp_opts[36].value, hdr.tcp_opts[37].value, hdr.tcp_opts[38].value, hdr.tcp_opts[39].value }
+
 control SwitchyardVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
     apply {
-        /* The IPv4 header checksum is checked (cheap, 20 bytes); TCP
-         * checksums are not (payload-sized); incremental rewrites keep a
-         * bad TCP checksum bad for the endpoint to see. */
+        /* The IPv4 header checksum is checked (cheap, 20 bytes). */
         verify_checksum(hdr.ipv4.isValid() && hdr.ipv4.ihl == 5,
             { hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp_ecn, hdr.ipv4.total_len,
               hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset,
               hdr.ipv4.ttl, hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr },
             hdr.ipv4.hdr_checksum, HashAlgorithm.csum16);
+        /* A pure SYN's TCP checksum too: the switch answers SYNs itself, and
+         * a corrupt one must get neither a SYN-ACK nor a RST. Without data
+         * the payload is left out, so the Ethernet padding after a short
+         * SYN is never summed. Other segments are not verified (payload-
+         * sized; the switch's incremental rewrites keep a bad checksum bad
+         * for the endpoint to see). */
+        verify_checksum(hdr.tcp.isValid() && (hdr.tcp.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN
+                        && meta.tcp_len == ((bit<16>)hdr.tcp.data_offset << 2),
+            SYN_CHECKSUM_FIELDS, hdr.tcp.checksum, HashAlgorithm.csum16);
+        verify_checksum_with_payload(hdr.tcp.isValid() && (hdr.tcp.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN
+                        && meta.tcp_len != ((bit<16>)hdr.tcp.data_offset << 2),
+            SYN_CHECKSUM_FIELDS, hdr.tcp.checksum, HashAlgorithm.csum16);
     }
 }
 
@@ -160,8 +193,9 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
 #include "include/tables.p4"
 #include "include/cookie.p4"
 
-    /* The SYN-ACK answering a client's SYN to a VIP (meta.cookie is set). */
-    action answer_syn() {
+    /* The switch's own reply to a SYN (SYN-ACK or RST): addresses and ports
+     * swapped, a fresh IPv4 header, out of the ingress port. */
+    action reply_to_sender() {
         mac_addr_t mac = hdr.ethernet.dst_addr;
         hdr.ethernet.dst_addr = hdr.ethernet.src_addr;
         hdr.ethernet.src_addr = mac;
@@ -169,7 +203,6 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
         hdr.ipv4.dst_addr = hdr.ipv4.src_addr;
         hdr.ipv4.src_addr = addr;
         hdr.ipv4.dscp_ecn = 0;
-        hdr.ipv4.total_len = 20 + SYNACK_TCP_BYTES;
         hdr.ipv4.identification = 0;
         hdr.ipv4.flags = 3w2;  /* DF */
         hdr.ipv4.frag_offset = 0;
@@ -177,14 +210,21 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
         l4_port_t port = hdr.tcp.dst_port;
         hdr.tcp.dst_port = hdr.tcp.src_port;
         hdr.tcp.src_port = port;
-        hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
-        hdr.tcp.seq_no = meta.cookie;
-        hdr.tcp.data_offset = SYNACK_DATA_OFFSET;
         hdr.tcp.res = 0;
-        hdr.tcp.flags = TCP_SYN | TCP_ACK;
-        hdr.tcp.window = SYNACK_WINDOW;
         hdr.tcp.urgent_ptr = 0;
         hdr.tcp_opts.pop_front(MAX_TCP_OPTION_BYTES);
+        std.egress_spec = std.ingress_port;
+    }
+
+    /* The SYN-ACK answering a client's SYN to a VIP (meta.cookie is set). */
+    action answer_syn() {
+        hdr.tcp.ack_no = hdr.tcp.seq_no + 1;
+        reply_to_sender();
+        hdr.ipv4.total_len = 20 + SYNACK_TCP_BYTES;
+        hdr.tcp.seq_no = meta.cookie;
+        hdr.tcp.data_offset = SYNACK_DATA_OFFSET;
+        hdr.tcp.flags = TCP_SYN | TCP_ACK;
+        hdr.tcp.window = SYNACK_WINDOW;
         hdr.synack_opts.setValid();
         hdr.synack_opts.mss_kind = TCP_OPT_MSS;
         hdr.synack_opts.mss_len = 4;
@@ -201,10 +241,28 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
         hdr.synack_opts.sack_len = TCP_OPT_NOP;
         meta.tcp_len = SYNACK_TCP_BYTES;
         meta.synack = 1;
-        std.egress_spec = std.ingress_port;
         /* A SYN carrying data (TCP Fast Open): the data is not answered. */
         truncate(ETH_HEADER_BYTES + 20 + (bit<32>)SYNACK_TCP_BYTES);
         meta.path = PATH_SYN_ANSWERED;
+    }
+
+    /* No live front-end (frontend_count 0): nobody could finish the
+     * connection, so the SYN is refused at once with the reset a closed
+     * port gives (RFC 9293 3.10.7.1: seq 0, ack = SEG.SEQ + SEG.LEN, the
+     * SYN counting one) instead of a SYN-ACK the client would wait on. */
+    action refuse_syn() {
+        hdr.tcp.ack_no = hdr.tcp.seq_no + 1 + (bit<32>)(meta.tcp_len - ((bit<16>)hdr.tcp.data_offset << 2));
+        reply_to_sender();
+        hdr.ipv4.total_len = 20 + RST_TCP_BYTES;
+        hdr.tcp.seq_no = 0;
+        hdr.tcp.data_offset = RST_DATA_OFFSET;
+        hdr.tcp.flags = TCP_RST | TCP_ACK;
+        hdr.tcp.window = 0;
+        meta.tcp_len = RST_TCP_BYTES;
+        meta.reset_reply = 1;
+        /* The SYN's data, if any, is not echoed. */
+        truncate(ETH_HEADER_BYTES + 20 + (bit<32>)RST_TCP_BYTES);
+        meta.path = PATH_SYN_REFUSED;
     }
 
     action report_teardown() {
@@ -233,20 +291,32 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
             }
         } else if (!hdr.ipv4.isValid()) {
             drop_with(DROP_NOT_IPV4);
-        } else if (std.checksum_error == 1) {
-            drop_with(DROP_BAD_CHECKSUM);
         } else if (hdr.ipv4.total_len < ((bit<16>)hdr.ipv4.ihl << 2)) {
             drop_with(DROP_BAD_IP_HEADER);
         } else if ((bit<32>)hdr.ipv4.total_len + ETH_HEADER_BYTES > std.packet_length) {
             drop_with(DROP_TRUNCATED);
         } else if (hdr.tcp.isValid() && hdr.ipv4.total_len < 20 + ((bit<16>)hdr.tcp.data_offset << 2)) {
             drop_with(DROP_TRUNCATED);
+        } else if (std.checksum_error == 1) {
+            /* After the length checks: a SYN's TCP checksum is summed over
+             * the lengths the headers announce. */
+            drop_with(DROP_BAD_CHECKSUM);
         } else if (hdr.ipv4.ttl <= 1) {
             drop_with(DROP_TTL_EXPIRED);
         } else {
             port_role.apply();
+            frontend_count.apply();
+            if (meta.port_role == PORT_ROLE_EDGE) {
+                /* The switch cannot be bypassed from the client side. */
+                protected_source.apply();
+                if (hdr.tcp.isValid()) {
+                    backend_service.apply();
+                }
+            }
             csum_begin_ip();
-            if (meta.port_role == PORT_ROLE_FRONTEND) {
+            if (meta.drop_reason != 0) {
+                /* an edge guard dropped it */
+            } else if (meta.port_role == PORT_ROLE_FRONTEND) {
                 /* Front-end output is routed as it is. */
                 meta.path = PATH_ROUTED;
             } else if (hdr.tcp.isValid()) {
@@ -272,9 +342,14 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                         || (f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == 0) {
                         drop_with(DROP_BAD_TCP_FLAGS);
                     } else if ((f & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-                        /* Answered below unless the port is reused. */
-                        syn = 1;
-                        lookup = 1;
+                        if (meta.fe_count == 0) {
+                            refuse_syn();
+                            meta.do_route = 0;
+                        } else {
+                            /* Answered below unless the port is reused. */
+                            syn = 1;
+                            lookup = 1;
+                        }
                     } else {
                         lookup = 1;
                     }
@@ -381,7 +456,6 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
             }
 
             if (meta.drop_reason == 0 && meta.path == PATH_TO_FRONTEND) {
-                frontend_count.apply();
                 if (meta.fe_count == 0) {
                     drop_with(DROP_NO_FRONTEND);
                 } else {
@@ -415,9 +489,10 @@ control SwitchyardEgress(inout headers_t hdr, inout metadata_t meta,
 
 control SwitchyardComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
     apply {
-        /* Only the SYN-ACK is built from scratch; every other rewrite is
-         * incremental (RFC 1624) in the ingress. */
-        update_checksum(meta.synack == 1,
+        /* Only the switch's own replies (SYN-ACK, RST) are built from
+         * scratch; every other rewrite is incremental (RFC 1624) in the
+         * ingress. */
+        update_checksum(meta.synack == 1 || meta.reset_reply == 1,
             { hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.dscp_ecn, hdr.ipv4.total_len,
               hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset,
               hdr.ipv4.ttl, hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr },
@@ -431,6 +506,12 @@ control SwitchyardComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
               hdr.synack_opts.ws_nop, hdr.synack_opts.ws_kind, hdr.synack_opts.ws_len,
               hdr.synack_opts.ws_shift, hdr.synack_opts.sack_nop1, hdr.synack_opts.sack_nop2,
               hdr.synack_opts.sack_kind, hdr.synack_opts.sack_len },
+            hdr.tcp.checksum, HashAlgorithm.csum16);
+        update_checksum(meta.reset_reply == 1,
+            { hdr.ipv4.src_addr, hdr.ipv4.dst_addr, 8w0, hdr.ipv4.protocol, meta.tcp_len,
+              hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
+              hdr.tcp.data_offset, hdr.tcp.res, hdr.tcp.flags, hdr.tcp.window,
+              hdr.tcp.urgent_ptr },
             hdr.tcp.checksum, HashAlgorithm.csum16);
     }
 }

@@ -19,6 +19,8 @@
 #define DROP_BAD_CHECKSUM       8w11
 #define DROP_NOT_IPV4           8w13
 #define DROP_NO_FRONTEND        8w21
+#define DROP_SPOOFED_SOURCE     8w22
+#define DROP_DIRECT_TO_BACKEND  8w23
 
 /* Path counters (wire::reason::PathCounter). */
 #define PATH_SYN_ANSWERED       8w1
@@ -28,6 +30,7 @@
 #define PATH_ROUTED             8w5
 #define PATH_DROPPED            8w6
 #define PATH_TEARDOWN_DIGEST    8w7
+#define PATH_SYN_REFUSED        8w16
 
 /* Counter arrays are indexed by code; 32 leaves room for appended codes. */
 #define REASON_COUNTER_SIZE     32
@@ -42,13 +45,19 @@
 #define ROUTE_TABLE_SIZE        1024
 #define FRONTEND_TABLE_SIZE     64
 #define PORT_ROLE_TABLE_SIZE    512
+/* protected_source: a few prefixes per backend and front-end network. */
+#define GUARD_TABLE_SIZE        1024
 
 /* Digest receiver id for FIN/RST on offloaded flows. */
 #define DIGEST_TEARDOWN         32w1
 
-/* Port roles (table port_role). Edge = clients, backends, routers. */
+/* Port roles (table port_role). Edge = clients and routers toward them:
+ * the default, so a port nobody configured is untrusted and the edge
+ * guards (protected_source, backend_service) apply to it. Backend ports
+ * are exempt from the guards; front-end output is routed as it is. */
 #define PORT_ROLE_EDGE          2w0
 #define PORT_ROLE_FRONTEND      2w1
+#define PORT_ROLE_BACKEND       2w2
 
 #define ETHERTYPE_IPV4          16w0x0800
 #define IP_PROTO_TCP            8w6
@@ -76,6 +85,11 @@
 /* 20 bytes of TCP header + 12 bytes of fixed options. */
 #define SYNACK_TCP_BYTES        16w32
 #define SYNACK_DATA_OFFSET      4w8
+
+/* The switch's RST|ACK refusing a SYN when no front-end is live: a bare
+ * 20-byte TCP header (RFC 9293 3.10.7.1). */
+#define RST_TCP_BYTES           16w20
+#define RST_DATA_OFFSET         4w5
 
 /* Cookie layout (wire::cookie). */
 #define COOKIE_MAC_MASK         32w0xFFFFFE00

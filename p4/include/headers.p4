@@ -115,6 +115,9 @@ struct metadata_t {
     bit<8>          drop_reason;
     bit<1>          do_route;
     bit<1>          synack;
+    bit<1>          reset_reply;     /* the switch refuses a SYN (RST|ACK) */
+    /* TCP length for the pseudo-header: the arriving segment's (parser,
+     * checked on SYNs), then the switch's own reply's (SYN-ACK, RST). */
     bit<16>         tcp_len;
     /* RFC 1624 accumulators: ~HC + sum(~old + new) over changed words */
     bit<32>         ip_sum;

@@ -30,7 +30,7 @@ action drop_with(bit<8> reason) {
     meta.drop_reason = reason;
 }
 
-/* ---- port_role: which ports face a front-end ------------------------ */
+/* ---- port_role: edge (default), front-end or backend ports ---------- */
 action set_port_role(bit<2> role) {
     meta.port_role = role;
 }
@@ -40,6 +40,38 @@ table port_role {
     actions = { set_port_role; }
     default_action = set_port_role(PORT_ROLE_EDGE);
     size = PORT_ROLE_TABLE_SIZE;
+}
+
+/* ---- edge guards: what a client-facing port may not send -------------
+ * Consulted only for ports of role edge (port_role's default), so the
+ * switch cannot be bypassed from the client side: protected_source holds
+ * the prefixes only backend and front-end ports may source (their
+ * networks); backend_service the backend address:port pairs a
+ * client-facing port may not reach directly (the switch's own VIP rewrite
+ * happens after this check, on the VIP address). */
+action drop_spoofed_source() {
+    drop_with(DROP_SPOOFED_SOURCE);
+}
+
+table protected_source {
+    key = { hdr.ipv4.src_addr : lpm @name("src_addr"); }
+    actions = { drop_spoofed_source; @defaultonly NoAction; }
+    default_action = NoAction();
+    size = GUARD_TABLE_SIZE;
+}
+
+action drop_direct_to_backend() {
+    drop_with(DROP_DIRECT_TO_BACKEND);
+}
+
+table backend_service {
+    key = {
+        hdr.ipv4.dst_addr : exact @name("backend_addr");
+        hdr.tcp.dst_port  : exact @name("backend_port");
+    }
+    actions = { drop_direct_to_backend; @defaultonly NoAction; }
+    default_action = NoAction();
+    size = BACKEND_TABLE_SIZE;
 }
 
 /* ---- vip: (VIP address, port) -> VIP id ----------------------------- */
@@ -157,7 +189,8 @@ table ipv4_route {
  * frontend_count's default action holds N, the number of front-end ports;
  * a flow goes to frontend_port[crc32(client ip, client port) % N], the
  * same hash as wire::flow::client_hash, so both directions meet the same
- * front-end. */
+ * front-end. N = 0 means no front-end is live: SYNs to a VIP are refused
+ * with a RST, everything else needing a front-end is dropped. */
 action set_frontend_count(bit<16> count) {
     meta.fe_count = count;
 }

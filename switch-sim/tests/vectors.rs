@@ -39,6 +39,8 @@ const VIP_ID: u16 = 1;
 const B0: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 10);
 const B1: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 11);
 const BPORT: u16 = 8080;
+/// The backends' network: only the backend port may source it.
+const BACKEND_NET: &str = "198.18.1.0/24";
 
 const KEY_CUR: CookieSecret = CookieSecret { k0: 0x0302_0100, k1: 0x0706_0504 };
 const KEY_PREV: CookieSecret = CookieSecret { k0: 0xdead_beef, k1: 0x0bad_f00d };
@@ -124,6 +126,14 @@ fn base_entries() -> Vec<EntryText> {
     for (i, p) in FE_PORTS.iter().enumerate() {
         v.push(entry("frontend_port", &[("index", n(i as u64))], "to_frontend", &[("port", n((*p).into())), ("dst_mac", mac_s(FE_MACS[i]))]));
         v.push(entry("port_role", &[("port", n((*p).into()))], "set_port_role", &[("role", n(1))]));
+    }
+    // The edge guards: the backend port is trusted with backend sources;
+    // client-facing ports (the default role) may neither source the backend
+    // network nor reach a backend's service directly.
+    v.push(entry("port_role", &[("port", n(BACKEND_PORT.into()))], "set_port_role", &[("role", n(2))]));
+    v.push(entry("protected_source", &[("src_addr", Value::Text(BACKEND_NET.into()))], "drop_spoofed_source", &[]));
+    for b in [B0, B1] {
+        v.push(entry("backend_service", &[("backend_addr", ip_s(b)), ("backend_port", n(BPORT.into()))], "drop_direct_to_backend", &[]));
     }
     v
 }
@@ -633,13 +643,144 @@ fn conn_full() -> (String, VectorFile) {
     (name, v)
 }
 
+/// The RST|ACK the switch refuses a SYN with (RFC 9293 3.10.7.1: seq 0,
+/// ack = SEG.SEQ + SEG.LEN, the SYN counting one; no options, no data).
+fn expected_rst(s: &Seg) -> Vec<u8> {
+    let seg_len = 1 + s.payload.len() as u32;
+    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: 0, ack: s.seq.wrapping_add(seg_len), flags: RST | ACK, window: 0, options: &[], payload: &[] };
+    let mut f = vec![0u8; 14 + 20 + 20];
+    ethernet::emit(&mut f, s.smac, s.dmac, ethernet::ETHERTYPE_IPV4).unwrap();
+    Ipv4Repr { src: s.dst, dst: s.src, protocol: PROTO_TCP, ttl: synack::TTL, ident: 0, dont_fragment: true, payload_len: 20 }.emit(&mut f[14..]).unwrap();
+    t.emit(&mut f[34..], checksum::pseudo_header_v4(s.dst, s.src, PROTO_TCP, 20)).unwrap();
+    f
+}
+
+/// A frame whose TCP checksum is off by one (still a valid IPv4 header).
+fn bad_tcp_checksum(mut f: Vec<u8>) -> Vec<u8> {
+    let c = u16::from_be_bytes([f[50], f[51]]);
+    f[50..52].copy_from_slice(&c.wrapping_add(1).to_be_bytes());
+    f
+}
+
+fn set_frontend_count(count: u64) -> WriteText {
+    WriteText { entry: default_entry("frontend_count", "set_frontend_count", &[("count", n(count))]), expect_error: None }
+}
+
+fn syn_refused() -> (String, VectorFile) {
+    let linux = [TcpOption::Mss(1460), TcpOption::SackPermitted, TcpOption::Timestamps { tsval: 1, tsecr: 0 }, TcpOption::NoOp, TcpOption::WindowScale(7)];
+    let mut cases = Vec::new();
+    let mut s = seg(CLIENT, 42000, VIP, VPORT, SYN);
+    s.opts = &linux;
+    s.seq = 0xffff_fff0;
+    let mut c = case("no live front-end (frontend_count 0): a SYN is refused with RST|ACK, seq 0, ack = seq + 1", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_rst(&s))], [path(PathCounter::SynRefused)].into());
+    c.entries.push(set_frontend_count(0));
+    cases.push(c);
+    let mut s = seg(CLIENT, 42001, VIP, VPORT, SYN);
+    s.payload = b"GET / HTTP/1.1\r\n\r\n";
+    cases.push(case("no live front-end: a SYN with data is refused, ack = seq + 1 + data length, no data echoed", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_rst(&s))], [path(PathCounter::SynRefused)].into()));
+    let mut s = seg(CLIENT, 42002, VIP, VPORT, SYN);
+    s.opts = &linux;
+    cases.push(case("no live front-end: a SYN with a bad TCP checksum gets no RST, it is dropped", CLIENT_PORT, bad_tcp_checksum(build(&s)), vec![], dropped(DropReason::BadChecksum)));
+    let mut w = case("an old connection entry on client port 42003", 0, Vec::new(), Vec::new(), BTreeMap::new());
+    w.input = None;
+    w.entries.push(WriteText { entry: conn(42003, 0), expect_error: None });
+    cases.push(w);
+    let s = seg(CLIENT, 42003, VIP, VPORT, SYN);
+    cases.push(case("no live front-end: a SYN on a reused client port is refused too", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_rst(&s))], [path(PathCounter::SynRefused)].into()));
+    let mut s = seg(CLIENT, 42004, VIP, VPORT, ACK);
+    s.ack = 0x7777_0001;
+    cases.push(case("no live front-end: a first ACK is dropped (no_frontend), not reset", CLIENT_PORT, build(&s), vec![], dropped(DropReason::NoFrontend)));
+    let mut s = seg(CLIENT, 42005, VIP, VPORT, SYN);
+    s.opts = &linux;
+    let mut c = case("a front-end is live again (frontend_count 2): the SYN is answered with the cookie", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_synack(&s, 0))], [path(PathCounter::SynAnswered)].into());
+    c.entries.push(set_frontend_count(2));
+    cases.push(c);
+    file("syn_refused.json", "With no live front-end the switch refuses new connections at once (RST|ACK to the SYN, path counter syn_refused)", cases)
+}
+
+fn edge_guards() -> (String, VectorFile) {
+    let mut cases = Vec::new();
+    let linux = [TcpOption::Mss(1460), TcpOption::SackPermitted, TcpOption::NoOp, TcpOption::WindowScale(7)];
+    // A backend's packet, first from the backend port (legitimate), then
+    // the same bytes from the client port (spoofed).
+    let mut s = seg(B0, BPORT, CLIENT, 43000, ACK | PSH);
+    s.smac = B0_MAC;
+    s.payload = b"HTTP/1.1 200 OK\r\n";
+    let f = build(&s);
+    cases.push(case("a backend packet from the backend port: to the front-end (no entry)", BACKEND_PORT, f.clone(), vec![to_fe(&f, CLIENT, 43000)], [path(PathCounter::ToFrontend)].into()));
+    cases.push(case("the same packet from the client port (source spoofed as backend 0): dropped", CLIENT_PORT, f, vec![], dropped(DropReason::SpoofedSource)));
+    let mut s = seg(B1, BPORT, VIP, VPORT, SYN);
+    s.opts = &linux;
+    cases.push(case("a SYN to the VIP from the client port with a backend's source: dropped, not answered", CLIENT_PORT, build(&s), vec![], dropped(DropReason::SpoofedSource)));
+    let mut f = vec![0u8; 14 + 20 + 12];
+    ethernet::emit(&mut f, SW_MAC, CLIENT_MAC, ethernet::ETHERTYPE_IPV4).unwrap();
+    Ipv4Repr { src: Ipv4Addr::new(198, 18, 1, 77), dst: Ipv4Addr::new(198, 18, 2, 53), protocol: PROTO_UDP, ttl: 9, ident: 1, dont_fragment: false, payload_len: 12 }.emit(&mut f[14..]).unwrap();
+    f[34..42].copy_from_slice(&[0x30, 0x39, 0, 53, 0, 12, 0, 0]);
+    f[42..].copy_from_slice(b"dns?");
+    cases.push(case("UDP from the client port with a source in the backend network: dropped", CLIENT_PORT, f, vec![], dropped(DropReason::SpoofedSource)));
+    let mut s = seg(CLIENT, 43001, B0, BPORT, SYN);
+    s.opts = &linux;
+    cases.push(case("a client SYN straight to backend 0's service: dropped (only the switch's rewrite reaches it)", CLIENT_PORT, build(&s), vec![], dropped(DropReason::DirectToBackend)));
+    let mut s = seg(CLIENT, 43001, B1, BPORT, ACK | PSH);
+    s.payload = b"GET / HTTP/1.1\r\n\r\n";
+    cases.push(case("client data straight to backend 1's service: dropped", CLIENT_PORT, build(&s), vec![], dropped(DropReason::DirectToBackend)));
+    let mut w = case("a connection entry for client port 43002", 0, Vec::new(), Vec::new(), BTreeMap::new());
+    w.input = None;
+    w.entries.push(WriteText { entry: conn(43002, 0), expect_error: None });
+    cases.push(w);
+    let s = seg(CLIENT, 43002, VIP, VPORT, ACK);
+    let f = build(&s);
+    let mut e = f.clone();
+    {
+        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        ip.set_dst(B0);
+        ip.decrement_ttl();
+        TcpSegment::new_checked(&mut e[34..]).unwrap().set_dst_port(BPORT);
+    }
+    set_macs(&mut e, SW_MAC, B0_MAC);
+    refill(&mut e);
+    cases.push(case("the switch's own rewrite still reaches backend 0 (client to the VIP, offloaded)", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
+    let mut s = seg(CLIENT, 43003, B0, 22, SYN);
+    s.opts = &linux;
+    let f = build(&s);
+    let mut e = f.clone();
+    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    set_macs(&mut e, SW_MAC, B0_MAC);
+    refill(&mut e);
+    cases.push(case("a client SYN to a backend port that is no service: routed (only service ports are guarded)", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::Routed)].into()));
+    // The TCP checksum of a SYN is verified before it is answered.
+    let mut s = seg(CLIENT, 43004, VIP, VPORT, SYN);
+    s.opts = &linux;
+    cases.push(case("a SYN with a bad TCP checksum: dropped, not answered", CLIENT_PORT, bad_tcp_checksum(build(&s)), vec![], dropped(DropReason::BadChecksum)));
+    cases.push(case("the same SYN with its checksum right: answered", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_synack(&s, 0))], [path(PathCounter::SynAnswered)].into()));
+    let mut s = seg(CLIENT, 43005, VIP, VPORT, SYN);
+    s.payload = b"GET / HTTP/1.1\r\n\r\n";
+    let mut f = build(&s);
+    let last = f.len() - 1;
+    f[last] ^= 0x20;
+    cases.push(case("a SYN whose data does not match its checksum: dropped", CLIENT_PORT, f, vec![], dropped(DropReason::BadChecksum)));
+    let mut s = seg(CLIENT, 43006, VIP, VPORT, SYN);
+    s.payload = b"GET /odd HTTP/1.1\r\n\r\n";
+    assert_eq!(s.payload.len() % 2, 1, "an odd data length exercises the checksum's padding");
+    cases.push(case("a SYN with an odd number of data bytes and a right checksum: answered", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_synack(&s, 0))], [path(PathCounter::SynAnswered)].into()));
+    let s = seg(CLIENT, 43007, VIP, VPORT, SYN);
+    let mut f = build(&s);
+    f.extend_from_slice(&[0; 6]);
+    cases.push(case("a 54-byte SYN with Ethernet padding to 60 bytes: answered", CLIENT_PORT, f, vec![(CLIENT_PORT, expected_synack(&s, 0))], [path(PathCounter::SynAnswered)].into()));
+    let mut s = seg(CLIENT, 43008, VIP, VPORT, ACK);
+    s.ack = 0x7777_0001;
+    let f = bad_tcp_checksum(build(&s));
+    cases.push(case("an ACK with a bad TCP checksum: not verified by the switch, to the front-end unchanged", CLIENT_PORT, f.clone(), vec![to_fe(&f, CLIENT, 43008)], [path(PathCounter::ToFrontend)].into()));
+    file("edge_guards.json", "The switch cannot be bypassed from client-facing ports (protected_source, backend_service) and verifies a SYN's TCP checksum before answering it", cases)
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 #[test]
 fn packet_vectors() {
-    let files = [syn_cookie(), frontend(), offload(), routed(), malformed(), conn_full()];
+    let files = [syn_cookie(), frontend(), offload(), routed(), malformed(), conn_full(), syn_refused(), edge_guards()];
     let dir = root().join("tests/vectors");
     let write = std::env::var_os("SWITCHYARD_WRITE_VECTORS").is_some();
     let mut failures = Vec::new();

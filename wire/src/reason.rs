@@ -59,6 +59,8 @@ registry! {
         AgentSynAckMismatch = 19, "agent_syn_ack_mismatch", "agent: backend SYN-ACK does not acknowledge the recorded client ISN";
         AgentNotSpliced = 20, "agent_not_spliced", "agent: segment of a recorded flow before the backend's SYN-ACK";
         NoFrontend = 21, "no_frontend", "switch: VIP or backend packet needs a front-end but no front-end port is configured";
+        SpoofedSource = 22, "spoofed_source", "switch: a client-facing port sent a packet from a backend or front-end address (protected_source)";
+        DirectToBackend = 23, "direct_to_backend", "switch: a client-facing port sent a packet straight to a backend's service address:port (only the switch's own rewrite may reach it)";
     }
 }
 
@@ -80,6 +82,7 @@ registry! {
         AgentWindowClamped = 13, "agent_window_clamped", "agent: rescaled window clamped to 65535 or raised from 0 to 1";
         AgentFlowReplaced = 14, "agent_flow_replaced", "agent: a new fused SYN replaced the entry of its 4-tuple (re-dispatch)";
         AgentFlowClosed = 15, "agent_flow_closed", "agent: flow entry removed after both FINs were acknowledged, or an RST";
+        SynRefused = 16, "syn_refused", "switch: SYN to a VIP refused with RST|ACK because no front-end is live (frontend_count 0)";
     }
 }
 
