@@ -41,7 +41,7 @@ pub struct Packet {
     pub out: Vec<u8>,
     pub truncate: Option<usize>,
     pub key: Vec<u64>,
-    scratch: Vec<u8>,
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl Packet {
@@ -59,7 +59,7 @@ impl Packet {
     }
 }
 
-enum Flow {
+pub(crate) enum Flow {
     Next,
     Return,
     Exit,
@@ -92,7 +92,7 @@ fn read_bits(data: &[u8], bit: usize, width: u32) -> u64 {
 /// Appends `width` bits of `v` to a bit-packed buffer whose current length
 /// in bits is `*nbits`.
 #[inline]
-fn write_bits(out: &mut Vec<u8>, nbits: &mut usize, v: u64, width: u32) {
+pub(crate) fn write_bits(out: &mut Vec<u8>, nbits: &mut usize, v: u64, width: u32) {
     let mut left = width;
     let off = (*nbits % 8) as u32;
     if off != 0 {
@@ -160,7 +160,7 @@ pub struct Exec<'p> {
 
 impl<'p> Exec<'p> {
     #[inline]
-    fn ev(&self, e: &Ex, p: &mut Packet) -> u64 {
+    pub(crate) fn ev(&self, e: &Ex, p: &mut Packet) -> u64 {
         match e {
             Ex::K(v) => *v,
             Ex::S(s) => p.slots[*s as usize],
@@ -214,7 +214,7 @@ impl<'p> Exec<'p> {
         buf
     }
 
-    fn block(&self, b: &[St], p: &mut Packet, st: &mut State) -> Flow {
+    pub(crate) fn block(&self, b: &[St], p: &mut Packet, st: &mut State) -> Flow {
         for s in b {
             match self.stmt(s, p, st) {
                 Flow::Next => {}
@@ -224,7 +224,7 @@ impl<'p> Exec<'p> {
         Flow::Next
     }
 
-    fn run_action(&self, a: usize, args: &[u64], p: &mut Packet, st: &mut State) -> Flow {
+    pub(crate) fn run_action(&self, a: usize, args: &[u64], p: &mut Packet, st: &mut State) -> Flow {
         let def = &self.prog.actions[a];
         for (pd, v) in def.params.iter().zip(args) {
             p.slots[pd.slot as usize] = *v;
@@ -280,7 +280,7 @@ impl<'p> Exec<'p> {
         }
     }
 
-    fn stmt(&self, s: &St, p: &mut Packet, st: &mut State) -> Flow {
+    pub(crate) fn stmt(&self, s: &St, p: &mut Packet, st: &mut State) -> Flow {
         match s {
             St::Set(slot, e) => {
                 let v = self.ev(e, p);

@@ -2,14 +2,16 @@
 //! (v1model) so CI and laptops test the program users deploy.
 //!
 //! Pipeline: `front` (preprocessor, lexer, parser) -> `compile` (types,
-//! widths, name resolution into slots) -> `ir` -> `exec` (interpreter with
-//! v1model semantics) behind the `switch::Switch` API; `ports` are the
+//! widths, name resolution into slots) -> `ir` -> `fast` (the IR compiled
+//! to native code at load) or `exec` (the reference interpreter, v1model
+//! semantics) behind the `switch::Switch` API; `ports` are the
 //! AF_PACKET sockets and `forward` the loop between them and a switch.
 
 pub mod compile;
 pub mod entries;
 pub mod error;
 pub mod exec;
+pub mod fast;
 pub mod forward;
 pub mod guard;
 pub mod hashes;
@@ -27,5 +29,6 @@ pub mod front {
 
 pub use error::LoadError;
 pub use exec::Digest;
+pub use fast::Engine;
 pub use switch::{ApiError, Switch, TableEntry};
 pub use table::FieldMatch;

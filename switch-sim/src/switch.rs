@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::entries::{parse_match, parse_value, EntryText};
 use crate::error::LoadError;
 use crate::exec::{Digest, Exec, Packet, State};
+use crate::fast::{Engine, FastEngine};
 use crate::ir::{mask, CounterKind, Program};
 use crate::table::{Entry, EntrySpec, FieldMatch, TableError, TableState};
 
@@ -44,6 +45,11 @@ pub struct Switch {
     state: State,
     pkt: Packet,
     warnings: Vec<LoadError>,
+    engine: Engine,
+    fast: Option<FastEngine>,
+    /// Why the fast engine could not compile the program (it then runs on
+    /// the interpreter).
+    fast_error: Option<String>,
 }
 
 impl std::fmt::Debug for Switch {
@@ -114,7 +120,33 @@ impl Switch {
             }
         }
         let pkt = Packet::new(prog.n_slots);
-        Switch { prog, state, pkt, warnings: Vec::new() }
+        let (fast, fast_error) = match FastEngine::compile(prog.clone()) {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e)),
+        };
+        let engine = if fast.is_some() { Engine::Fast } else { Engine::Interp };
+        Switch { prog, state, pkt, warnings: Vec::new(), engine, fast, fast_error }
+    }
+
+    /// The engine that runs packets: `Fast` unless the program did not
+    /// compile for it (`fast_error`) or `set_engine` chose the interpreter.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Picks the engine; Err when the fast engine cannot run this program
+    /// (the interpreter stays in use).
+    pub fn set_engine(&mut self, engine: Engine) -> Result<(), String> {
+        if engine == Engine::Fast && self.fast.is_none() {
+            return Err(self.fast_error.clone().unwrap_or_default());
+        }
+        self.engine = engine;
+        Ok(())
+    }
+
+    /// Why the fast engine does not run this program, if it does not.
+    pub fn fast_error(&self) -> Option<&str> {
+        self.fast_error.as_deref()
     }
 
     pub fn program(&self) -> &Program {
@@ -323,8 +355,10 @@ impl Switch {
     /// Runs one packet through the pipeline. Returns the egress port; the
     /// frame is in `output()` until the next call. None: dropped.
     pub fn process_ref(&mut self, port: u16, frame: &[u8]) -> Option<u16> {
-        let ex = Exec { prog: &self.prog };
-        ex.process(port, frame, &mut self.pkt, &mut self.state)
+        match (self.engine, &mut self.fast) {
+            (Engine::Fast, Some(f)) => f.process(port, frame, &mut self.pkt, &mut self.state),
+            _ => Exec { prog: &self.prog }.process(port, frame, &mut self.pkt, &mut self.state),
+        }
     }
 
     pub fn output(&self) -> &[u8] {

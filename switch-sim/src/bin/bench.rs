@@ -1,18 +1,21 @@
-//! Benchmark: packets per second per core through p4/switchyard.p4 on the
-//! offloaded forwarding path (client -> VIP packets that hit a connection
-//! entry and are rewritten to their backend), in-process, one thread.
+//! Benchmark: packets per second per core through p4/switchyard.p4,
+//! in-process, one thread: the offloaded forwarding path (client -> VIP
+//! packets that hit a connection entry and are rewritten to their backend)
+//! or, with `--path syn`, client SYNs answered with a cookie SYN-ACK.
 //!
 //! `cargo run --release -p switchyard-switch-sim --bin switch-sim-bench --
-//! [--p4 p4/switchyard.p4] [--flows N] [--packets N] [--payload BYTES]`
+//! [--p4 p4/switchyard.p4] [--engine fast|interp] [--path offloaded|syn]
+//! [--flows N] [--packets N] [--payload BYTES]`
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use switchyard_switch_sim::{FieldMatch, Switch, TableEntry};
+use switchyard_switch_sim::{Engine, FieldMatch, Switch, TableEntry};
 use switchyard_wire::ipv4::{Ipv4Repr, PROTO_TCP};
-use switchyard_wire::tcp::{TcpRepr, ACK, PSH};
+use switchyard_wire::tcp::{TcpRepr, ACK, PSH, SYN};
+use switchyard_wire::tcp_option::TcpOption;
 use switchyard_wire::{checksum, ethernet};
 
 #[derive(Parser)]
@@ -31,6 +34,13 @@ struct Args {
     /// network namespace sy-swbench-<pid> and removes it afterwards).
     #[arg(long)]
     veth: Option<u64>,
+    /// The engine running the program: the compiled one or the interpreter.
+    #[arg(long, default_value = "fast")]
+    engine: Engine,
+    /// `offloaded` (default) or `syn`: SYNs with MSS, window scale and
+    /// SACK-permitted, each answered with a cookie SYN-ACK.
+    #[arg(long, default_value = "offloaded")]
+    path: String,
 }
 
 /// CPU time of this thread: the per-core figure, immune to other load.
@@ -48,6 +58,12 @@ fn e(matches: Vec<FieldMatch>, action: &str, params: Vec<u64>) -> TableEntry {
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let mut sw = Switch::load(&a.p4, &[])?;
+    sw.set_engine(a.engine).map_err(|e| anyhow::anyhow!("engine {}: {e}", a.engine))?;
+    let syn_path = match a.path.as_str() {
+        "offloaded" => false,
+        "syn" => true,
+        p => anyhow::bail!("--path {p}: offloaded or syn"),
+    };
     let vip = u32::from(Ipv4Addr::new(198, 18, 100, 1));
     let backend = u32::from(Ipv4Addr::new(198, 18, 1, 10));
     sw.insert("vip", &e(vec![FieldMatch::Exact(vip.into()), FieldMatch::Exact(80)], "set_vip", vec![1]))?;
@@ -64,10 +80,19 @@ fn main() -> anyhow::Result<()> {
             &e(vec![FieldMatch::Exact(u32::from(client(i)).into()), FieldMatch::Exact(cport(i).into()), FieldMatch::Exact(1)], "set_conn_backend", vec![0]),
         )?;
     }
-    let payload = vec![0xabu8; a.payload];
+    // SYNs are answered only while a front-end is live (frontend_count > 0).
+    sw.set_default("frontend_count", "set_frontend_count", &[1])?;
+    sw.set_default("cookie_secrets", "set_cookie_secrets", &[0x0302_0100, 0x0706_0504, 0, 0, 0])?;
+    let payload = vec![0xabu8; if syn_path { 0 } else { a.payload }];
+    let syn_opts = [TcpOption::Mss(1460), TcpOption::SackPermitted, TcpOption::WindowScale(7)];
     let frames: Vec<Vec<u8>> = (0..a.flows.min(4096))
         .map(|i| {
-            let t = TcpRepr { src_port: cport(i), dst_port: 80, seq: 1, ack: 1, flags: ACK | PSH, window: 1000, options: &[], payload: &payload };
+            let t = if syn_path {
+                // Clients without a connection entry.
+                TcpRepr { src_port: 20_000 + (i & 1023) as u16, dst_port: 80, seq: i, ack: 0, flags: SYN, window: 64240, options: &syn_opts, payload: &[] }
+            } else {
+                TcpRepr { src_port: cport(i), dst_port: 80, seq: 1, ack: 1, flags: ACK | PSH, window: 1000, options: &[], payload: &payload }
+            };
             let l4 = t.wire_len();
             let mut f = vec![0u8; 34 + l4];
             ethernet::emit(&mut f, [2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 2], ethernet::ETHERTYPE_IPV4).unwrap();
@@ -79,8 +104,13 @@ fn main() -> anyhow::Result<()> {
             f
         })
         .collect();
-    // Warm-up and a correctness check: the path must be the offload path.
-    assert_eq!(sw.process_ref(1, &frames[0]), Some(2), "bench frames must be offloaded to port 2");
+    // Warm-up and a correctness check: the path must be the one measured.
+    if syn_path {
+        assert_eq!(sw.process_ref(1, &frames[0]), Some(1), "bench SYNs must be answered on their port");
+        assert_eq!(sw.output()[47], SYN | ACK, "bench SYNs must be answered with a SYN-ACK");
+    } else {
+        assert_eq!(sw.process_ref(1, &frames[0]), Some(2), "bench frames must be offloaded to port 2");
+    }
     let cpu0 = thread_cpu_ns();
     let start = Instant::now();
     let mut out_bytes = 0usize;
@@ -92,9 +122,12 @@ fn main() -> anyhow::Result<()> {
     }
     let dt = start.elapsed().as_secs_f64();
     let cpu = (thread_cpu_ns() - cpu0) as f64 / 1e9;
-    let (offloaded, _) = sw.counter("path_counter", 3)?;
+    let path = if syn_path { switchyard_wire::reason::PathCounter::SynAnswered } else { switchyard_wire::reason::PathCounter::OffloadedIn };
+    let (on_path, _) = sw.counter("path_counter", path as usize)?;
     println!(
-        "switch-sim in-process, offloaded-in path: {} packets ({}-byte frames, {} flows, {} slots/packet) in {:.3} s wall, {:.3} s CPU = {:.0} packets/s per core ({:.0} ns/packet CPU; {:.0} packets/s wall); offloaded_in counter {}, {} bytes out",
+        "switch-sim in-process ({} engine), {} path: {} packets ({}-byte frames, {} flows, {} slots/packet) in {:.3} s wall, {:.3} s CPU = {:.0} packets/s per core ({:.0} ns/packet CPU; {:.0} packets/s wall); {} counter {}, {} bytes out",
+        sw.engine(),
+        a.path,
         a.packets,
         frames[0].len(),
         a.flows,
@@ -104,7 +137,8 @@ fn main() -> anyhow::Result<()> {
         a.packets as f64 / cpu,
         cpu * 1e9 / a.packets as f64,
         a.packets as f64 / dt,
-        offloaded,
+        path.reason().name,
+        on_path,
         out_bytes
     );
     if let Some(secs) = a.veth {
