@@ -316,6 +316,22 @@ mod tests {
     }
 }
 
+/// Writes the switch's number of live front-ends (`frontend_count`'s
+/// default action) over P4Runtime with `switchyard-ctl apply-entries`, as
+/// an operator or a health checker does; 0 makes the switch refuse new
+/// connections with a RST (docs/P4.md).
+pub fn set_frontend_count(tb: &Testbed, count: u16) -> Result<()> {
+    let bin = find_bin("switchyard-ctl")?;
+    let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
+    let file = tb.dir.join("frontend-count.json");
+    let entries = serde_json::json!({"entries": [
+        {"table": "frontend_count", "default": true, "action": "set_frontend_count", "params": {"count": count}}
+    ]});
+    std::fs::write(&file, entries.to_string())?;
+    tb.frontend.exec(&[bin.to_str().unwrap(), "--switch", &sw, "apply-entries", file.to_str().unwrap()])?;
+    Ok(())
+}
+
 /// The P4 program's counters read over P4Runtime with `switchyard-ctl`
 /// from the front-end namespace (the only one with a management link):
 /// `path.<name>` and `drop.<name>`, named by the shared registry.

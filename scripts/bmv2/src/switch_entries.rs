@@ -39,6 +39,23 @@ pub struct SecretEntries {
     pub prev: (u32, u32),
 }
 
+/// What the switch's client-facing ports may not send (the edge guards of
+/// p4/include/tables.p4): backend ports are marked (port_role 2) so only
+/// they may source the backend networks.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeGuards {
+    pub backend_ports: Vec<u16>,
+    /// Networks only backend and front-end ports may source.
+    pub protected_sources: Vec<(Ipv4Addr, u8)>,
+    /// Backend address:port pairs a client-facing port may not reach
+    /// directly (only the switch's VIP rewrite may).
+    pub backend_services: Vec<(Ipv4Addr, u16)>,
+}
+
+/// port_role's roles (p4/include/constants.p4).
+pub const PORT_ROLE_FRONTEND: u8 = 1;
+pub const PORT_ROLE_BACKEND: u8 = 2;
+
 pub struct Route {
     pub net: Ipv4Addr,
     pub len: u8,
@@ -52,14 +69,24 @@ fn mac(m: [u8; 6]) -> String {
 }
 
 /// The JSON entries file.
-pub fn entries_json(routes: &[Route], frontend_host: u8, services: &[ServiceEntries], secrets: Option<SecretEntries>) -> String {
+pub fn entries_json(routes: &[Route], frontend_host: u8, guards: &EdgeGuards, services: &[ServiceEntries], secrets: Option<SecretEntries>) -> String {
     let mut e: Vec<Value> = Vec::new();
     for r in routes {
         e.push(json!({"table": "ipv4_route", "match": {"dst_addr": format!("{}/{}", r.net, r.len)}, "action": "route",
                       "params": {"port": r.port, "src_mac": mac(r.src_mac), "dst_mac": mac(r.dst_mac)}}));
     }
     let fe_port = port_of(frontend_host);
-    e.push(json!({"table": "port_role", "match": {"port": fe_port}, "action": "set_port_role", "params": {"role": 1}}));
+    e.push(json!({"table": "port_role", "match": {"port": fe_port}, "action": "set_port_role", "params": {"role": PORT_ROLE_FRONTEND}}));
+    for p in &guards.backend_ports {
+        e.push(json!({"table": "port_role", "match": {"port": p}, "action": "set_port_role", "params": {"role": PORT_ROLE_BACKEND}}));
+    }
+    for (net, len) in &guards.protected_sources {
+        e.push(json!({"table": "protected_source", "match": {"src_addr": format!("{net}/{len}")}, "action": "drop_spoofed_source", "params": {}}));
+    }
+    for (a, p) in &guards.backend_services {
+        e.push(json!({"table": "backend_service", "match": {"backend_addr": a.to_string(), "backend_port": p},
+                      "action": "drop_direct_to_backend", "params": {}}));
+    }
     e.push(json!({"table": "frontend_count", "default": true, "action": "set_frontend_count", "params": {"count": 1}}));
     e.push(json!({"table": "frontend_port", "match": {"index": 0}, "action": "to_frontend",
                   "params": {"port": fe_port, "dst_mac": mac(addr::mac(frontend_host, false))}}));
@@ -89,12 +116,19 @@ mod tests {
     fn entries_are_json_with_every_table() {
         let routes = [Route { net: Ipv4Addr::new(198, 18, 0, 0), len: 24, port: 1, src_mac: [2, 0, 0, 0, 0, 1], dst_mac: [2, 0, 0, 0, 0, 2] }];
         let svc = ServiceEntries { vip: addr::VIP, port: 80, vip_id: 1, backends: vec![(0, addr::backend(0), 80)] };
-        let j = entries_json(&routes, 1, &[svc], Some(SecretEntries { cur: (1, 2), cur_gen: 1, prev: (3, 4) }));
-        for t in ["ipv4_route", "port_role", "frontend_count", "frontend_port", "\"vip\"", "\"backend\"", "backend_address", "cookie_secrets"] {
+        let guards = EdgeGuards {
+            backend_ports: vec![10],
+            protected_sources: vec![(Ipv4Addr::new(198, 18, 10, 0), 24)],
+            backend_services: vec![(addr::backend(0), 80)],
+        };
+        let j = entries_json(&routes, 1, &guards, &[svc], Some(SecretEntries { cur: (1, 2), cur_gen: 1, prev: (3, 4) }));
+        for t in ["ipv4_route", "port_role", "frontend_count", "frontend_port", "protected_source", "backend_service", "\"vip\"", "\"backend\"", "backend_address", "cookie_secrets"] {
             assert!(j.contains(t), "{t} missing in {j}");
         }
         let v: Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v["entries"][0]["match"]["dst_addr"], "198.18.0.0/24");
-        assert_eq!(v["entries"].as_array().unwrap().len(), 1 + 3 + 3 + 1);
+        assert_eq!(v["entries"].as_array().unwrap().len(), 1 + 3 + 3 + 3 + 1);
+        assert_eq!(v["entries"][2]["params"]["role"], 2, "the backend port's role");
+        assert_eq!(v["entries"][3]["match"]["src_addr"], "198.18.10.0/24");
     }
 }

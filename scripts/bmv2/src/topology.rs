@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use crate::addr;
 use crate::netns::Netns;
 use crate::nginx::{self, NginxBackend};
-use crate::switch_entries::{self, Route, SecretEntries, ServiceEntries};
+use crate::switch_entries::{self, EdgeGuards, Route, SecretEntries, ServiceEntries};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SwitchMode {
@@ -230,8 +230,21 @@ fn write_entries(links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> 
         })
         .collect();
     let entries = dir.join("switch-entries.json");
-    std::fs::write(&entries, switch_entries::entries_json(&routes, 1, &spec.services, spec.secrets))?;
+    std::fs::write(&entries, switch_entries::entries_json(&routes, 1, &edge_guards(links), &spec.services, spec.secrets))?;
     Ok(entries)
+}
+
+/// The client port may source neither a backend's network nor the
+/// front-end's, nor reach a backend's nginx ports directly: in P4 modes
+/// everything for a backend goes through the VIP (or the front-end).
+fn edge_guards(links: &[&Link]) -> EdgeGuards {
+    let net24 = |a: Ipv4Addr| (Ipv4Addr::from(u32::from(a) & 0xffff_ff00), 24);
+    let backends: Vec<&&Link> = links.iter().filter(|l| l.host >= 10).collect();
+    EdgeGuards {
+        backend_ports: backends.iter().map(|l| switch_entries::port_of(l.host)).collect(),
+        protected_sources: backends.iter().map(|l| net24(l.host_ip)).chain([net24(addr::FRONTEND)]).collect(),
+        backend_services: backends.iter().flat_map(|l| [(l.host_ip, 80), (l.host_ip, nginx::ALT_PORT)]).collect(),
+    }
 }
 
 /// Waits until `log` shows `ready` (or the process exits, or 60 s pass).
