@@ -97,6 +97,10 @@ pub fn parse_head<'a>(buf: &'a [u8], storage: &'a mut [httparse::Header<'a>]) ->
     let mut host = None;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
+    // RFC 9112 6.3: a framing the next hop may read differently is refused
+    // here, not forwarded: one Content-Length of digits only, one
+    // Transfer-Encoding ending in a single chunked, never both, and no
+    // Transfer-Encoding from HTTP/1.0 (6.1: its framing is faulty).
     for h in headers.iter() {
         if h.name.eq_ignore_ascii_case("host") {
             if host.is_some() {
@@ -110,22 +114,30 @@ pub fn parse_head<'a>(buf: &'a [u8], storage: &'a mut [httparse::Header<'a>]) ->
             };
             host = Some(v);
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = core::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or(HttpError::Malformed("bad Content-Length"))?;
-            if content_length.is_some_and(|c| c != n) {
-                return Err(HttpError::Malformed("conflicting Content-Length"));
+            // Even an identical second one: a hop that joins them as a
+            // list reads "5, 5".
+            if content_length.is_some() {
+                return Err(HttpError::Malformed("more than one Content-Length"));
             }
-            content_length = Some(n);
+            content_length = Some(content_length_value(h.value)?);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // RFC 9112 6.1: chunked must be the final coding.
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"").trim_ascii();
-            if !last.eq_ignore_ascii_case(b"chunked") {
+            if chunked {
+                return Err(HttpError::Malformed("more than one Transfer-Encoding"));
+            }
+            // RFC 9112 6.1: chunked is the final coding, applied once.
+            let mut codings = h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii).rev();
+            let last_chunked = codings.next().is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+            if !last_chunked {
                 return Err(HttpError::Malformed("transfer coding other than chunked"));
+            }
+            if codings.any(|c| c.eq_ignore_ascii_case(b"chunked")) {
+                return Err(HttpError::Malformed("chunked applied more than once"));
             }
             chunked = true;
         }
+    }
+    if chunked && req.version == Some(0) {
+        return Err(HttpError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
     }
     // RFC 9112 6.3: both framings at once is how requests are smuggled.
     if chunked && content_length.is_some() {
@@ -136,6 +148,16 @@ pub fn parse_head<'a>(buf: &'a [u8], storage: &'a mut [httparse::Header<'a>]) ->
     }
     let body = if chunked { BodyLength::Chunked } else { BodyLength::Fixed(content_length.unwrap_or(0)) };
     Ok(HeadStatus::Complete(RequestHead { method, path, host, headers, head_len, body }))
+}
+
+/// RFC 9110 8.6: `1*DIGIT`. Rust's integer parsing also takes a sign
+/// (`+5`), which another parser may not: only digits pass.
+fn content_length_value(v: &[u8]) -> Result<u64, HttpError> {
+    let v = v.trim_ascii();
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return Err(HttpError::Malformed("bad Content-Length"));
+    }
+    core::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).ok_or(HttpError::Malformed("Content-Length too large"))
 }
 
 /// Replies the engine sends itself, then closes.
@@ -240,6 +262,13 @@ mod tests {
         assert_eq!(r.4, BodyLength::Chunked);
         let r = parse_ok(b"GET / HTTP/1.0\r\n\r\n");
         assert_eq!(r.2, None);
+        // Strict framing still takes what RFC 9112 allows.
+        let r = parse_ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  007 \r\n\r\n");
+        assert_eq!(r.4, BodyLength::Fixed(7), "leading zeros and surrounding whitespace");
+        let r = parse_ok(b"POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(r.4, BodyLength::Fixed(5), "HTTP/1.0 with Content-Length");
+        let r = parse_ok(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n");
+        assert_eq!(r.4, BodyLength::Chunked, "codings are case-insensitive");
     }
 
     #[test]
@@ -252,6 +281,20 @@ mod tests {
             ("two CLs", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", ErrorReply::BadRequest),
             ("bad CL", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", ErrorReply::BadRequest),
             ("TE not chunked last", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", ErrorReply::BadRequest),
+            // Issue 10, point 8: what nginx refuses and we forwarded.
+            ("CL with a plus sign", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello", ErrorReply::BadRequest),
+            ("CL hex", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\nhello", ErrorReply::BadRequest),
+            ("CL as a list", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello", ErrorReply::BadRequest),
+            ("CL digits with a space inside", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 0\r\n\r\nhello", ErrorReply::BadRequest),
+            ("CL empty", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", ErrorReply::BadRequest),
+            ("CL beyond u64", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", ErrorReply::BadRequest),
+            ("two identical CLs", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", ErrorReply::BadRequest),
+            ("TE twice", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", ErrorReply::BadRequest),
+            ("TE twice, gzip first", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", ErrorReply::BadRequest),
+            ("chunked twice in one TE", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", ErrorReply::BadRequest),
+            ("TE in HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", ErrorReply::BadRequest),
+            ("TE and CL in HTTP/1.0", b"POST / HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", ErrorReply::BadRequest),
+            ("TE then CL", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n", ErrorReply::BadRequest),
         ];
         for (what, req, want) in cases {
             let mut st = header_storage();

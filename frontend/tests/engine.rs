@@ -389,6 +389,25 @@ fn malformed_gets_400_then_close() {
     assert_eq!(w.e.flow_count(), 0);
 }
 
+/// Framings a next hop may read differently (issue 10, point 8; RFC 9112
+/// 6.3) are answered 400 and closed, never forwarded to a backend.
+#[test]
+fn ambiguous_framing_gets_400_not_forwarded() {
+    let cases: &[(&str, &[u8])] = &[
+        ("Content-Length: +5", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello"),
+        ("two identical Content-Lengths", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"),
+        ("Transfer-Encoding twice", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("Transfer-Encoding in HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        ("Content-Length and Transfer-Encoding", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ];
+    for (what, req) in cases {
+        let mut w = Walk::new(VIP);
+        w.client(0, ACK, req, 0);
+        expect_reply(&mut w, ErrorReply::BadRequest, req.len() as u32);
+        assert_eq!(w.e.counters().forwarded_to_backend, 0, "{what}");
+    }
+}
+
 /// The four-packet crash (issue 10): a refused request, the client's
 /// FIN acknowledging the reply, then that FIN again (its ACK was lost).
 /// Each retransmitted FIN gets the same ACK; nothing is forwarded to any
