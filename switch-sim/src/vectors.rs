@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::entries::{parse_value, EntryText, Value};
+use crate::fast::Engine;
 use crate::switch::{ApiError, Switch};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,10 +98,16 @@ fn counter_cell(key: &str) -> Result<(&str, usize), String> {
 /// Loads the vector file's program (relative to `root`) and runs every
 /// case; returns one message per mismatch (empty: all passed).
 pub fn run(root: &Path, v: &VectorFile) -> Result<Vec<String>, String> {
+    run_on(root, v, Engine::Fast)
+}
+
+/// `run` on the given engine.
+pub fn run_on(root: &Path, v: &VectorFile, engine: Engine) -> Result<Vec<String>, String> {
     let defines: Vec<(String, String)> = v.defines.iter().map(|(k, x)| (k.clone(), x.clone())).collect();
     // Strict: a program p4c would not compile in reasonable time fails
     // its vectors (the vectors stand for what runs on bmv2).
     let mut sw = Switch::load_strict(&root.join(&v.program), &defines).map_err(|e| e.to_string())?;
+    sw.set_engine(engine)?;
     for e in &v.entries {
         sw.apply_text(e).map_err(|err| format!("entry {e:?}: {err}"))?;
     }

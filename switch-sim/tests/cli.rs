@@ -77,3 +77,17 @@ fn strict_refuses_what_p4c_cannot_compile_in_reasonable_time() {
 fn one_action_line(text: &str) -> usize {
     text.lines().position(|l| l.starts_with("action cookie_all()")).unwrap() + 1
 }
+
+#[test]
+fn engine_flag_picks_the_engine() {
+    let run = |extra: &[&str]| {
+        let out = Command::new(BIN).args(["--p4", &format!("{ROOT}/p4/switchyard.p4"), "--check"]).args(extra).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&[]);
+    assert!(ok && err.contains("fast engine"), "default is the fast engine: {err}");
+    let (ok, err) = run(&["--engine", "interp"]);
+    assert!(ok && err.contains("interp engine"), "{err}");
+    let (ok, err) = run(&["--engine", "jit"]);
+    assert!(!ok && err.contains("unknown engine"), "{err}");
+}

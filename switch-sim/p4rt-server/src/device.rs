@@ -13,7 +13,7 @@ use p4runtime_proto::p4::v1::{self as p4, entity::Entity as E, stream_message_re
 use switchyard_switch_sim::entries::EntryText;
 use switchyard_switch_sim::ir::Program;
 use switchyard_switch_sim::table::{FieldMatch, TableError};
-use switchyard_switch_sim::{ApiError, Switch, TableEntry};
+use switchyard_switch_sim::{ApiError, Engine, Switch, TableEntry};
 use tokio::sync::mpsc;
 use tonic::{Code, Status};
 
@@ -40,11 +40,14 @@ pub struct DeviceOptions {
     pub cpu_port: Option<u16>,
     /// Include directory for device configs that carry P4 source.
     pub include_dir: Option<PathBuf>,
+    /// The engine running each installed pipeline: the program compiled to
+    /// native code (default) or switch-sim's reference interpreter.
+    pub engine: Engine,
 }
 
 impl Default for DeviceOptions {
     fn default() -> Self {
-        DeviceOptions { device_id: 1, cpu_port: None, include_dir: None }
+        DeviceOptions { device_id: 1, cpu_port: None, include_dir: None, engine: Engine::Fast }
     }
 }
 
@@ -177,8 +180,18 @@ impl Device {
         Ok(())
     }
 
+    /// The switch for a pipeline, on the configured engine (the
+    /// interpreter, with a warning, when the fast engine refuses it).
+    fn new_switch(&self, p: &Pipeline) -> Switch {
+        let mut sw = Switch::new(p.program.clone());
+        if let Err(e) = sw.set_engine(self.opts.engine) {
+            tracing::warn!("pipeline runs on the interpreter: the fast engine refused it: {e}");
+        }
+        sw
+    }
+
     fn commit(&mut self, p: Pipeline) {
-        let switch = Switch::new(p.program.clone());
+        let switch = self.new_switch(&p);
         self.digests.clear();
         self.idle_notified.clear();
         self.sweep_cursor.clear();
@@ -235,7 +248,7 @@ impl Device {
             self.commit(p);
             return Ok(());
         };
-        let mut sw = Switch::new(p.program.clone());
+        let mut sw = self.new_switch(&p);
         let oprog = old.switch.program();
         for (ti, t) in oprog.tables.iter().enumerate() {
             let Some(nti) = p.program.tables.iter().position(|x| x.name == t.name) else { continue };

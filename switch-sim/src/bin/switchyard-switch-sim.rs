@@ -17,7 +17,7 @@ use switchyard_switch_sim::entries::EntriesFile;
 use switchyard_switch_sim::forward::{self, Datapath, OutBatch};
 use switchyard_switch_sim::ports::AfPacketPort;
 use switchyard_switch_sim::vectors::VectorFile;
-use switchyard_switch_sim::Switch;
+use switchyard_switch_sim::{Engine, Switch};
 
 #[derive(Parser)]
 #[command(about = "Software switch executing a P4_16 v1model program")]
@@ -55,6 +55,10 @@ struct Args {
     /// drops) on stderr every this many seconds (0: only at exit).
     #[arg(long, default_value_t = 0)]
     stats_interval: u64,
+    /// The engine running the program: `fast` (compiled to native code at
+    /// load) or `interp` (the reference interpreter).
+    #[arg(long, default_value = "fast")]
+    engine: Engine,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -118,7 +122,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(v) = &a.replay {
         let text = std::fs::read_to_string(v).with_context(|| format!("{}", v.display()))?;
         let file: VectorFile = serde_json::from_str(&text).with_context(|| format!("{}", v.display()))?;
-        let fails = switchyard_switch_sim::vectors::run(&a.root, &file).map_err(anyhow::Error::msg)?;
+        let fails = switchyard_switch_sim::vectors::run_on(&a.root, &file, a.engine).map_err(anyhow::Error::msg)?;
         for f in &fails {
             eprintln!("FAIL {f}");
         }
@@ -144,6 +148,9 @@ fn main() -> anyhow::Result<()> {
     if a.strict && !sw.warnings().is_empty() {
         bail!("{} refused under --strict ({} warning(s) above)", p4.display(), sw.warnings().len());
     }
+    if let Err(e) = sw.set_engine(a.engine) {
+        eprintln!("warning: the fast engine refused the program, running the interpreter: {e}");
+    }
     if let Some(path) = &a.entries {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
@@ -165,11 +172,12 @@ fn main() -> anyhow::Result<()> {
         ports.push(AfPacketPort::open(n, iface).with_context(|| format!("opening {iface}"))?);
     }
     eprintln!(
-        "switch-sim: {} loaded: {} tables, {} ports{}",
+        "switch-sim: {} loaded: {} tables, {} ports{}, {} engine",
         p4.display(),
         sw.program().tables.len(),
         ports.len(),
-        a.cpu_port.map(|c| format!(", cpu port {c}")).unwrap_or_default()
+        a.cpu_port.map(|c| format!(", cpu port {c}")).unwrap_or_default(),
+        sw.engine()
     );
     if a.check {
         return Ok(());

@@ -18,6 +18,7 @@ use clap::Parser;
 use switchyard_p4rt_server::{dataplane, Device, DeviceOptions, Server};
 use switchyard_switch_sim::entries::EntriesFile;
 use switchyard_switch_sim::ports::AfPacketPort;
+use switchyard_switch_sim::Engine;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
@@ -49,6 +50,10 @@ struct Args {
     /// drops) on stderr every this many seconds (0: only at exit).
     #[arg(long, default_value_t = 0)]
     stats_interval: u64,
+    /// The engine running the pipeline: `fast` (the program compiled to
+    /// native code at load) or `interp` (the reference interpreter).
+    #[arg(long, default_value = "fast")]
+    engine: Engine,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -83,7 +88,8 @@ fn preload(device: &mut Device, a: &Args) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     let a = Args::parse();
-    let mut device = Device::new(DeviceOptions { device_id: a.device_id, cpu_port: a.cpu_port, include_dir: a.include_dir.clone() });
+    let mut device =
+        Device::new(DeviceOptions { device_id: a.device_id, cpu_port: a.cpu_port, include_dir: a.include_dir.clone(), engine: a.engine });
     preload(&mut device, &a)?;
     let mut ports = Vec::new();
     for (n, iface) in &a.ports {
