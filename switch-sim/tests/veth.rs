@@ -89,7 +89,8 @@ fn forwards_between_veths() {
    "params": {"port": 2, "src_mac": "02:00:00:00:01:01", "dst_mac": "02:00:00:00:00:55"}},
   {"table": "vip", "match": {"vip_addr": "198.18.100.1", "vip_port": 80}, "action": "set_vip", "params": {"vip_id": 1}},
   {"table": "cookie_secrets", "default": true, "action": "set_cookie_secrets",
-   "params": {"cur_k0": 1, "cur_k1": 2, "cur_gen": 0, "prev_k0": 0, "prev_k1": 0}}
+   "params": {"cur_k0": 1, "cur_k1": 2, "cur_gen": 0, "prev_k0": 0, "prev_k1": 0}},
+  {"table": "frontend_count", "default": true, "action": "set_frontend_count", "params": {"count": 1}}
 ]}"#,
     )
     .unwrap();
@@ -115,7 +116,8 @@ fn forwards_between_veths() {
     let ipk = Ipv4Packet::new_checked(&got[14..]).unwrap();
     assert_eq!(ipk.ttl(), 63);
     assert!(ipk.verify_checksum());
-    // SYN to the VIP: the SYN-ACK comes back out of the same port.
+    // SYN to the VIP (a front-end is declared live, so it is answered, not
+    // refused): the SYN-ACK comes back out of the same port.
     let mut a0r = AfPacketPort::open(1, "a0").unwrap();
     let syn = frame(Ipv4Addr::new(198, 18, 100, 1), 80, SYN, &[TcpOption::Mss(1460)]);
     let a0s = AfPacketPort::open(1, "a0").unwrap();

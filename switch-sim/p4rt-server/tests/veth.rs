@@ -201,6 +201,8 @@ fn serves_p4runtime_and_forwards_between_veths() {
                 sy::insert(t.backend(3, BACKEND, 8080).unwrap()),
                 sy::insert(t.backend_address(BACKEND, 8080, 1, 3, VIP, 80).unwrap()),
                 sy::modify(t.cookie_secrets(CookieSecret { k0: 1, k1: 2, generation: 0 }, CookieSecret { k0: 0, k1: 0, generation: 1 }).unwrap()),
+                // A front-end is declared live: with 0 the SYN would be refused (RST).
+                sy::modify(t.frontend_count(1).unwrap()),
             ];
             c.write(service, Atomicity::ContinueOnError).await.expect("service tables");
             (c, t)
