@@ -104,6 +104,8 @@ fn start_switch(defines: &[(&str, &str)], with_program: bool) -> TestSwitch {
             let routes = vec![
                 sy::insert(tables.route("198.18.0.0".parse().unwrap(), 24, 1, mac, mac).unwrap()),
                 sy::insert(tables.route("198.18.8.0".parse().unwrap(), 21, 2, mac, mac).unwrap()),
+                // A front-end is live: with frontend_count 0 SYNs are refused (RST).
+                sy::modify(tables.frontend_count(1).unwrap()),
             ];
             c.write(routes, Atomicity::ContinueOnError).await.expect("operator routes");
             c
@@ -218,7 +220,8 @@ fn csum(data: &[u8]) -> u16 {
     !(s as u16)
 }
 
-/// Ethernet + IPv4 (valid header checksum) + TCP (seq 1000, ack 2000) + payload.
+/// Ethernet + IPv4 + TCP (seq 1000, ack 2000) + payload, both checksums
+/// valid (the switch verifies a SYN's before it answers it).
 fn tcp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = vec![0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb, 0x08, 0x00];
     let total = (40 + payload.len()) as u16;
@@ -234,6 +237,14 @@ fn tcp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, pa
     f.extend_from_slice(&2000u32.to_be_bytes());
     f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
     f.extend_from_slice(payload);
+    let mut pseudo = Vec::with_capacity(12 + f.len() - 34);
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&[0, 6]);
+    pseudo.extend_from_slice(&((f.len() - 34) as u16).to_be_bytes());
+    pseudo.extend_from_slice(&f[34..]);
+    let c = csum(&pseudo);
+    f[50..52].copy_from_slice(&c.to_be_bytes());
     f
 }
 
