@@ -16,17 +16,11 @@ pub fn crc16(data: &[u8]) -> u16 {
     crc
 }
 
-/// Ones'-complement sum, complemented (the Internet checksum).
+/// Ones'-complement sum, complemented (the Internet checksum); an odd
+/// trailing byte is padded with zero. The wire crate's sum adds 32-bit
+/// words, which folds to the same 16-bit sum in a quarter of the steps.
 pub fn csum16(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) << 8 };
-        s += u32::from(w);
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
+    switchyard_wire::checksum::finish(switchyard_wire::checksum::sum(data))
 }
 
 pub fn xor16(data: &[u8]) -> u16 {
@@ -59,5 +53,17 @@ mod tests {
         assert_eq!(compute(HashAlgo::Identity, &[1, 2, 3]), 0x010203);
         // RFC 1071 example words 0001 f203 f4f5 f6f7 sum to ddf2.
         assert_eq!(csum16(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), !0xddf2);
+        // Odd length: the last byte is the high byte of a zero-padded word.
+        assert_eq!(csum16(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7, 0x01]), !0xdef2);
+        // 16-bit word by word, the definition, on a longer input.
+        let data: Vec<u8> = (0..75u32).map(|i| (i * 37 + 11) as u8).collect();
+        let mut s = 0u32;
+        for c in data.chunks(2) {
+            s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        assert_eq!(csum16(&data), !(s as u16));
     }
 }

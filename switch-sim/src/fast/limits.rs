@@ -22,5 +22,9 @@ pub const WRITE_SLACK: usize = 8;
 /// longer copy is the interpreter's `copy_within`.
 pub const INLINE_COPY_SLOTS: u32 = 64;
 
+/// Slots of a header stack shifted (`push_front`/`pop_front`) with
+/// inline loads and stores; a larger stack is shifted by the interpreter.
+pub const INLINE_STACK_SLOTS: u32 = 512;
+
 /// Parser state visits per packet, the interpreter's bound.
 pub const MAX_PARSER_STEPS: usize = crate::exec::MAX_PARSER_STEPS;

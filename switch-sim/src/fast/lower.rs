@@ -17,7 +17,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
 
 use super::helpers::{self, Helper, FLOW_EXIT, FLOW_NEXT};
-use super::limits::{INLINE_COPY_SLOTS, MAX_KEYS, MAX_PARSER_STEPS, SCRATCH_BYTES};
+use super::limits::{INLINE_COPY_SLOTS, INLINE_STACK_SLOTS, MAX_KEYS, MAX_PARSER_STEPS, SCRATCH_BYTES};
 use super::Ctx;
 use crate::exec::{Packet, DROP_PORT};
 use crate::ir::*;
@@ -178,6 +178,21 @@ fn has_look(e: &Ex) -> bool {
     }
 }
 
+/// A `lookahead` whose evaluation depends on other values (right of `&&`
+/// or `||`, a branch of `?:`) or wider than one load: such an expression
+/// goes to the interpreter, which evaluates it lazily. Any other lookahead
+/// is compiled (it is always evaluated, as in the interpreter).
+fn look_guarded(e: &Ex) -> bool {
+    match e {
+        Ex::Look(w) => *w > 64,
+        Ex::Bin(BinOp::LAnd | BinOp::LOr, a, b, _) => look_guarded(a) || has_look(b),
+        Ex::Cond(c, a, b) => look_guarded(c) || has_look(a) || has_look(b),
+        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) => look_guarded(a),
+        Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => look_guarded(a) || look_guarded(b),
+        Ex::K(_) | Ex::S(_) | Ex::BinSK(..) | Ex::BinSS(..) => false,
+    }
+}
+
 /// Statements the compiled code runs itself and that cannot raise a
 /// parser error (no pending check after them in a parser state).
 fn never_pends(s: &St) -> bool {
@@ -268,12 +283,39 @@ impl Lower<'_, '_> {
     // ---- expressions ------------------------------------------------
 
     fn ev(&mut self, e: &Ex) -> Value {
-        if has_look(e) {
-            // `lookahead` reads past the cursor and may raise an error:
-            // the interpreter's code, for the whole expression.
+        if look_guarded(e) {
+            // The interpreter's code, for the whole expression.
             return self.call_k(helpers::eval, e as *const Ex as u64, 0);
         }
         self.pure(e)
+    }
+
+    /// `lookahead<bit<w>>()`: the bits at the cursor, or 0 and
+    /// PacketTooShort raised when the frame is shorter.
+    fn look(&mut self, w: u32) -> Value {
+        let (p, cur_off) = self.pkt_field(offset_of!(Packet, cursor));
+        let cur = self.b.ins().load(I64, MemFlagsData::trusted(), p, cur_off);
+        let len = self.ctx_load(offset_of!(Ctx, data_len));
+        let curb = self.b.ins().ishl_imm_s(cur, 3);
+        let need = self.b.ins().iadd_imm_s(curb, i64::from(w));
+        let lenb = self.b.ins().ishl_imm_s(len, 3);
+        let short = self.b.ins().icmp(IntCC::UnsignedGreaterThan, need, lenb);
+        let (fail, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(short, fail, &[], cont, &[]);
+        self.b.switch_to_block(fail);
+        let code = self.k(self.err("PacketTooShort"));
+        self.b.ins().store(MemFlagsData::trusted(), code, p, offset_of!(Packet, pending) as i32);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+        // The cursor never passes the end: the 8-byte load stays in the
+        // frame copy's slack.
+        let data = self.ctx_load(offset_of!(Ctx, data));
+        let at = self.b.ins().iadd(data, cur);
+        let v = self.b.ins().load(I64, unaligned(), at, 0);
+        let v = self.b.ins().bswap(v);
+        let v = if w < 64 { self.b.ins().ushr_imm_s(v, i64::from(64 - w)) } else { v };
+        let zero = self.k(0);
+        self.b.ins().select(short, zero, v)
     }
 
     fn pure(&mut self, e: &Ex) -> Value {
@@ -331,7 +373,7 @@ impl Lower<'_, '_> {
                 let x = self.pure(a);
                 self.and_k(x, *m)
             }
-            Ex::Look(_) => unreachable!("lookahead goes to the interpreter (ev)"),
+            Ex::Look(w) => self.look(*w),
         }
     }
 
@@ -426,7 +468,7 @@ impl Lower<'_, '_> {
     /// Lowers one statement; true when it always jumps away.
     fn stmt(&mut self, s: &St, t: Targets) -> bool {
         match s {
-            St::Set(d, e) if !has_look(e) => {
+            St::Set(d, e) if !look_guarded(e) => {
                 let v = self.pure(e);
                 self.store(*d, v);
             }
@@ -438,7 +480,7 @@ impl Lower<'_, '_> {
                 let v = self.k(*k);
                 self.store(*d, v);
             }
-            St::SetSlice(slot, lo, m, e) if !has_look(e) => {
+            St::SetSlice(slot, lo, m, e) if !look_guarded(e) => {
                 let v = self.pure(e);
                 let v = self.and_k(v, *m);
                 let old = self.load(*slot);
@@ -447,13 +489,9 @@ impl Lower<'_, '_> {
                 let new = self.b.ins().bor(keep, v);
                 self.store(*slot, new);
             }
-            St::Copy { dst, src, n } if *n <= INLINE_COPY_SLOTS => {
-                // All loads first: the ranges may overlap (copy_within).
-                let vals: Vec<Value> = (0..*n).map(|i| self.load(src + i)).collect();
-                for (i, v) in vals.into_iter().enumerate() {
-                    self.store(dst + i as u32, v);
-                }
-            }
+            St::Copy { dst, src, n } if *n <= INLINE_COPY_SLOTS => self.copy(*dst, *src, *n),
+            St::PopFront(sr, n) if sr.size * sr.stride <= INLINE_STACK_SLOTS => self.pop_front(sr, *n),
+            St::PushFront(sr, n) if sr.size * sr.stride <= INLINE_STACK_SLOTS => self.push_front(sr, *n),
             St::Clear { dst, n } if *n <= INLINE_COPY_SLOTS => {
                 let z = self.k(0);
                 for i in 0..*n {
@@ -491,7 +529,7 @@ impl Lower<'_, '_> {
                 self.b.switch_to_block(join);
             }
             St::Call(c) => self.call_action(c, t),
-            St::Verify(c, code) if !has_look(c) => {
+            St::Verify(c, code) if !look_guarded(c) => {
                 let c = self.pure(c);
                 let (fail, cont) = (self.b.create_block(), self.b.create_block());
                 self.b.ins().brif(c, cont, &[], fail, &[]);
@@ -516,12 +554,12 @@ impl Lower<'_, '_> {
                 let v = self.k(DROP_PORT);
                 self.store(self.prog.std.egress_spec, v);
             }
-            St::Count(c, idx) if !has_look(idx) => {
+            St::Count(c, idx) if !look_guarded(idx) => {
                 let i = self.pure(idx);
                 let c = self.k(*c as u64);
                 self.call(helpers::count, c, i);
             }
-            St::Checksum(cs) if !has_look(&cs.cond) && self.serializable(&cs.data) => {
+            St::Checksum(cs) if !look_guarded(&cs.cond) && self.serializable(&cs.data) => {
                 let c = self.pure(&cs.cond);
                 let (yes, cont) = (self.b.create_block(), self.b.create_block());
                 self.b.ins().brif(c, yes, &[], cont, &[]);
@@ -531,7 +569,7 @@ impl Lower<'_, '_> {
                 self.b.ins().jump(cont, &[]);
                 self.b.switch_to_block(cont);
             }
-            St::Hash(h) if !has_look(&h.base) && !has_look(&h.max) && self.serializable(&h.data) => {
+            St::Hash(h) if !look_guarded(&h.base) && !look_guarded(&h.max) && self.serializable(&h.data) => {
                 let len = self.serialize(&h.data);
                 let hv = self.call_k(helpers::hash, helpers::algo_code(h.algo), len);
                 let base = self.pure(&h.base);
@@ -684,7 +722,9 @@ impl Lower<'_, '_> {
 
     fn serializable(&self, list: &FieldList) -> bool {
         let bits: u64 = list.iter().map(|(_, w)| u64::from(*w)).sum();
-        bits.div_ceil(8) as usize <= SCRATCH_BYTES && runs(list.iter().map(|(_, w)| ((), *w))).is_some()
+        bits.div_ceil(8) as usize <= SCRATCH_BYTES
+            && list.iter().all(|(e, _)| !look_guarded(e))
+            && runs(list.iter().map(|(_, w)| ((), *w))).is_some()
     }
 
     /// Serializes a field list into `ctx.scratch` as `exec::write_bits`
@@ -765,6 +805,39 @@ impl Lower<'_, '_> {
     /// `exec::extract_at` for a header at a parser state's top level
     /// (where no error is pending): bounds check, one load per field.
     fn extract(&mut self, h: &HeaderRef) {
+        let slots = self.slots;
+        self.extract_into(h, slots, 0, |_| {});
+    }
+
+    /// `extract(stack.next)`: StackOutOfBounds past the last element, else
+    /// the element at nextIndex, and nextIndex + 1 once it is extracted.
+    fn extract_next(&mut self, sr: &StackRef) {
+        let idx = self.load(sr.next);
+        let over = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, idx, i64::from(sr.size));
+        let (oob, inb, cont) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(over, oob, &[], inb, &[]);
+        self.b.switch_to_block(oob);
+        let (p, off) = self.pkt_field(offset_of!(Packet, pending));
+        let code = self.k(self.err("StackOutOfBounds"));
+        self.b.ins().store(MemFlagsData::trusted(), code, p, off);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(inb);
+        let shift = self.b.ins().imul_imm_s(idx, i64::from(sr.stride) * 8);
+        let base = self.b.ins().iadd(self.slots, shift);
+        // The last element's slots bound every element's.
+        let last = (sr.size.max(1) - 1) * sr.stride;
+        self.extract_into(&sr.first, base, last, |l| {
+            let n = l.b.ins().iadd_imm_s(idx, 1);
+            l.store(sr.next, n);
+        });
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Extracts `h` into the slots at `base` (the slot array, or a stack
+    /// element's place in it, at most `reach` slots further), then runs
+    /// `done` when it succeeded.
+    fn extract_into(&mut self, h: &HeaderRef, base: Value, reach: u32, done: impl FnOnce(&mut Self)) {
         let bytes = i64::from(h.bits / 8);
         let (p, cur_off) = self.pkt_field(offset_of!(Packet, cursor));
         let cur = self.b.ins().load(I64, MemFlagsData::trusted(), p, cur_off);
@@ -779,21 +852,73 @@ impl Lower<'_, '_> {
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(ok);
         let data = self.ctx_load(offset_of!(Ctx, data));
-        let base = self.b.ins().iadd(data, cur);
+        let at = self.b.ins().iadd(data, cur);
         let mut bit = 0u32;
         for f in &h.fields {
-            let w = self.b.ins().load(I64, unaligned(), base, (bit / 8) as i32);
+            let w = self.b.ins().load(I64, unaligned(), at, (bit / 8) as i32);
             let w = self.b.ins().bswap(w);
             let w = if bit % 8 > 0 { self.b.ins().ishl_imm_s(w, i64::from(bit % 8)) } else { w };
             let v = if f.width < 64 { self.b.ins().ushr_imm_s(w, i64::from(64 - f.width)) } else { w };
-            self.store(f.slot, v);
+            self.off(f.slot + reach);
+            let o = self.off(f.slot);
+            self.b.ins().store(MemFlagsData::trusted(), v, base, o);
             bit += f.width;
         }
         let one = self.k(1);
-        self.store(h.valid, one);
+        self.off(h.valid + reach);
+        let o = self.off(h.valid);
+        self.b.ins().store(MemFlagsData::trusted(), one, base, o);
         self.b.ins().store(MemFlagsData::trusted(), need, p, cur_off);
+        done(self);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
+    }
+
+    /// `stack.pop_front(n)` as `exec` does it: elements move down by n,
+    /// the last n become invalid, nextIndex drops by n (not below 0).
+    fn pop_front(&mut self, sr: &StackRef, n: u32) {
+        let (size, stride, base) = (sr.size, sr.stride, sr.first.valid);
+        for i in 0..size {
+            if i + n < size {
+                self.copy(base + i * stride, base + (i + n) * stride, stride);
+            } else {
+                let z = self.k(0);
+                self.store(base + i * stride, z);
+            }
+        }
+        let next = self.load(sr.next);
+        let low = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, next, i64::from(n));
+        let d = self.b.ins().iadd_imm_s(next, -i64::from(n));
+        let z = self.k(0);
+        let v = self.b.ins().select(low, z, d);
+        self.store(sr.next, v);
+    }
+
+    /// `stack.push_front(n)`: elements move up by n, the first n become
+    /// invalid, nextIndex grows by n (not past the size).
+    fn push_front(&mut self, sr: &StackRef, n: u32) {
+        let (size, stride, base) = (sr.size, sr.stride, sr.first.valid);
+        for i in (0..size.saturating_sub(n)).rev() {
+            self.copy(base + (i + n) * stride, base + i * stride, stride);
+        }
+        for i in 0..n.min(size) {
+            let z = self.k(0);
+            self.store(base + i * stride, z);
+        }
+        let next = self.load(sr.next);
+        let up = self.b.ins().iadd_imm_s(next, i64::from(n));
+        let max = self.k(u64::from(size));
+        let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, up, max);
+        let v = self.b.ins().select(over, max, up);
+        self.store(sr.next, v);
+    }
+
+    /// `n` slots from `src` to `dst`, all loads first (copy_within).
+    fn copy(&mut self, dst: Slot, src: Slot, n: u32) {
+        let vals: Vec<Value> = (0..n).map(|i| self.load(src + i)).collect();
+        for (i, v) in vals.into_iter().enumerate() {
+            self.store(dst + i as u32, v);
+        }
     }
 
     fn extractable(h: &HeaderRef) -> bool {
@@ -838,6 +963,7 @@ impl Lower<'_, '_> {
             for s in &def.body {
                 match s {
                     St::Extract(h) if Self::extractable(h) => self.extract(h),
+                    St::ExtractNext(sr) if Self::extractable(&sr.first) => self.extract_next(sr),
                     _ => {
                         // return/exit in a parser state: the interpreter
                         // goes on with the next statement.

@@ -60,8 +60,9 @@ impl std::fmt::Display for Engine {
 #[repr(C)]
 pub(crate) struct Ctx {
     pub slots: *mut u64,
-    /// The frame followed by `limits::READ_SLACK` zero bytes, so a field
-    /// is read with one 8-byte load wherever it sits.
+    /// `Packet::data`, the frame, followed in its capacity by
+    /// `limits::READ_SLACK` zero bytes, so a field is read with one 8-byte
+    /// load wherever it sits.
     pub data: *const u8,
     pub data_len: u64,
     pub pkt: *mut Packet,
@@ -114,7 +115,6 @@ pub struct FastEngine {
     /// Most bytes the program's emits can write for one packet.
     max_out: usize,
     ctx: Box<Ctx>,
-    frame: Vec<u8>,
     _code: Code,
 }
 
@@ -163,7 +163,6 @@ impl FastEngine {
             deparser,
             max_out: c.max_out,
             ctx,
-            frame: Vec::with_capacity(2048),
             _code: Code(Some(c.module)),
         })
     }
@@ -180,9 +179,11 @@ impl FastEngine {
         p.truncate = None;
         p.out.clear();
         p.out.reserve(self.max_out + limits::WRITE_SLACK);
-        self.frame.clear();
-        self.frame.extend_from_slice(frame);
-        self.frame.extend_from_slice(&[0; limits::READ_SLACK]);
+        // The slack after the frame, zeroed: initialized bytes past len.
+        p.data.reserve(limits::READ_SLACK);
+        for b in &mut p.data.spare_capacity_mut()[..limits::READ_SLACK] {
+            b.write(0);
+        }
         p.slots[sd.ingress_port as usize] = u64::from(port);
         p.slots[sd.packet_length as usize] = frame.len() as u64;
         if let Some(ts) = sd.ingress_ts {
@@ -190,7 +191,7 @@ impl FastEngine {
         }
         let c: &mut Ctx = &mut self.ctx;
         c.slots = p.slots.as_mut_ptr();
-        c.data = self.frame.as_ptr();
+        c.data = p.data.as_ptr();
         c.data_len = frame.len() as u64;
         c.out = p.out.as_mut_ptr();
         c.out_len = 0;
