@@ -59,6 +59,10 @@ fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let mut sw = Switch::load(&a.p4, &[])?;
     sw.set_engine(a.engine).map_err(|e| anyhow::anyhow!("engine {}: {e}", a.engine))?;
+    // What a load or a pipeline push spends compiling for the fast engine.
+    let t = Instant::now();
+    switchyard_switch_sim::fast::FastEngine::compile(std::sync::Arc::new(sw.program().clone())).map_err(anyhow::Error::msg)?;
+    println!("fast engine: {} compiled to native code in {:.1} ms", a.p4.display(), t.elapsed().as_secs_f64() * 1e3);
     let syn_path = match a.path.as_str() {
         "offloaded" => false,
         "syn" => true,
