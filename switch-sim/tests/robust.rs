@@ -38,6 +38,10 @@ fn random_and_mutated_frames_never_panic() {
     syn.extend_from_slice(&[2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 1, 0]);
     let c = switchyard_wire::checksum::finish(switchyard_wire::checksum::sum(&syn[14..34]));
     syn[24..26].copy_from_slice(&c.to_be_bytes());
+    // The switch answers only SYNs whose TCP checksum is right.
+    let ph = switchyard_wire::checksum::pseudo_header_v4([198, 18, 0, 2].into(), [198, 18, 100, 1].into(), 6, 32);
+    let c = switchyard_wire::checksum::finish(switchyard_wire::checksum::add(ph, switchyard_wire::checksum::sum(&syn[34..])));
+    syn[50..52].copy_from_slice(&c.to_be_bytes());
     assert_eq!(sw.process(1, &syn).map(|(p, _)| p), Some(1), "the seed SYN is answered");
     let mut rng = Rng(0x5eed);
     let mut forwarded = 0;
