@@ -25,12 +25,27 @@ pub struct RequestHead<'a> {
     /// Bytes of the head including the blank line.
     pub head_len: usize,
     pub body: BodyLength,
+    /// HTTP/1.x minor version (0 or 1).
+    pub version: u8,
 }
 
 impl<'a> RequestHead<'a> {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+    }
+
+    /// The client sends no further request on this connection (RFC 9112
+    /// 9.3): HTTP/1.1 with `Connection: close`, or HTTP/1.0 without
+    /// `Connection: keep-alive`.
+    pub fn last_on_connection(&self) -> bool {
+        let has = |token: &[u8]| {
+            self.headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+                .any(|h| h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token)))
+        };
+        if self.version == 0 { !has(b"keep-alive") } else { has(b"close") }
     }
 
     /// A cookie's value from the Cookie header(s).
@@ -147,7 +162,7 @@ pub fn parse_head<'a>(buf: &'a [u8], storage: &'a mut [httparse::Header<'a>]) ->
         return Err(HttpError::Malformed("HTTP/1.1 request without Host"));
     }
     let body = if chunked { BodyLength::Chunked } else { BodyLength::Fixed(content_length.unwrap_or(0)) };
-    Ok(HeadStatus::Complete(RequestHead { method, path, host, headers, head_len, body }))
+    Ok(HeadStatus::Complete(RequestHead { method, path, host, headers, head_len, body, version: req.version.unwrap_or(1) }))
 }
 
 /// RFC 9110 8.6: `1*DIGIT`. Rust's integer parsing also takes a sign

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod limits;
 pub mod http;
+pub mod response;
 pub mod maglev;
 pub mod pool;
 pub mod route;

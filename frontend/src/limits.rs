@@ -63,6 +63,20 @@ pub const DEFAULT_IDLE_MS: u64 = 300_000;
 /// the backend's persist timer first probes the zero window: the release
 /// comes first.
 pub const HOLD_TIMEOUT_MS: u64 = 50;
+/// Default of `[frontend] carry_responses_up_to`: a last-request
+/// connection (`Connection: close`, HTTP/1.0) whose response head says at
+/// most this many bytes is carried by the front-end and never offloaded.
+/// Offloading costs one install, two teardown digests and one delete on
+/// the control channel (plus the switch's own work for each), about 45 us
+/// of front-end CPU per connection measured (docs/FRONTEND.md); carrying
+/// 16 KiB costs about a dozen more frames (11 data segments and the ACKs).
+pub const DEFAULT_CARRY_RESPONSES_UP_TO: u32 = 16 * 1024;
+/// The window the engine advertises to the backend of a last-request
+/// connection until the response head is seen: room for the head (and a
+/// small body) so the decision needs no extra round trip, while a large
+/// response sends at most this much through the front-end before its
+/// install holds it.
+pub const PEEK_WINDOW_BYTES: u32 = 4 * 1024;
 /// After `Installed`, the front-end keeps a tombstone this long so packets
 /// already in flight are still forwarded correctly.
 pub const OFFLOADED_GRACE_MS: u64 = 5_000;

@@ -1106,3 +1106,117 @@ fn fresh_cookie_on_an_offloaded_tombstone_is_a_new_connection() {
     assert!(tx.iter().any(|t| t.flags == SYN && t.seq == isn && t.ack == s2), "replayed SYN of the new connection: {tx:?}");
     assert_eq!(w.e.counters().forwarded_to_backend, 0);
 }
+
+/// `CONF` with the hold on and `carry_responses_up_to` set.
+fn conf_carry(bytes: u32) -> Config {
+    let extra = format!("flow_table_capacity = 4\nhold_until_offloaded = true\ncarry_responses_up_to = {bytes}");
+    config::parse(&CONF.replace("flow_table_capacity = 4", &extra), "t").unwrap()
+}
+
+fn response(head_len_body: usize, first: usize) -> Vec<u8> {
+    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {head_len_body}\r\n\r\n").into_bytes();
+    r.resize(first, b'x');
+    r
+}
+
+/// A last-request connection (`Connection: close`, HTTP/1.0) is carried by
+/// the front-end when its response head announces a small response, and
+/// offloaded (held) otherwise; a keep-alive request is offloaded as soon as
+/// the backend has the request.
+#[test]
+fn last_request_small_responses_are_carried_large_ones_offloaded() {
+    const CLOSE: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n";
+    const HTTP10: &[u8] = b"GET /index.html HTTP/1.0\r\nHost: example.test\r\n\r\n";
+    const KEEP10: &[u8] = b"GET /index.html HTTP/1.0\r\nHost: example.test\r\nConnection: keep-alive\r\n\r\n";
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        /// Carried; with a window update to the backend (response > peek window).
+        Carried { window_update: bool },
+        /// Install at the first response segment, hold until it is in.
+        OffloadedAtResponse,
+        /// Install when the backend ACKs the request (no peek).
+        OffloadedAtRequest,
+    }
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\nxx".to_vec();
+    let cases: Vec<(&str, u32, &[u8], Vec<u8>, Want)> = vec![
+        ("close, 1 KB response in one segment", 16384, CLOSE, response(1024, 1024 + 41), Want::Carried { window_update: false }),
+        ("HTTP/1.0, 10 KB response: window opened for the rest", 16384, HTTP10, response(10240, 1400), Want::Carried { window_update: true }),
+        ("close, exactly the limit", 16384, CLOSE, response(16384 - 42, 1400), Want::Carried { window_update: true }),
+        ("close, one byte over the limit", 16384, CLOSE, response(16384 - 41, 1400), Want::OffloadedAtResponse),
+        ("close, 10 MB response", 16384, CLOSE, response(10 << 20, 1400), Want::OffloadedAtResponse),
+        ("close, chunked (length unknown)", 16384, CLOSE, chunked, Want::OffloadedAtResponse),
+        ("close, carrying off", 0, CLOSE, response(1024, 1065), Want::OffloadedAtRequest),
+        ("keep-alive HTTP/1.1", 16384, REQ, response(1024, 1065), Want::OffloadedAtRequest),
+        ("HTTP/1.0 keep-alive", 16384, KEEP10, response(1024, 1065), Want::OffloadedAtRequest),
+    ];
+    for (what, carry, req, resp, want) in cases {
+        let mut w = Walk::with(Engine::new(&conf_carry(carry)), VIP, 40000);
+        w.client(0, ACK, b"", 0);
+        w.client(0, ACK | PSH, req, 1);
+        w.take();
+        let s = w.s;
+        w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", 2);
+        let (tx, _) = w.take();
+        let peek = want != Want::OffloadedAtRequest;
+        // The peek window: 4 KiB in the client's scale (7): 32.
+        assert!(tx.iter().all(|t| t.window == if peek { 32 } else { 0 }), "{what}: request window {tx:?}");
+        let rl = req.len() as u32;
+        w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK, b"", 3);
+        let (tx, off) = w.take();
+        assert!(tx.is_empty(), "{what}: {tx:?}");
+        if !peek {
+            assert_eq!(off.len(), 1, "{what}: install once the request is in");
+            continue;
+        }
+        assert!(off.is_empty(), "{what}: no install before the response head: {off:?}");
+        let (v, f) = w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | PSH, &resp, 4);
+        assert_eq!(v, Verdict::Forward, "{what}");
+        let t = read(&f);
+        assert_eq!((t.src, t.dst, t.payload.len()), (VIP, CIP, resp.len()), "{what}: response forwarded to the client");
+        let (tx, off) = w.take();
+        let client_ack = w.client(rl, ACK, b"", 5);
+        match want {
+            Want::Carried { window_update } => {
+                assert!(off.is_empty(), "{what}: never offloaded: {off:?}");
+                assert_eq!(w.flow().offload, OffloadStatus::Declined, "{what}");
+                assert_eq!(tx.len(), usize::from(window_update), "{what}: {tx:?}");
+                if window_update {
+                    assert_eq!((tx[0].dst, tx[0].flags, tx[0].window), (WEB, ACK, 502), "{what}");
+                }
+                assert_eq!(read(&client_ack.1).window, 502, "{what}: the client's own window from now on");
+                assert_eq!(w.e.counters().responses_carried, 1, "{what}");
+            }
+            _ => {
+                assert_eq!(off, vec![OffloadRequest::Install { key: w.key(), backend: 0, mode: config::OffloadMode::Connection }], "{what}");
+                assert!(tx.is_empty(), "{what}: held, no window update yet: {tx:?}");
+                assert_eq!(w.flow().hold, Hold::Until, "{what}");
+                assert_eq!(read(&client_ack.1).window, 0, "{what}: held");
+                w.e.on_offload(OffloadEvent::Installed { key: w.key(), backend: 0 }, 6, &mut w.out);
+                expect_window_update(&mut w, rl);
+                assert_eq!(w.e.counters().responses_carried, 0, "{what}");
+            }
+        }
+    }
+}
+
+/// A carried flow closes on the front-end and leaves nothing on the
+/// switch: no install, no delete, ever.
+#[test]
+fn carried_flow_closes_without_switch_writes() {
+    const CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n";
+    let mut w = Walk::with(Engine::new(&conf_carry(16384)), VIP, 40000);
+    w.splice(CLOSE, WEB);
+    let rl = CLOSE.len() as u32;
+    let s = w.s;
+    let resp = response(10, 51);
+    w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | PSH | FIN, &resp, 3);
+    assert_eq!(w.client(rl, ACK, b"", 4).0, Verdict::Forward);
+    assert_eq!(w.client(rl, ACK | FIN, b"", 5).0, Verdict::Forward);
+    assert_eq!(w.flow().state, SpliceState::Closing { backend: 0 });
+    w.backend(WEB, s.wrapping_add(2 + 51), C_ISN.wrapping_add(2 + rl), ACK, b"", 6);
+    w.e.on_timer(6 + 2000, &mut w.out);
+    assert_eq!(w.e.flow_count(), 0);
+    let (_, off) = w.take();
+    assert!(off.is_empty(), "{off:?}");
+    assert_eq!((w.e.counters().offload_requested, w.e.counters().responses_carried, w.e.counters().flows_closed), (0, 1, 1));
+}

@@ -33,6 +33,10 @@ pub struct FrontendSettings {
     /// Hold a flow's response (zero window to the backend) until its switch
     /// entry is in: see docs/FRONTEND.md, "Holding the response".
     pub hold_until_offloaded: bool,
+    /// Last-request connections whose response is at most this many bytes
+    /// stay on the front-end, never offloaded (0: offload every flow): see
+    /// docs/FRONTEND.md, "Small responses".
+    pub carry_responses_up_to: u32,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -36,6 +36,12 @@ pub struct FrontendSection {
     /// docs/FRONTEND.md step 7a.
     #[serde(default)]
     pub hold_until_offloaded: bool,
+    #[serde(default = "default_carry_responses_up_to")]
+    pub carry_responses_up_to: Spanned<u32>,
+}
+
+fn default_carry_responses_up_to() -> Spanned<u32> {
+    Spanned::new(0..0, crate::limits::DEFAULT_CARRY_RESPONSES_UP_TO)
 }
 
 fn default_workers() -> Spanned<u16> {

@@ -140,6 +140,7 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
         workers: *fe.workers.get_ref(),
         flow_table_capacity: *fe.flow_table_capacity.get_ref(),
         hold_until_offloaded: fe.hold_until_offloaded,
+        carry_responses_up_to: *fe.carry_responses_up_to.get_ref(),
     };
 
     let sw = &f.switch;

@@ -58,6 +58,9 @@ pub enum OffloadStatus {
     /// still names the old backend) is being removed; nothing goes to the
     /// old or the new backend until `Detached`.
     Detaching,
+    /// Never offloaded: a last-request connection whose response is small
+    /// enough for the front-end to carry (`[frontend] carry_responses_up_to`).
+    Declined,
 }
 
 /// The response held back until the switch's entry is in
@@ -69,6 +72,11 @@ pub enum OffloadStatus {
 pub enum Hold {
     /// Not held (hold disabled, no install to wait for, or released).
     Off,
+    /// A last-request connection: `PEEK_WINDOW_BYTES` advertised to the
+    /// backend from the ACK+request on and no install yet; the first
+    /// response segment decides between carrying it (`Declined`) and
+    /// offloading (`Until`, or `Off` without the hold).
+    Peek,
     /// Window 0 from the ACK+request on; the install is not requested yet
     /// (the backend has not ACKed the request).
     Held,

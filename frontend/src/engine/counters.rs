@@ -42,6 +42,9 @@ pub struct Counters {
     pub window_updates: u64,
     /// Holds released by `HOLD_TIMEOUT_MS`, no completion in time.
     pub hold_timeouts: u64,
+    /// Last-request connections whose response the front-end carried
+    /// itself, never offloaded (`[frontend] carry_responses_up_to`).
+    pub responses_carried: u64,
     pub flows_closed: u64,
     pub flows_aborted: u64,
     /// Client SYNs the switch sent because its table still held an entry

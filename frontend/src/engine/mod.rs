@@ -39,7 +39,8 @@ use timers::TimerWheel;
 use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
 use crate::flow_table::FlowTable;
 use crate::http::{header_storage, parse_head, BodyLength, ErrorReply, HeadStatus};
-use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS, REOPENING_CAPACITY, REOPENING_STALE_MS};
+use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS, PEEK_WINDOW_BYTES, REOPENING_CAPACITY, REOPENING_STALE_MS};
+use crate::response::{response_size, ResponseSize};
 use crate::offload::{OffloadEvent, OffloadRequest};
 use crate::route::{Decision, Router};
 
@@ -72,6 +73,8 @@ pub struct EngineParams {
     pub flow_capacity: usize,
     /// `[frontend] hold_until_offloaded`.
     pub hold_until_offloaded: bool,
+    /// `[frontend] carry_responses_up_to` (0: never carry).
+    pub carry_responses_up_to: u32,
 }
 
 pub struct Engine {
@@ -118,6 +121,7 @@ impl Engine {
             timeouts: config.timeouts,
             flow_capacity: config.frontend.flow_table_capacity as usize,
             hold_until_offloaded: config.frontend.hold_until_offloaded,
+            carry_responses_up_to: config.frontend.carry_responses_up_to,
         };
         Self::with_parts(p, config.cookie.keyring(), Router::new(config))
     }
@@ -522,6 +526,21 @@ fn arm(timers: &mut TimerWheel, flow: &mut ConnEntry) {
     }
 }
 
+/// The window the engine advertises to a backend in the client's name while
+/// the flow's hold is on (raw, in the client's window scale, which the
+/// backend applies since the replayed SYN carried it); `None`: the
+/// client's own window.
+fn held_window(flow: &ConnEntry) -> Option<u16> {
+    match flow.hold {
+        Hold::Off => None,
+        Hold::Held | Hold::Until => Some(0), // response held until the switch's entry is in
+        Hold::Peek => {
+            let shift = flow.opts.wscale.unwrap_or(0).min(14);
+            Some(flow.client_window.min((PEEK_WINDOW_BYTES >> shift).clamp(1, u32::from(u16::MAX)) as u16))
+        }
+    }
+}
+
 /// The window the engine advertises in the switch's sequence space.
 fn our_window(p: &EngineParams, flow: &ConnEntry) -> u16 {
     let free = MAX_BUFFERED_BYTES.saturating_sub(flow.asm.as_ref().map_or(0, |a| a.buf.len()));
@@ -558,12 +577,10 @@ impl Ctx<'_> {
     /// A segment from the engine to a backend, in the client's name.
     fn to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, seq: u32, ack: u32, flags: u8, options: &[TcpOption<'_>], payload: &[u8]) {
         let spec = self.router.backend(b).spec;
-        let window = if flags & SYN != 0 {
-            u16::MAX
-        } else if flow.hold != Hold::Off && Some(b) == flow.backend() {
-            0 // response held until the switch's entry is in
-        } else {
-            flow.client_window
+        let window = match held_window(flow) {
+            _ if flags & SYN != 0 => u16::MAX,
+            Some(w) if Some(b) == flow.backend() => w,
+            _ => flow.client_window,
         };
         self.tx(Out { src: flow.key.client_ip, sport: flow.key.client_port, dst: spec.address, dport: spec.port, seq, ack, flags, window, options, payload });
     }
@@ -697,15 +714,20 @@ impl Ctx<'_> {
                 match d {
                     Decision::NoRoute => Err(ErrorReply::NotFound),
                     Decision::NoHealthyBackend { .. } => Err(ErrorReply::ServiceUnavailable),
-                    Decision::Backend { backend, offload, .. } => Ok(Some((backend, offload, next))),
+                    Decision::Backend { backend, offload, .. } => Ok(Some((backend, offload, next, head.last_on_connection()))),
                 }
             }
         };
         match decision {
             Err(reply) => self.reply(flow, Some(reply)),
             Ok(None) => self.reply(flow, None),
-            Ok(Some((backend, offload, next))) => {
+            Ok(Some((backend, offload, next, last))) => {
                 self.start_backend(flow, backend, offload, next);
+                if last && self.p.carry_responses_up_to > 0 && flow.offload == OffloadStatus::NotRequested {
+                    // Carrying a small response is cheaper than offloading
+                    // it: the response head decides (`peeked`).
+                    flow.hold = Hold::Peek;
+                }
                 After::Keep
             }
         }
@@ -864,7 +886,7 @@ impl Ctx<'_> {
                 self.counters.backend_syn_acks += 1;
                 flow.state = SpliceState::Spliced { backend: b };
                 flow.retries = 0;
-                if self.p.hold_until_offloaded && Self::will_install(flow) {
+                if flow.hold == Hold::Off && self.p.hold_until_offloaded && Self::will_install(flow) {
                     flow.hold = Hold::Held;
                     self.counters.holds += 1;
                 }
@@ -884,6 +906,9 @@ impl Ctx<'_> {
                 }
                 if seg.has(ACK) && flow.asm.is_some() && seq_diff(seg.ack, flow.req_end) >= 0 {
                     self.request_delivered(flow);
+                }
+                if flow.hold == Hold::Peek && (!seg.payload.is_empty() || seg.has(FIN)) {
+                    self.peeked(flow, frame, seg);
                 }
                 if seg.has(FIN) {
                     flow.backend_fin = true;
@@ -922,15 +947,60 @@ impl Ctx<'_> {
         self.counters.requests_sent += 1;
     }
 
+    /// A last-request connection's first response bytes: carry a small
+    /// response (the flow is never offloaded), offload anything else.
+    fn peeked(&mut self, flow: &mut ConnEntry, frame: &[u8], seg: &Seg) {
+        let Some(backend) = flow.state.spliced_backend() else { return };
+        // Only the response's own start, once the request is delivered,
+        // says how long it is.
+        let first = seg.seq == flow.server_isn.wrapping_add(1) && flow.asm.is_none();
+        let size = match (seg.payload.is_empty(), first) {
+            (true, true) => ResponseSize::Known(0),
+            (false, true) => response_size(&frame[seg.payload.clone()]),
+            (_, false) => ResponseSize::Unknown,
+        };
+        flow.hold = Hold::Off;
+        match size {
+            ResponseSize::Known(n) if n <= u64::from(self.p.carry_responses_up_to) => {
+                flow.offload = OffloadStatus::Declined;
+                self.counters.responses_carried += 1;
+                if n > u64::from(PEEK_WINDOW_BYTES) {
+                    // Open the window for the rest of it.
+                    self.to_backend(flow, backend, flow.client_next, flow.client_ack, ACK, &[], &[]);
+                    self.counters.window_updates += 1;
+                }
+            }
+            _ => {
+                self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
+                flow.offload = OffloadStatus::Pending;
+                self.counters.offload_requested += 1;
+                if self.p.hold_until_offloaded {
+                    self.counters.holds += 1;
+                    flow.hold = Hold::Until;
+                    flow.deadline = self.now + HOLD_TIMEOUT_MS;
+                } else {
+                    self.to_backend(flow, backend, flow.client_next, flow.client_ack, ACK, &[], &[]);
+                    self.counters.window_updates += 1;
+                }
+            }
+        }
+    }
+
     /// Whether `request_delivered` will ask the switch for an entry.
     fn will_install(flow: &ConnEntry) -> bool {
-        flow.offload == OffloadStatus::NotRequested || (flow.mode == OffloadMode::Request && flow.offload != OffloadStatus::Refused)
+        flow.offload == OffloadStatus::NotRequested || (flow.mode == OffloadMode::Request && !matches!(flow.offload, OffloadStatus::Refused | OffloadStatus::Declined))
     }
 
     /// The backend has all the bytes the engine answered for.
     fn request_delivered(&mut self, flow: &mut ConnEntry) {
         self.drop_request(flow);
         flow.retries = 0;
+        if flow.hold == Hold::Peek {
+            // The response's head decides (`peeked`).
+            let t = self.now + self.p.timeouts.idle_ms;
+            self.set_deadline(flow, t);
+            return;
+        }
         if let (true, Some(backend)) = (Self::will_install(flow), flow.state.spliced_backend()) {
             self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
             flow.offload = OffloadStatus::Pending;
@@ -958,8 +1028,8 @@ impl Ctx<'_> {
     fn forward_to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, frame: &mut [u8], seg: &Seg) {
         let spec = self.router.backend(b).spec;
         packet::rewrite_to_backend(frame, seg, spec.address, spec.port, self.p.mac, self.p.switch_mac);
-        if flow.hold != Hold::Off && !seg.has(RST) {
-            packet::set_window(frame, seg, 0);
+        if let (Some(w), false) = (held_window(flow), seg.has(RST)) {
+            packet::set_window(frame, seg, w);
         }
         self.counters.forwarded_to_backend += 1;
         if flow.offload == OffloadStatus::Installed {
