@@ -10,8 +10,13 @@
 //!   offered to the socket and frames dropped because its queue was full),
 //!   accumulated, since the kernel resets them on every read.
 //!
-//! Only socket options on a descriptor the caller owns; opening, binding
-//! and the I/O stay with each user.
+//! * Batched I/O (`batch`): recvmmsg/sendmmsg bursts and the poll between
+//!   them.
+//!
+//! Only calls on a descriptor the caller owns; opening and binding stay
+//! with each user, and so do the frame buffers.
+
+pub mod batch;
 
 use std::io;
 use std::os::fd::RawFd;

@@ -13,11 +13,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
+pub use switchyard_afpacket::batch::{poll_readable, BATCH};
 pub use switchyard_afpacket::{Buffers, KernelStats, RCVBUF_BYTES, SNDBUF_BYTES};
-use switchyard_afpacket::KernelCounter;
-
-/// Frames read per recvmmsg call.
-pub const BATCH: usize = 32;
+use switchyard_afpacket::{batch, KernelCounter};
 /// Largest frame accepted (jumbo frames up to 9216 bytes of payload).
 pub const MAX_FRAME: usize = 9238;
 
@@ -44,7 +42,7 @@ pub struct PortSender {
 impl PortSender {
     /// See `AfPacketPort::send_batch`.
     pub fn send_batch<B: AsRef<[u8]>>(&self, frames: &[B]) -> io::Result<usize> {
-        send_batch(self.fd.as_raw_fd(), frames)
+        batch::send_batch(self.fd.as_raw_fd(), frames)
     }
 }
 
@@ -129,31 +127,7 @@ impl AfPacketPort {
     /// Reads up to BATCH frames without blocking into the port's buffers;
     /// `frames()` yields them until the next call. Returns how many.
     pub fn recv(&mut self) -> io::Result<usize> {
-        self.lens.clear();
-        let mut iovs: Vec<libc::iovec> =
-            self.bufs.iter_mut().map(|b| libc::iovec { iov_base: b.as_mut_ptr() as *mut libc::c_void, iov_len: b.len() }).collect();
-        // SAFETY: msgs point into iovs/bufs, which outlive the call.
-        let r = unsafe {
-            let mut msgs: Vec<libc::mmsghdr> = iovs
-                .iter_mut()
-                .map(|iov| {
-                    let mut m: libc::mmsghdr = std::mem::zeroed();
-                    m.msg_hdr.msg_iov = iov as *mut libc::iovec;
-                    m.msg_hdr.msg_iovlen = 1;
-                    m
-                })
-                .collect();
-            let r = libc::recvmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut());
-            if r > 0 {
-                self.lens.extend(msgs[..r as usize].iter().map(|m| (m.msg_len as usize).min(MAX_FRAME)));
-            }
-            r
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
-        }
-        Ok(r as usize)
+        batch::recv_batch(self.fd.as_raw_fd(), &mut self.bufs, &mut self.lens)
     }
 
     /// The frames of the last `recv`.
@@ -171,7 +145,7 @@ impl AfPacketPort {
     /// Sends frames with one sendmmsg(2) call per BATCH; returns how many
     /// the kernel took (the rest are dropped, as a full NIC queue would).
     pub fn send_batch<B: AsRef<[u8]>>(&self, frames: &[B]) -> io::Result<usize> {
-        send_batch(self.fd.as_raw_fd(), frames)
+        batch::send_batch(self.fd.as_raw_fd(), frames)
     }
 
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
@@ -182,53 +156,4 @@ impl AfPacketPort {
         }
         Ok(())
     }
-}
-
-fn send_batch<B: AsRef<[u8]>>(fd: i32, frames: &[B]) -> io::Result<usize> {
-    let mut sent = 0;
-    for chunk in frames.chunks(BATCH) {
-        let mut iovs: Vec<libc::iovec> =
-            chunk.iter().map(|f| libc::iovec { iov_base: f.as_ref().as_ptr() as *mut libc::c_void, iov_len: f.as_ref().len() }).collect();
-        // SAFETY: msgs point into iovs, which point into frames; all outlive
-        // the call, and the kernel only reads them.
-        let r = unsafe {
-            let mut msgs: Vec<libc::mmsghdr> = iovs
-                .iter_mut()
-                .map(|iov| {
-                    let mut m: libc::mmsghdr = std::mem::zeroed();
-                    m.msg_hdr.msg_iov = iov as *mut libc::iovec;
-                    m.msg_hdr.msg_iovlen = 1;
-                    m
-                })
-                .collect();
-            libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as u32, libc::MSG_DONTWAIT)
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                return Ok(sent);
-            }
-            return Err(e);
-        }
-        sent += r as usize;
-        if (r as usize) < chunk.len() {
-            break;
-        }
-    }
-    Ok(sent)
-}
-
-/// Waits until one of `fds` is readable or `timeout_ms` passes.
-pub fn poll_readable(fds: &[i32], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> = fds.iter().map(|fd| libc::pollfd { fd: *fd, events: libc::POLLIN, revents: 0 }).collect();
-    // SAFETY: p is a valid array of pollfd.
-    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            return Ok(vec![false; fds.len()]);
-        }
-        return Err(e);
-    }
-    Ok(p.iter().map(|x| x.revents & (libc::POLLIN | libc::POLLERR) != 0).collect())
 }

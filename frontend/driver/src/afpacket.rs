@@ -1,7 +1,10 @@
 //! A raw AF_PACKET socket bound to one interface: the portable driver
 //! (no DPDK needed) and the tests' way to put crafted frames on a veth.
-//! Plain recv/send with MSG_DONTWAIT: simple and good for a few hundred
-//! thousand packets per second, which is what hosts without DPDK need.
+//! The worker's bursts move with one recvmmsg/sendmmsg each
+//! (`switchyard_afpacket::batch`, the calls switch-sim's ports use) through
+//! a small pool of frame buffers; the idle wait is one poll(2) on the
+//! socket and the control thread's bell. Single-frame recv/send remain for
+//! the tests.
 //! Buffers are sized like switch-sim's ports (`switchyard_afpacket`,
 //! several MB) and the kernel's drops on this socket (PACKET_STATISTICS)
 //! are counted in `stats_line`.
@@ -11,22 +14,30 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use switchyard_afpacket::{Buffers, KernelCounter, KernelStats};
+use switchyard_afpacket::{batch, Buffers, KernelCounter, KernelStats};
 
 use crate::io::{Frame, FrameIo};
 
 /// Largest frame we receive: Ethernet MTU 1500 plus header; the testbed
 /// turns GRO off, so nothing larger arrives.
 pub const MAX_FRAME: usize = 1514 + 4;
-const BURST: usize = 32;
+const BURST: usize = batch::BATCH;
+/// Frame buffers kept for reuse: a few bursts in flight between receive,
+/// the engine and send; more are freed.
+const POOL: usize = 8 * BURST;
 
 pub struct AfPacket {
     fd: OwnedFd,
     pub rx: u64,
     pub tx: u64,
     pub tx_errors: u64,
+    pub rx_errors: u64,
     buffers: Buffers,
     kernel: KernelCounter,
+    /// Buffers for the next recvmmsg (each `MAX_FRAME` long).
+    rx_bufs: Vec<Vec<u8>>,
+    rx_lens: Vec<usize>,
+    pool: Vec<Vec<u8>>,
 }
 
 impl Frame for Vec<u8> {
@@ -73,7 +84,7 @@ impl AfPacket {
             if let Some(w) = buffers.warning(&format!("af_packet on {iface}")) {
                 eprintln!("{w}");
             }
-            Ok(Self { fd, rx: 0, tx: 0, tx_errors: 0, buffers, kernel: KernelCounter::default() })
+            Ok(Self { fd, rx: 0, tx: 0, tx_errors: 0, rx_errors: 0, buffers, kernel: KernelCounter::default(), rx_bufs: Vec::new(), rx_lens: Vec::new(), pool: Vec::new() })
         }
     }
 
@@ -145,40 +156,67 @@ impl FrameIo for AfPacket {
     type Frame = Vec<u8>;
 
     fn rx_burst(&mut self, out: &mut Vec<Vec<u8>>) -> usize {
-        let mut n = 0;
-        while n < BURST {
-            match self.try_recv() {
-                Some(f) => {
-                    out.push(f);
-                    n += 1;
-                }
-                None => break,
-            }
+        while self.rx_bufs.len() < BURST {
+            let mut b = self.pool.pop().unwrap_or_default();
+            b.resize(MAX_FRAME, 0);
+            self.rx_bufs.push(b);
         }
+        let n = match batch::recv_batch(self.fd.as_raw_fd(), &mut self.rx_bufs, &mut self.rx_lens) {
+            Ok(n) => n,
+            Err(_) => {
+                self.rx_errors += 1;
+                0
+            }
+        };
+        for (mut b, len) in self.rx_bufs.drain(..n).zip(&self.rx_lens) {
+            b.truncate(*len);
+            out.push(b);
+        }
+        self.rx += n as u64;
         n
     }
 
     fn tx_burst(&mut self, frames: &mut Vec<Vec<u8>>) -> usize {
-        let mut sent = 0;
+        let sent = match batch::send_batch(self.fd.as_raw_fd(), frames) {
+            Ok(n) => n,
+            Err(_) => 0,
+        };
+        self.tx += sent as u64;
+        self.tx_errors += (frames.len() - sent) as u64;
         for f in frames.drain(..) {
-            sent += usize::from(self.send(&f).is_ok());
+            self.recycle(f);
         }
         sent
     }
 
     fn frame_from(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
-        Some(bytes.to_vec())
+        let mut b = self.pool.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(bytes);
+        Some(b)
     }
 
-    fn idle(&mut self) {
-        self.wait_readable(Duration::from_millis(1));
+    fn recycle(&mut self, frame: Vec<u8>) {
+        if self.pool.len() < POOL {
+            self.pool.push(frame);
+        }
+    }
+
+    fn can_block(&self) -> bool {
+        true
+    }
+
+    fn idle(&mut self, wake: std::os::fd::RawFd, timeout: Duration) {
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // Either way the worker looks at both again right after.
+        let _ = batch::poll_readable(&[self.fd.as_raw_fd(), wake], ms);
     }
 
     fn stats_line(&mut self) -> String {
         let k = self.kernel_stats();
         format!(
-            "driver af_packet rx {} tx {} tx_errors {} kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {}",
-            self.rx, self.tx, self.tx_errors, k.packets, k.drops, self.buffers.rcvbuf, self.buffers.sndbuf
+            "driver af_packet rx {} tx {} tx_errors {} rx_errors {} kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {}",
+            self.rx, self.tx, self.tx_errors, self.rx_errors, k.packets, k.drops, self.buffers.rcvbuf, self.buffers.sndbuf
         )
     }
 }

@@ -15,9 +15,22 @@ pub trait FrameIo {
     fn tx_burst(&mut self, frames: &mut Vec<Self::Frame>) -> usize;
     /// A frame holding a copy of `bytes`, or None when buffers ran out.
     fn frame_from(&mut self, bytes: &[u8]) -> Option<Self::Frame>;
-    /// Called when a poll found nothing: a polling driver spins on, a
-    /// socket driver may sleep briefly in the kernel.
-    fn idle(&mut self) {}
+    /// Called when a poll found nothing and nothing else is due: a socket
+    /// driver blocks until a frame arrives, `wake` is readable (the control
+    /// thread's bell, which the driver then leaves to the worker) or
+    /// `timeout` passes; a polling driver (DPDK) returns at once and the
+    /// worker backs off itself.
+    fn idle(&mut self, _wake: std::os::fd::RawFd, _timeout: std::time::Duration) {}
+    /// Whether `idle` blocks (a socket driver); false: the worker backs off
+    /// itself after a run of empty polls.
+    fn can_block(&self) -> bool {
+        false
+    }
+    /// A received frame the worker is done with (consumed or dropped by the
+    /// engine): a driver may reuse its buffer.
+    fn recycle(&mut self, frame: Self::Frame) {
+        drop(frame);
+    }
     /// Driver statistics for the periodic stats and the exit summary, one
     /// line `driver <name>` + `name value` pairs (the testbed parses it):
     /// what the kernel or NIC dropped before the worker could read it

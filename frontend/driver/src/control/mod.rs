@@ -14,6 +14,7 @@
 //! `SwitchLink::P4Runtime` runs the real thing (`p4rt`); `Disabled` refuses
 //! every install (the `--no-switch` mode).
 
+pub mod bell;
 pub mod entries;
 pub mod p4rt;
 pub mod rotation;
@@ -32,6 +33,7 @@ use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_wire::cookie::CookieSecret;
 
 pub use p4rt::{P4rtLink, P4rtOptions};
+use bell::WorkerBell;
 pub use stats::ControlStats;
 
 /// Requests in flight between worker and control task. A burst of new
@@ -53,12 +55,20 @@ pub enum SwitchLink {
 }
 
 /// State shared by the worker and the control thread (lock-free).
-#[derive(Default)]
 pub struct Shared {
     pub(crate) doorbell: tokio::sync::Notify,
+    /// The other way: wakes a worker blocked on its packet socket.
+    pub(crate) bell: WorkerBell,
     /// Rotations the worker has applied to its engine.
     pub(crate) rotations_applied: AtomicU64,
     pub stats: ControlStats,
+}
+
+impl Shared {
+    fn new() -> Result<Self> {
+        let bell = WorkerBell::new().map_err(|e| anyhow!("the worker's eventfd: {e}"))?;
+        Ok(Shared { doorbell: Default::default(), bell, rotations_applied: AtomicU64::new(0), stats: ControlStats::default() })
+    }
 }
 
 /// The worker's end of the queues.
@@ -77,7 +87,7 @@ impl ControlLink {
         let (req_tx, req_rx) = bounded(REQUEST_QUEUE);
         let (ev_tx, ev_rx) = bounded(REQUEST_QUEUE);
         let (rot_tx, rot_rx) = bounded(ROTATION_QUEUE);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new()?);
         let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, shared: shared.clone() };
         let builder = std::thread::Builder::new().name("sy-control".into());
         let handle = match link {
@@ -146,6 +156,28 @@ impl ControlLink {
         &self.shared.stats
     }
 
+    /// The worker is about to block on its packet socket: a completion or
+    /// rotation queued from now on rings `bell_fd`. False when something is
+    /// queued already (then it must not block; it is unparked again).
+    pub fn park(&self) -> bool {
+        self.shared.bell.park();
+        if self.events.is_empty() && self.rotations.is_empty() {
+            return true;
+        }
+        self.shared.bell.unpark();
+        false
+    }
+
+    /// After the block (or a refused park): running again.
+    pub fn unpark(&self) {
+        self.shared.bell.unpark();
+    }
+
+    /// Readable when the control thread rang a parked worker.
+    pub fn bell_fd(&self) -> std::os::fd::RawFd {
+        self.shared.bell.fd()
+    }
+
     /// Waits up to `timeout` for the next completion (tests and tools; the
     /// worker polls).
     pub fn wait_event(&self, timeout: Duration) -> Option<OffloadEvent> {
@@ -182,5 +214,6 @@ fn disabled(requests: Receiver<(OffloadRequest, Instant)>, events: Sender<Offloa
                 OffloadRequest::Delete { .. } => {}
             }
         }
+        shared.bell.ring();
     }
 }

@@ -480,12 +480,14 @@ impl Task {
         if let Err(TrySendError::Full(ev)) = self.q.events.try_send(ev) {
             self.backlog.push_back(ev);
         }
+        // Cheap unless the worker is parked (then one eventfd write).
+        self.q.shared.bell.ring();
     }
 
     fn flush_backlog(&mut self) {
         while let Some(ev) = self.backlog.pop_front() {
             match self.q.events.try_send(ev) {
-                Ok(()) => {}
+                Ok(()) => self.q.shared.bell.ring(),
                 Err(TrySendError::Full(ev)) => {
                     self.backlog.push_front(ev);
                     return;
@@ -564,7 +566,9 @@ impl Task {
         let Some(step) = self.rotation.as_mut().and_then(|r| r.poll(now, applied, fresh_secret)) else { return };
         match step {
             Step::TellWorkers(s) => {
-                if self.q.rotations.try_send(s).is_err() {
+                let sent = self.q.rotations.try_send(s);
+                self.q.shared.bell.ring();
+                if sent.is_err() {
                     // The worker is gone; the rotation waits (safe: the
                     // switch keeps signing with a secret the engine knows).
                     eprintln!("control: cannot hand the new cookie secret to the worker");
