@@ -1,0 +1,111 @@
+//! Types and their rules: type names resolved, layouts (slots of a
+//! header or stack), implicit conversions and the width rules of P4's
+//! binary operators (operands of equal width; an unsized literal takes the
+//! other operand's width).
+
+use super::*;
+
+impl Compiler {
+    pub(super) fn ty_name(&self, t: &Ty) -> String {
+        match t {
+            Ty::Bit(w) => format!("bit<{w}>"),
+            Ty::Bool => "bool".into(),
+            Ty::IntLit => "int".into(),
+            Ty::Error => "error".into(),
+            Ty::Enum(n) => n.clone(),
+            Ty::Header(i) | Ty::Struct(i) => self.tinfo[*i].name.clone(),
+            Ty::Stack(h, n) => format!("{}[{n}]", self.tinfo[*h].name),
+            Ty::Str => "string".into(),
+            Ty::MatchKind => "match_kind".into(),
+        }
+    }
+
+    pub(super) fn resolve_type(&mut self, t: &TypeRef, pos: Pos) -> SrcResult<Ty> {
+        Ok(match t {
+            TypeRef::Bit(w) => {
+                if *w == 0 || *w > 64 {
+                    return err(pos, format!("bit<{w}>: switch-sim supports widths 1..=64"));
+                }
+                Ty::Bit(*w)
+            }
+            TypeRef::Int(w) => return err(pos, format!("int<{w}>: signed integers are not supported")),
+            TypeRef::Varbit(_) => return err(pos, "varbit is not supported"),
+            TypeRef::Bool => Ty::Bool,
+            TypeRef::Error => Ty::Error,
+            TypeRef::String => Ty::Str,
+            TypeRef::Void | TypeRef::DontCare => return err(pos, "this type is not supported here"),
+            TypeRef::Named(n, _) => match self.types.get(n) {
+                Some(t) => t.clone(),
+                None if n == "PortId_t" => {
+                    return err(
+                        pos,
+                        format!(
+                            "unknown type `PortId_t`: v1model.p4 declares it only when V1MODEL_VERSION >= 20200408, \
+                             and this program is at {} (p4c's default is 20180101; p4c says: syntax error, \
+                             unexpected IDENTIFIER \"PortId_t\"); use bit<9>",
+                            self.v1model_version()
+                        ),
+                    )
+                }
+                None => return err(pos, format!("unknown type `{n}`")),
+            },
+            TypeRef::Stack(base, size) => {
+                let b = self.resolve_type(base, pos)?;
+                let Ty::Header(h) = b else {
+                    return err(pos, "only stacks of headers are supported");
+                };
+                let (ex, _) = self.expr(size)?;
+                let Some(n) = const_eval(&ex) else { return err(size.pos, "stack size must be a constant") };
+                if n == 0 || n > 4096 {
+                    return err(size.pos, "stack size must be 1..=4096");
+                }
+                Ty::Stack(h, n as u32)
+            }
+        })
+    }
+
+    // ---- places ---------------------------------------------------------
+
+    pub(super) fn header_ref(&self, h: usize, slot: Slot) -> HeaderRef {
+        let fields: Vec<WireField> = self.tinfo[h]
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(k, (_, t))| WireField { slot: slot + 1 + k as u32, width: width_of(t) })
+            .collect();
+        let bits = fields.iter().map(|f| f.width).sum();
+        HeaderRef { valid: slot, fields, bits }
+    }
+
+    pub(super) fn stack_ref(&self, h: usize, n: u32, slot: Slot) -> StackRef {
+        let stride = self.size_of(&Ty::Header(h));
+        StackRef { next: slot, size: n, stride, first: self.header_ref(h, slot + 1) }
+    }
+
+    // ---- expressions ----------------------------------------------------
+
+    pub(super) fn coerce(&self, ex: Ex, from: &Ty, to: &Ty, pos: Pos) -> SrcResult<Ex> {
+        if from == to {
+            return Ok(ex);
+        }
+        match (from, to) {
+            (Ty::IntLit, Ty::Bit(w)) => Ok(fold(Ex::Mask(Box::new(ex), mask(*w)))),
+            _ => err(pos, format!("type mismatch: expected {}, found {}", self.ty_name(to), self.ty_name(from))),
+        }
+    }
+
+    /// Brings two operands to one type (P4: equal widths; a literal takes
+    /// the other side's type).
+    pub(super) fn unify(&self, a: (Ex, Ty), b: (Ex, Ty), pos: Pos) -> SrcResult<(Ex, Ex, Ty)> {
+        let (ea, ta) = a;
+        let (eb, tb) = b;
+        if ta == tb {
+            return Ok((ea, eb, ta));
+        }
+        match (&ta, &tb) {
+            (Ty::IntLit, _) => Ok((self.coerce(ea, &ta, &tb, pos)?, eb, tb)),
+            (_, Ty::IntLit) => Ok((ea, self.coerce(eb, &tb, &ta, pos)?, ta)),
+            _ => err(pos, format!("operands have different types: {} and {}", self.ty_name(&ta), self.ty_name(&tb))),
+        }
+    }
+}
