@@ -234,15 +234,16 @@ fn write_entries(links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> 
     Ok(entries)
 }
 
-/// The client port may source neither a backend's network nor the
-/// front-end's, nor reach a backend's nginx ports directly: in P4 modes
+/// The client port may source neither a backend's network, the
+/// front-end's nor the VIP (only the front-end and the switch's rewrite
+/// speak for it), nor reach a backend's nginx ports directly: in P4 modes
 /// everything for a backend goes through the VIP (or the front-end).
 fn edge_guards(links: &[&Link]) -> EdgeGuards {
     let net24 = |a: Ipv4Addr| (Ipv4Addr::from(u32::from(a) & 0xffff_ff00), 24);
     let backends: Vec<&&Link> = links.iter().filter(|l| l.host >= 10).collect();
     EdgeGuards {
         backend_ports: backends.iter().map(|l| switch_entries::port_of(l.host)).collect(),
-        protected_sources: backends.iter().map(|l| net24(l.host_ip)).chain([net24(addr::FRONTEND)]).collect(),
+        protected_sources: backends.iter().map(|l| net24(l.host_ip)).chain([net24(addr::FRONTEND), (addr::VIP, 32)]).collect(),
         backend_services: backends.iter().flat_map(|l| [(l.host_ip, 80), (l.host_ip, nginx::ALT_PORT)]).collect(),
     }
 }
