@@ -1,7 +1,95 @@
-//! Interpreter tests, one language feature each, on small programs of their
-//! own; and refusals, each with the position and what is missing.
+//! Language tests, one feature each, on small programs of their own; and
+//! refusals, each with the position and what is missing. Every program
+//! that processes packets runs on both engines (`Dual`).
 
-use switchyard_switch_sim::{FieldMatch, Switch, TableEntry};
+use switchyard_switch_sim::{ApiError, Digest, Engine, FieldMatch, LoadError, Switch, TableEntry};
+
+/// A program on the fast engine (what the assertions check) and on the
+/// interpreter, the reference: every packet's output, every write's
+/// result, the digests, counters, registers and entries read must agree.
+struct Dual {
+    sw: Switch,
+    reference: Switch,
+}
+
+impl Dual {
+    fn load_str(name: &str, text: &str) -> Result<Dual, LoadError> {
+        let sw = Switch::load_str(name, text)?;
+        assert_eq!(sw.engine(), Engine::Fast, "the fast engine refused the program: {:?}", sw.fast_error());
+        let mut reference = Switch::load_str(name, text)?;
+        reference.set_engine(Engine::Interp).unwrap();
+        Ok(Dual { sw, reference })
+    }
+
+    fn process(&mut self, port: u16, frame: &[u8]) -> Option<(u16, Vec<u8>)> {
+        let out = self.sw.process(port, frame);
+        assert_eq!(out, self.reference.process(port, frame), "engines differ on port {port} frame {frame:02x?}");
+        out
+    }
+
+    fn insert(&mut self, table: &str, e: &TableEntry) -> Result<(), ApiError> {
+        let r = self.sw.insert(table, e);
+        assert_eq!(r, self.reference.insert(table, e));
+        r
+    }
+
+    fn modify(&mut self, table: &str, e: &TableEntry) -> Result<(), ApiError> {
+        let r = self.sw.modify(table, e);
+        assert_eq!(r, self.reference.modify(table, e));
+        r
+    }
+
+    fn delete(&mut self, table: &str, m: &[FieldMatch], priority: i32) -> Result<(), ApiError> {
+        let r = self.sw.delete(table, m, priority);
+        assert_eq!(r, self.reference.delete(table, m, priority));
+        r
+    }
+
+    fn set_default(&mut self, table: &str, action: &str, params: &[u64]) -> Result<(), ApiError> {
+        let r = self.sw.set_default(table, action, params);
+        assert_eq!(r, self.reference.set_default(table, action, params));
+        r
+    }
+
+    fn set_time(&mut self, ns: u64) {
+        self.sw.set_time(ns);
+        self.reference.set_time(ns);
+    }
+
+    fn take_digests(&mut self) -> Vec<Digest> {
+        let d = self.sw.take_digests();
+        assert_eq!(d, self.reference.take_digests());
+        d
+    }
+
+    fn counter(&self, name: &str, index: usize) -> Result<(u64, u64), ApiError> {
+        let c = self.sw.counter(name, index);
+        assert_eq!(c, self.reference.counter(name, index));
+        c
+    }
+
+    fn register(&self, name: &str) -> Result<&[u64], ApiError> {
+        let r = self.sw.register(name);
+        assert_eq!(r, self.reference.register(name));
+        r
+    }
+
+    fn entry(&self, table: &str, m: &[FieldMatch], priority: i32) -> Result<&switchyard_switch_sim::table::Entry, ApiError> {
+        let e = self.sw.entry(table, m, priority);
+        assert_eq!(format!("{e:?}"), format!("{:?}", self.reference.entry(table, m, priority)));
+        e
+    }
+
+    fn idle_expired(&self) -> Vec<(String, switchyard_switch_sim::table::EntrySpec)> {
+        let x = self.sw.idle_expired();
+        assert_eq!(x, self.reference.idle_expired());
+        x
+    }
+
+    fn program(&self) -> &switchyard_switch_sim::ir::Program {
+        self.sw.program()
+    }
+}
 
 const TEMPLATE: &str = r#"#include <core.p4>
 #include <v1model.p4>
@@ -37,9 +125,9 @@ fn program_top(top: &str, parser: &str, decls: &str, ingress: &str, compute: &st
     TEMPLATE.replace("TOP", top).replace("PARSER", parser).replace("DECLS", decls).replace("INGRESS", ingress).replace("COMPUTE", compute)
 }
 
-fn load(parser: &str, decls: &str, ingress: &str) -> Switch {
+fn load(parser: &str, decls: &str, ingress: &str) -> Dual {
     let src = program(parser, decls, ingress, "");
-    Switch::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}\n{src}"))
+    Dual::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}\n{src}"))
 }
 
 /// h = a b c(2) d(4), then the rest.
@@ -122,7 +210,7 @@ fn select_masks_ranges_tuples_lookahead() {
             transition accept;
         }";
     let mut sw = load(parser, "", "hdr.h.d = meta.x;");
-    let d = |sw: &mut Switch, a, b| {
+    let d = |sw: &mut Dual, a, b| {
         let out = sw.process(0, &pkt(a, b, 0, 0, &[0xab, 0xcd])).unwrap().1;
         u32::from_be_bytes([out[4], out[5], out[6], out[7]])
     };
@@ -200,7 +288,7 @@ fn tables_exact_lpm_ternary_defaults_and_switch() {
     sw.insert("lp", &te(vec![FieldMatch::Lpm { value: 0x0a01_0000, prefix_len: 16 }], "set_x", vec![16], 0)).unwrap();
     sw.insert("tern", &te(vec![FieldMatch::Ternary { value: 0x0100, mask: 0xff00 }], "set_y", vec![100], 1)).unwrap();
     sw.insert("tern", &te(vec![FieldMatch::Ternary { value: 0x0101, mask: 0xffff }], "set_y", vec![200], 5)).unwrap();
-    let run = |sw: &mut Switch, a, b, c, d| sw.process(0, &pkt(a, b, c, d, &[])).unwrap().1;
+    let run = |sw: &mut Dual, a, b, c, d| sw.process(0, &pkt(a, b, c, d, &[])).unwrap().1;
     assert_eq!(run(&mut sw, 1, 2, 0, 0), pkt(1, 11, 7, 0x11, &[]), "exact hit, tern default, const entry 1");
     assert_eq!(run(&mut sw, 3, 0, 0x0101, 0x0a01_0203), pkt(3, 0, 200, 16, &[]), "longest prefix, higher priority");
     assert_eq!(run(&mut sw, 3, 0, 0x01ff, 0x0a02_0000), pkt(3, 0, 100, 8, &[]));
@@ -270,7 +358,7 @@ fn checksums_with_payload() {
         "if (hdr.h.b == 0) { hdr.h.a = 8w0x55; }",
         "update_checksum_with_payload(hdr.h.b == 0, { hdr.h.a, hdr.h.b, hdr.h.d }, hdr.h.c, HashAlgorithm.csum16);",
     );
-    let mut sw = Switch::load_str("t.p4", &src).unwrap();
+    let mut sw = Dual::load_str("t.p4", &src).unwrap();
     let out = sw.process(0, &pkt(1, 0, 0, 0x0102_0304, &[0xf0, 0x0f, 0x11])).unwrap().1;
     let want = switchyard_switch_sim::hashes::csum16(&[0x55, 0, 1, 2, 3, 4, 0xf0, 0x0f, 0x11]);
     assert_eq!(u16::from_be_bytes([out[2], out[3]]), want);
@@ -281,7 +369,7 @@ fn checksums_with_payload() {
 #[test]
 fn defines_ifdef_and_include_of_system_files() {
     let src = program(SIMPLE_PARSER, "#define SEVEN 8w7\n#ifdef SEVEN\n#define PICK SEVEN\n#else\n#define PICK 8w1\n#endif", "hdr.h.a = PICK;", "");
-    let mut sw = Switch::load_str("t.p4", &src).unwrap();
+    let mut sw = Dual::load_str("t.p4", &src).unwrap();
     assert_eq!(sw.process(0, &pkt(0, 0, 0, 0, &[])).unwrap().1[0], 7);
 }
 
@@ -293,7 +381,7 @@ fn idle_timeout_timestamps() {
         "t.apply();",
         "",
     );
-    let mut sw = Switch::load_str("t.p4", &src).unwrap();
+    let mut sw = Dual::load_str("t.p4", &src).unwrap();
     sw.set_time(1_000);
     sw.insert("t", &TableEntry { matches: vec![exact(1)], action: "a".into(), params: vec![], priority: 0, idle_timeout_ns: 500 }).unwrap();
     sw.set_time(1_400);
@@ -366,7 +454,7 @@ fn out_params_structs_enums_consts_and_range_optional_keys() {
         if (c == Color.Green && hdr.h.b != Kind.B) { rng.apply(); }
         if (hdr.h.b == Kind.A) { hdr.h.c = K + meta.y; }";
     let src = program_top(top, SIMPLE_PARSER, decls, ingress, "");
-    let mut sw = Switch::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}"));
+    let mut sw = Dual::load_str("t.p4", &src).unwrap_or_else(|e| panic!("{e}"));
     let r = |lo, hi, opt: Option<u64>, v| TableEntry {
         matches: vec![FieldMatch::Range { low: lo, high: hi }, FieldMatch::Optional(opt)],
         action: "renamed".into(),
@@ -476,7 +564,7 @@ fn counters_and_registers_follow_the_v1model_version() {
     refusal(&at_2020(&program(p, "register<bit<16>>(4) r;", "", "")), "type register has 2 type parameter(s), but it is specialized with 1");
     let new_ok = "counter<bit<8>>(8, CounterType.packets) c;\n    register<bit<16>, bit<8>>(4) r;\n    \
                   action a() { bit<16> v; r.read(v, hdr.h.a); r.write(8w1, v); c.count(hdr.h.a); }";
-    let mut sw = Switch::load_str("t.p4", &at_2020(&program(p, new_ok, "a();", ""))).unwrap_or_else(|e| panic!("{e}"));
+    let mut sw = Dual::load_str("t.p4", &at_2020(&program(p, new_ok, "a();", ""))).unwrap_or_else(|e| panic!("{e}"));
     sw.process(0, &pkt(2, 0, 0, 0, &[])).unwrap();
     assert_eq!(sw.counter("c", 2).unwrap().0, 1);
     refusal(&at_2020(&program(p, "counter<bit<8>>(8, CounterType.packets) c;", "c.count((bit<32>)hdr.h.a);", "")), "the index is bit<32>, `counter<I>` takes bit<8>");
