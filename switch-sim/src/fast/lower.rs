@@ -43,10 +43,23 @@ pub fn compile(prog: &Program) -> Result<Compiled, String> {
         .finish(settings::Flags::new(flags))
         .map_err(|e| e.to_string())?;
     let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    match define_all(&mut module, prog) {
+        Ok((parse, blocks, max_out)) => Ok(Compiled { module, parse, blocks, max_out }),
+        Err(e) => {
+            // SAFETY: nothing points into the module's code yet.
+            unsafe { module.free_memory() };
+            Err(e)
+        }
+    }
+}
+
+type Entries = (*const u8, [*const u8; 5], usize);
+
+fn define_all(module: &mut JITModule, prog: &Program) -> Result<Entries, String> {
     let mut cctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut max_out = 0usize;
-    let parse = define(&mut module, &mut cctx, &mut fctx, prog, "parse", Body::Parser, &mut max_out)?;
+    let parse = define(module, &mut cctx, &mut fctx, prog, "parse", Body::Parser, &mut max_out)?;
     if max_out != 0 {
         return Err("emit inside a parser".into());
     }
@@ -58,12 +71,12 @@ pub fn compile(prog: &Program) -> Result<Compiled, String> {
         ("compute", &prog.compute),
         ("deparser", &prog.deparser),
     ] {
-        ids.push(define(&mut module, &mut cctx, &mut fctx, prog, name, Body::Control(b), &mut max_out)?);
+        ids.push(define(module, &mut cctx, &mut fctx, prog, name, Body::Control(b), &mut max_out)?);
     }
     module.finalize_definitions().map_err(|e| e.to_string())?;
     let blocks = [0, 1, 2, 3, 4].map(|i| module.get_finalized_function(ids[i]));
     let parse = module.get_finalized_function(parse);
-    Ok(Compiled { module, parse, blocks, max_out })
+    Ok((parse, blocks, max_out))
 }
 
 enum Body<'a> {
