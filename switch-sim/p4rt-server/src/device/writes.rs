@@ -1,0 +1,197 @@
+//! Write: arbitration checked, updates applied in order with their undo
+//! (a batch that fails is rolled back as a whole), table and digest
+//! entries.
+
+use super::*;
+
+impl Device {
+    /// Applies a WriteRequest. `Ok(statuses)`: one per update (all OK means
+    /// success); `Err`: the whole request was refused.
+    pub fn write(&mut self, req: &p4::WriteRequest) -> Result<Vec<Result<(), Fail>>, Status> {
+        use p4::write_request::Atomicity;
+        self.check_device(req.device_id)?;
+        self.check_primary(&req.role, &req.election_id)?;
+        if self.running.is_none() {
+            return Err(Status::failed_precondition("no forwarding pipeline config has been set"));
+        }
+        let atomicity = Atomicity::try_from(req.atomicity).map_err(|_| Status::invalid_argument("unknown atomicity"))?;
+        let mut results = Vec::with_capacity(req.updates.len());
+        match atomicity {
+            Atomicity::ContinueOnError => {
+                for u in &req.updates {
+                    results.push(self.apply(u).map(|_| ()));
+                }
+            }
+            // The device lock is held for the whole batch, so rollback also
+            // gives data-plane atomicity: no packet sees half of it.
+            Atomicity::RollbackOnError | Atomicity::DataplaneAtomic => {
+                let mut undo = Vec::new();
+                let mut failed = None;
+                for (i, u) in req.updates.iter().enumerate() {
+                    match self.apply(u) {
+                        Ok(x) => undo.push(x),
+                        Err(f) => {
+                            failed = Some((i, f));
+                            break;
+                        }
+                    }
+                }
+                match failed {
+                    None => results = vec![Ok(()); req.updates.len()],
+                    Some((i, f)) => {
+                        for x in undo.into_iter().rev() {
+                            self.undo(x);
+                        }
+                        for j in 0..req.updates.len() {
+                            results.push(if j == i {
+                                Err(f.clone())
+                            } else {
+                                Err(Fail { code: Code::Aborted, message: format!("not applied: update {i} failed and the batch was rolled back") })
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    pub(super) fn apply(&mut self, u: &p4::Update) -> Result<Undo, Fail> {
+        use p4::update::Type as T;
+        let ty = T::try_from(u.r#type).unwrap_or(T::Unspecified);
+        if ty == T::Unspecified {
+            return invalid("update type UNSPECIFIED");
+        }
+        match u.entity.as_ref().and_then(|e| e.entity.as_ref()) {
+            Some(E::TableEntry(te)) => self.apply_table(ty, te),
+            Some(E::DigestEntry(de)) => self.apply_digest(ty, de),
+            Some(_) => fail(Code::Unimplemented, "switch-sim writes table and digest entries only"),
+            None => invalid("update without an entity"),
+        }
+    }
+
+    pub(super) fn apply_table(&mut self, ty: p4::update::Type, te: &p4::TableEntry) -> Result<Undo, Fail> {
+        use p4::update::Type as T;
+        let r = self.running.as_mut().expect("checked by write");
+        let Some(t) = r.p.tables.get(&te.table_id) else {
+            return invalid(format!("no table with id {}", te.table_id));
+        };
+        let name = r.p.program.tables[t.index].name.clone();
+        if te.is_default_action {
+            if ty != T::Modify {
+                return invalid(format!("{name}: the default entry can only be modified"));
+            }
+            if !te.r#match.is_empty() || te.priority != 0 {
+                return invalid(format!("{name}: a default entry has no match and no priority"));
+            }
+            if t.const_default {
+                return invalid(format!("{name}: the default action is const"));
+            }
+            let new = match &te.action {
+                None => r.p.program.tables[t.index].default_action.clone(),
+                Some(_) => translate::action(&r.p, t, te, true)?,
+            };
+            let (a, args) = r.switch.default_action(t.index);
+            let old = (a, args.to_vec());
+            r.switch.set_default(&name, &r.p.program.actions[new.0].name, &new.1).map_err(api_fail)?;
+            return Ok(Undo::Default(t.index, old));
+        }
+        if t.const_entries {
+            return invalid(format!("{name} has const entries"));
+        }
+        let t = t.clone();
+        let old_of = |r: &Running, m: &[FieldMatch], prio: i32| -> Result<TableEntry, Fail> {
+            let e = r.switch.entry(&name, m, prio).map_err(api_fail)?;
+            Ok(TableEntry {
+                matches: e.spec.matches.clone(),
+                action: r.p.program.actions[e.spec.action].name.clone(),
+                params: e.spec.args.clone(),
+                priority: e.spec.priority,
+                idle_timeout_ns: e.spec.idle_timeout_ns,
+            })
+        };
+        match ty {
+            T::Insert => {
+                let e = translate::entry(&r.p, &t, te)?;
+                r.switch.insert(&name, &e).map_err(api_fail)?;
+                Ok(Undo::Delete(name, e.matches, e.priority))
+            }
+            T::Modify => {
+                let e = translate::entry(&r.p, &t, te)?;
+                let old = old_of(r, &e.matches, e.priority)?;
+                r.switch.modify(&name, &e).map_err(api_fail)?;
+                Ok(Undo::Modify(name, old))
+            }
+            T::Delete => {
+                let (m, prio) = translate::key(&t, te)?;
+                let old = old_of(r, &m, prio)?;
+                r.switch.delete(&name, &m, prio).map_err(api_fail)?;
+                Ok(Undo::Insert(name, old))
+            }
+            T::Unspecified => invalid("update type UNSPECIFIED"),
+        }
+    }
+
+    pub(super) fn apply_digest(&mut self, ty: p4::update::Type, de: &p4::DigestEntry) -> Result<Undo, Fail> {
+        use p4::update::Type as T;
+        let r = self.running.as_ref().expect("checked by write");
+        if !r.p.digests.contains_key(&de.digest_id) {
+            return invalid(format!("no digest with id {}", de.digest_id));
+        }
+        let old = self.digests.get(&de.digest_id).map(|q| q.config);
+        let cfg = || -> Result<DigestConfig, Fail> {
+            let c = de.config.as_ref().ok_or_else(|| Fail { code: Code::InvalidArgument, message: "digest entry without config".into() })?;
+            if c.max_timeout_ns < 0 || c.max_list_size < 0 || c.ack_timeout_ns < 0 {
+                return invalid("negative digest config values");
+            }
+            Ok(DigestConfig { max_timeout_ns: c.max_timeout_ns as u64, max_list_size: c.max_list_size as usize, ack_timeout_ns: c.ack_timeout_ns as u64 })
+        };
+        match (ty, old) {
+            (T::Insert, Some(_)) => fail(Code::AlreadyExists, format!("digest {} is already configured", de.digest_id)),
+            (T::Modify | T::Delete, None) => fail(Code::NotFound, format!("digest {} is not configured", de.digest_id)),
+            (T::Insert, None) | (T::Modify, Some(_)) => {
+                let c = cfg()?;
+                match self.digests.get_mut(&de.digest_id) {
+                    Some(q) => q.config = c,
+                    None => {
+                        self.digests.insert(de.digest_id, DigestQueue::new(c));
+                    }
+                }
+                Ok(Undo::Digest(de.digest_id, old))
+            }
+            (T::Delete, Some(_)) => {
+                self.digests.remove(&de.digest_id);
+                Ok(Undo::Digest(de.digest_id, old))
+            }
+            _ => invalid("update type UNSPECIFIED"),
+        }
+    }
+
+    pub(super) fn undo(&mut self, u: Undo) {
+        // Undo restores a state that existed a moment ago, so it cannot fail
+        // for capacity or duplicates; errors are ignored deliberately.
+        if let Some(r) = self.running.as_mut() {
+            let _ = match u {
+                Undo::Delete(t, m, p) => r.switch.delete(&t, &m, p),
+                Undo::Insert(t, e) => r.switch.insert(&t, &e),
+                Undo::Modify(t, e) => r.switch.modify(&t, &e),
+                Undo::Default(ti, (a, args)) => {
+                    let name = r.p.program.tables[ti].name.clone();
+                    let aname = r.p.program.actions[a].name.clone();
+                    r.switch.set_default(&name, &aname, &args)
+                }
+                Undo::Digest(id, old) => {
+                    match old {
+                        Some(c) => {
+                            self.digests.entry(id).or_insert_with(|| DigestQueue::new(c)).config = c;
+                        }
+                        None => {
+                            self.digests.remove(&id);
+                        }
+                    }
+                    Ok(())
+                }
+            };
+        }
+    }
+}
