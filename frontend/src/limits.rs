@@ -77,6 +77,14 @@ pub const DEFAULT_CARRY_RESPONSES_UP_TO: u32 = 16 * 1024;
 /// response sends at most this much through the front-end before its
 /// install holds it.
 pub const PEEK_WINDOW_BYTES: u32 = 4 * 1024;
+/// RSTs a worker sends per second for client segments of no connection
+/// (`engine::stateless`), and the burst it may send at once. Real clients
+/// need one each (a FIN retransmitted after the flow was forgotten: one
+/// every few hundred ms per socket, thousands at most after a mass 408);
+/// the bound keeps a flood of forged ACKs from turning the front-end into
+/// a reflector at line rate.
+pub const STATELESS_RESETS_PER_S: u32 = 10_000;
+pub const STATELESS_RESETS_BURST: u32 = 1_000;
 /// After `Installed`, the front-end keeps a tombstone this long so packets
 /// already in flight are still forwarded correctly.
 pub const OFFLOADED_GRACE_MS: u64 = 5_000;

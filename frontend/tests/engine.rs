@@ -226,8 +226,14 @@ fn bad_cookie_drops_without_state() {
     assert_eq!(v, Verdict::Drop(DropReason::BadCookie));
     assert_eq!(w.e.flow_count(), 0);
     assert_eq!(w.e.counters().dropped(DropReason::BadCookie), 1);
-    assert!(w.out.is_empty());
-    // Fixture table of other stateless drops.
+    // What a TCP stack answers a segment of no connection: RST, seq = its ack.
+    let (tx, off) = w.take();
+    assert!(off.is_empty());
+    assert_eq!(tx.len(), 1, "{tx:?}");
+    let r = &tx[0];
+    assert_eq!((r.src, r.sport, r.dst, r.dport, r.seq, r.flags, r.payload.len()), (VIP, 80, CIP, w.cport, w.s.wrapping_add(1), RST, 0));
+    assert_eq!(w.e.counters().stateless_resets, 1);
+    // Fixture table of other stateless drops (none answered).
     let cases: &[(&str, u8, Verdict)] = &[
         // The switch sends a SYN here only when it holds an entry for the
         // key: a reused port, answered once the entry is detached.
@@ -238,6 +244,7 @@ fn bad_cookie_drops_without_state() {
     ];
     for (what, flags, want) in cases {
         assert_eq!(w.client(0, *flags, b"", 0).0, *want, "{what}");
+        assert!(w.take().0.is_empty(), "{what}: no RST");
     }
     // Corrupted checksum.
     let mut f = frame(CIP, 1, VIP, 80, 1, 1, ACK, &[], b"x");
@@ -1219,4 +1226,39 @@ fn carried_flow_closes_without_switch_writes() {
     let (_, off) = w.take();
     assert!(off.is_empty(), "{off:?}");
     assert_eq!((w.e.counters().offload_requested, w.e.counters().responses_carried, w.e.counters().flows_closed), (0, 1, 1));
+}
+
+/// A client still in LAST-ACK after the engine forgot its flow (a FIN
+/// retransmitted after `closing_ms`) gets a RST, not silence; a flood of
+/// forged ACKs gets at most the reset budget's burst.
+#[test]
+fn segments_of_forgotten_flows_get_a_reset_within_the_budget() {
+    const CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n";
+    let mut w = Walk::with(Engine::new(&conf_carry(16384)), VIP, 40000);
+    w.splice(CLOSE, WEB);
+    let rl = CLOSE.len() as u32;
+    let s = w.s;
+    let resp = response(10, 51);
+    w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | PSH | FIN, &resp, 3);
+    w.client(rl, ACK | FIN, b"", 5);
+    w.e.on_timer(5 + 2000, &mut w.out);
+    assert_eq!(w.e.flow_count(), 0);
+    w.take();
+    let ack = s.wrapping_add(1 + 51 + 1);
+    let mut f = frame(CIP, w.cport, VIP, 80, C_ISN.wrapping_add(1 + rl), ack, ACK | FIN, &[], b"");
+    assert_eq!(w.e.handle_frame(&mut f, 2100, &mut w.out), Verdict::Drop(DropReason::BadCookie));
+    let (tx, _) = w.take();
+    assert_eq!(tx.iter().map(|t| (t.dst, t.dport, t.seq, t.flags)).collect::<Vec<_>>(), vec![(CIP, w.cport, ack, RST)]);
+    // A flood within one millisecond: the burst, then nothing; every one
+    // still counted as a bad cookie.
+    let before = w.e.counters().dropped(DropReason::BadCookie);
+    let mut resets = 0;
+    for i in 0..5000u32 {
+        let mut f = frame(CIP, 1000 + (i % 60000) as u16, VIP, 80, i, i.wrapping_mul(7), ACK, &[], b"");
+        w.e.handle_frame(&mut f, 3000, &mut w.out);
+        resets += w.take().0.len();
+    }
+    assert_eq!(resets, switchyard_frontend::limits::STATELESS_RESETS_BURST as usize);
+    assert_eq!(w.e.counters().dropped(DropReason::BadCookie) - before, 5000);
+    assert_eq!(w.e.flow_count(), 0);
 }

@@ -154,7 +154,7 @@ pub fn run<I: FrameIo>(
 fn counters_line(e: &Engine) -> String {
     let c = e.counters();
     format!(
-        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {}",
+        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {} resets {}",
         e.flow_count(),
         c.new_flows,
         c.replayed_syns,
@@ -168,7 +168,8 @@ fn counters_line(e: &Engine) -> String {
         c.flows_closed,
         c.flows_aborted,
         c.reused_ports,
-        c.syn_acks_sent
+        c.syn_acks_sent,
+        c.stateless_resets
     )
 }
 

@@ -42,6 +42,9 @@ pub struct Counters {
     pub window_updates: u64,
     /// Holds released by `HOLD_TIMEOUT_MS`, no completion in time.
     pub hold_timeouts: u64,
+    /// RSTs answering client segments of no connection (`stateless`; each
+    /// also counts as a `bad_cookie` drop).
+    pub stateless_resets: u64,
     /// Last-request connections whose response the front-end carried
     /// itself, never offloaded (`[frontend] carry_responses_up_to`).
     pub responses_carried: u64,

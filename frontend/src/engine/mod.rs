@@ -18,6 +18,7 @@ pub mod conn;
 pub mod counters;
 pub mod packet;
 pub mod reuse;
+pub mod stateless;
 pub mod timers;
 
 use core::net::Ipv4Addr;
@@ -88,6 +89,7 @@ pub struct Engine {
     bufs: Buffers,
     counters: Counters,
     reopening: Reopening,
+    resets: stateless::ResetBudget,
 }
 
 /// What a handler wants done with its flow afterwards.
@@ -140,6 +142,7 @@ impl Engine {
             bufs: Buffers::default(),
             counters: Counters::default(),
             reopening: Reopening::new(REOPENING_CAPACITY, REOPENING_STALE_MS),
+            resets: stateless::ResetBudget::default(),
         }
     }
 
@@ -235,6 +238,9 @@ impl Engine {
         }
         if self.flows.get(&key).is_none() {
             if let Err(r) = self.new_flow(seg, key, vip, vport, mode, now) {
+                if r == DropReason::BadCookie && self.resets.take(now) {
+                    self.stateless_reset(seg, vip, vport, out);
+                }
                 return self.dropped(r);
             }
         }
@@ -249,6 +255,16 @@ impl Engine {
         }
         self.bound_timers();
         verdict
+    }
+
+    /// RFC 9293's answer to an ACK for no connection: RST, seq = its ack
+    /// (`stateless`).
+    fn stateless_reset(&mut self, seg: &Seg, vip: Ipv4Addr, vport: u16, out: &mut Vec<Action>) {
+        let o = Out { src: vip, sport: vport, dst: seg.src, dport: seg.sport, seq: seg.ack, ack: 0, flags: RST, window: 0, options: &[], payload: &[] };
+        let mut f = self.bufs.frame();
+        packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut f);
+        out.push(Action::Transmit(f));
+        self.counters.stateless_resets += 1;
     }
 
     fn cookie_ok(&self, seg: &Seg, vip: Ipv4Addr, vport: u16) -> Option<switchyard_wire::cookie::CookieOptions> {
