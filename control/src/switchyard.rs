@@ -18,6 +18,7 @@ pub const TABLE_VIP: &str = "SwitchyardIngress.vip";
 pub const TABLE_CONNECTION: &str = "SwitchyardIngress.connection";
 pub const TABLE_BACKEND: &str = "SwitchyardIngress.backend";
 pub const TABLE_BACKEND_ADDRESS: &str = "SwitchyardIngress.backend_address";
+pub const TABLE_BACKEND_SERVICE: &str = "SwitchyardIngress.backend_service";
 pub const TABLE_ROUTE: &str = "SwitchyardIngress.ipv4_route";
 pub const TABLE_FRONTEND_COUNT: &str = "SwitchyardIngress.frontend_count";
 pub const TABLE_FRONTEND_PORT: &str = "SwitchyardIngress.frontend_port";
@@ -106,6 +107,7 @@ impl SwitchyardTables {
             (TABLE_CONNECTION, &["client_addr", "client_port", "vip_id"], ACTION_CONN_BACKEND_REQUEST, &["backend_index"]),
             (TABLE_BACKEND, &["backend_index"], "SwitchyardIngress.rewrite_to_backend", &["addr", "port"]),
             (TABLE_BACKEND_ADDRESS, &["backend_addr", "backend_port"], "SwitchyardIngress.set_backend_origin", &["vip_id", "backend_index", "vip_addr", "vip_port"]),
+            (TABLE_BACKEND_SERVICE, &["backend_addr", "backend_port"], "SwitchyardIngress.drop_direct_to_backend", &[]),
             (TABLE_ROUTE, &["dst_addr"], "SwitchyardIngress.route", &["port", "src_mac", "dst_mac"]),
             (TABLE_FRONTEND_COUNT, &[], "SwitchyardIngress.set_frontend_count", &["count"]),
             (TABLE_FRONTEND_PORT, &["index"], "SwitchyardIngress.to_frontend", &["port", "dst_mac"]),
@@ -187,6 +189,12 @@ impl SwitchyardTables {
             ("vip_port", vip_port.into()),
         ])?;
         t.entry(vec![t.exact("backend_addr", addr)?, t.exact("backend_port", port)?], 0, a)
+    }
+
+    /// DIP:dport as a backend service an edge (client-facing) port may
+    /// not reach directly: only the switch's VIP rewrite may.
+    pub fn backend_service(&self, addr: Ipv4Addr, port: u16) -> Result<p4::TableEntry, P4InfoError> {
+        self.entry(TABLE_BACKEND_SERVICE, vec![("backend_addr", addr.into()), ("backend_port", port.into())], "SwitchyardIngress.drop_direct_to_backend", std::iter::empty::<(&str, u64)>())
     }
 
     pub fn route(&self, prefix: Ipv4Addr, len: u32, port: u16, src_mac: [u8; 6], dst_mac: [u8; 6]) -> Result<p4::TableEntry, P4InfoError> {

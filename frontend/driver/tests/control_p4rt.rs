@@ -270,7 +270,10 @@ fn programs_the_services_and_installs_moves_and_deletes_connections() {
         assert!(backends.iter().any(|e| e.r#match == want.r#match && e.action == want.action), "backend {i} = {addr}:{port}");
         let want = sw.tables.backend_address(addr, port, 0, i as u16, VIP, 80).unwrap();
         assert!(sw.table(sy::TABLE_BACKEND_ADDRESS).iter().any(|e| e.r#match == want.r#match && e.action == want.action), "origin of {addr}:{port}");
+        let want = sw.tables.backend_service(addr, port).unwrap();
+        assert!(sw.table(sy::TABLE_BACKEND_SERVICE).iter().any(|e| e.r#match == want.r#match && e.action == want.action), "edge guard for {addr}:{port}");
     }
+    assert_eq!(sw.table(sy::TABLE_BACKEND_SERVICE).len(), 3, "one edge guard per backend");
     // The engine's keyring: current = the first secret, generation 1.
     let ring = cfg.cookie.keyring();
     let s = sw.secrets();

@@ -1,5 +1,7 @@
 //! The switch entries the front-end owns for its config's services: VIPs,
-//! backends, backend addresses and cookie secrets. The pipeline, routes,
+//! backends, backend addresses, backend services (the edge guard that
+//! keeps client-facing ports from reaching a backend directly) and cookie
+//! secrets. The pipeline, routes,
 //! port roles and front-end ports belong to whoever runs the switch (the
 //! testbed or the operator); this front-end never pushes a pipeline.
 //!
@@ -64,6 +66,9 @@ pub fn service_entries(cfg: &Config, t: &SwitchyardTables) -> Result<ServiceEntr
     for (i, b) in cfg.backends.iter().enumerate() {
         let index = i as BackendIndex;
         entries.push(t.backend(index, b.address, b.port)?);
+        // Every configured backend, served or not: clients reach backends
+        // only through a VIP.
+        entries.push(t.backend_service(b.address, b.port)?);
         match vips[i].as_slice() {
             [] => warnings.push(format!("backend {}:{} is in no service's pools: no backend_address entry", b.address, b.port)),
             [first, rest @ ..] => {
