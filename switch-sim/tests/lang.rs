@@ -637,3 +637,29 @@ fn switchyard_p4_passes_the_guard() {
     let sw = Switch::load_strict(&root.join("p4/switchyard.p4"), &[]).unwrap_or_else(|e| panic!("{e}"));
     assert!(sw.warnings().is_empty());
 }
+
+#[test]
+fn exact_keys_of_64_bits_and_wider() {
+    // 64 bits of key (the u64 index) and 96 bits (the u128 index).
+    let decls = "
+        action set_c(bit<16> v) { hdr.h.c = v; }
+        table k64 { key = { hdr.h.d : exact; hdr.h.c : exact; hdr.h.a : exact; hdr.h.b : exact; } actions = { set_c; NoAction; } default_action = NoAction(); }
+        table k96 { key = { hdr.h.d : exact; hdr.h.c : exact; hdr.h.a : exact; hdr.h.b : exact; meta.x : exact; } actions = { set_c; NoAction; } default_action = NoAction(); }";
+    let ingress = "meta.x = hdr.h.d ^ 32w0xffffffff; if (hdr.h.a == 1) { k64.apply(); } else { k96.apply(); }";
+    let mut sw = load(SIMPLE_PARSER, decls, ingress);
+    let d = 0xdead_beef_u64;
+    sw.insert("k64", &te(vec![exact(d), exact(0x1234), exact(1), exact(0xff)], "set_c", vec![0x6464], 0)).unwrap();
+    sw.insert("k96", &te(vec![exact(d), exact(0x1234), exact(2), exact(0xff), exact(d ^ 0xffff_ffff)], "set_c", vec![0x9696], 0)).unwrap();
+    let c = |sw: &mut Dual, a, b, c| {
+        let out = sw.process(0, &pkt(a, b, c, d as u32, &[])).unwrap().1;
+        u16::from_be_bytes([out[2], out[3]])
+    };
+    assert_eq!(c(&mut sw, 1, 0xff, 0x1234), 0x6464, "64-bit key hit");
+    assert_eq!(c(&mut sw, 1, 0xfe, 0x1234), 0x1234, "64-bit key miss in its lowest byte");
+    assert_eq!(c(&mut sw, 2, 0xff, 0x1234), 0x9696, "96-bit key hit");
+    assert_eq!(c(&mut sw, 2, 0xff, 0x1235), 0x1235, "96-bit key miss");
+    sw.delete("k64", &[exact(d), exact(0x1234), exact(1), exact(0xff)], 0).unwrap();
+    sw.delete("k96", &[exact(d), exact(0x1234), exact(2), exact(0xff), exact(d ^ 0xffff_ffff)], 0).unwrap();
+    assert_eq!(c(&mut sw, 1, 0xff, 0x1234), 0x1234, "deleted");
+    assert_eq!(c(&mut sw, 2, 0xff, 0x1234), 0x1234, "deleted");
+}
