@@ -65,6 +65,15 @@ impl Switch {
         Self::from_tokens(&toks, &files)
     }
 
+    /// Loads and compiles a P4 file to its checked IR without building a
+    /// switch (no native code is generated): for a caller that only needs
+    /// the program, such as a pipeline install that builds its own switch.
+    pub fn load_program(path: &Path, defines: &[(String, String)]) -> Result<Program, LoadError> {
+        let (toks, files) = crate::front::lex::Lexer::run(path, defines)?;
+        let decls = crate::front::parse::parse_program(&toks).map_err(|e| files.resolve(e))?;
+        crate::compile::compile(&decls).map_err(|e| files.resolve(e))
+    }
+
     /// Loads program text held in memory (tests).
     pub fn load_str(name: &str, text: &str) -> Result<Switch, LoadError> {
         let (toks, files) = crate::front::lex::Lexer::run_text(name, text, None)?;

@@ -40,8 +40,7 @@ pub fn load(config: &[u8], default_include_dir: Option<&Path>) -> Result<Arc<Pro
     let (source, dir, defines) = match json {
         Some(Json { p4_path: Some(p), p4_source: None, defines, .. }) => {
             let defines: Vec<(String, String)> = defines.into_iter().collect();
-            let sw = Switch::load(&p, &defines).map_err(|e| e.to_string())?;
-            return Ok(Arc::new(sw.program().clone()));
+            return Switch::load_program(&p, &defines).map(Arc::new).map_err(|e| e.to_string());
         }
         Some(Json { p4_path: None, p4_source: Some(s), include_dir, defines }) => {
             (s, include_dir.or_else(|| default_include_dir.map(Path::to_path_buf)), defines)

@@ -25,8 +25,8 @@ fn parse_define(s: &str) -> Result<(String, String), String> {
 
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    let sw = switchyard_switch_sim::Switch::load(&a.p4, &a.define)?;
-    let info = switchyard_p4rt_server::p4info_gen::generate(sw.program());
+    let prog = switchyard_switch_sim::Switch::load_program(&a.p4, &a.define)?;
+    let info = switchyard_p4rt_server::p4info_gen::generate(&prog);
     match a.out {
         Some(p) => std::fs::write(p, info.encode_to_vec())?,
         None => println!("{info:#?}"),

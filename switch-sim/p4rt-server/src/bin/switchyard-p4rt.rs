@@ -73,9 +73,9 @@ fn parse_port(s: &str) -> Result<(u16, String), String> {
 /// GetForwardingPipelineConfig returns its P4Info), then `--entries`.
 fn preload(device: &mut Device, a: &Args) -> anyhow::Result<()> {
     let Some(p) = &a.p4 else { return Ok(()) };
-    let sw = switchyard_switch_sim::Switch::load(p, &a.define).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let prog = switchyard_switch_sim::Switch::load_program(p, &a.define).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cfg = serde_json::json!({ "p4_path": std::fs::canonicalize(p)?, "defines": a.define.iter().cloned().collect::<std::collections::BTreeMap<_, _>>() });
-    device.install_program(Arc::new(sw.program().clone()), cfg.to_string().into_bytes()).map_err(anyhow::Error::msg)?;
+    device.install_program(Arc::new(prog), cfg.to_string().into_bytes()).map_err(anyhow::Error::msg)?;
     if let Some(path) = &a.entries {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
