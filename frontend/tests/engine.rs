@@ -1262,3 +1262,6 @@ fn segments_of_forgotten_flows_get_a_reset_within_the_budget() {
     assert_eq!(w.e.counters().dropped(DropReason::BadCookie) - before, 5000);
     assert_eq!(w.e.flow_count(), 0);
 }
+
+#[path = "engine/fuzz.rs"]
+mod fuzz;
