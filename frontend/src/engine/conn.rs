@@ -9,7 +9,7 @@ use super::assembly::Assembly;
 use crate::config::OffloadMode;
 use crate::http::ErrorReply;
 
-/// Where a flow is in the packet walk (DESIGN.md steps 2-5).
+/// Where a flow is in the packet walk (docs/ARCHITECTURE.md steps 2-5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpliceState {
     /// Cookie valid; gathering the request head from the client.
