@@ -77,6 +77,14 @@ pub const DEFAULT_CARRY_RESPONSES_UP_TO: u32 = 16 * 1024;
 /// response sends at most this much through the front-end before its
 /// install holds it.
 pub const PEEK_WINDOW_BYTES: u32 = 4 * 1024;
+/// Above this share of the flow table (percent), a new flow has
+/// `PRESSURE_REQUEST_MS` to complete its request head (`engine::pressure`):
+/// idle handshakes then leave in 1 s instead of 10.
+pub const PRESSURE_PERCENT: usize = 75;
+/// A real client sends its request in the same round trip as the handshake
+/// ACK (microseconds to milliseconds); a second is generous even for a slow
+/// mobile link and ten times shorter than the default request timeout.
+pub const PRESSURE_REQUEST_MS: u64 = 1_000;
 /// RSTs a worker sends per second for client segments of no connection
 /// (`engine::stateless`), and the burst it may send at once. Real clients
 /// need one each (a FIN retransmitted after the flow was forgotten: one

@@ -778,23 +778,51 @@ fn request_mode_late_fins_of_former_backends_are_acked() {
     assert_eq!((tx[0].dst, tx[0].seq, tx[0].payload.as_slice()), (WEB, r3, REQ));
 }
 
+/// A full table (capacity 4) of idle handshakes: a new client evicts the
+/// oldest flow still assembling (its client gets a RST), above 75 % new
+/// flows get the 1 s request timeout; flows past their head are never
+/// evicted, so a table full of spliced flows drops the newcomer.
 #[test]
-fn flow_table_full_drops_new_flows() {
+fn full_table_evicts_the_oldest_idle_handshake() {
     let c = conf();
     let mut e = Engine::new(&c);
-    let mut out = Vec::new();
-    for port in 0..5u16 {
+    for port in 0..4u16 {
         let mut w = Walk::with(e, VIP, 50000 + port);
-        let (v, _) = w.client(0, ACK, b"", 0);
-        if port < 4 {
-            assert_eq!(v, Verdict::Consumed);
-        } else {
-            assert_eq!(v, Verdict::Drop(DropReason::FlowTableFull));
-        }
-        out.append(&mut w.out);
+        assert_eq!(w.client(0, ACK, b"", port.into()).0, Verdict::Consumed);
+        let deadline = w.flow().deadline;
+        // Ports 0-2 find the table under 75 %; port 3 finds it at 75 %.
+        assert_eq!(deadline, u64::from(port) + if port < 3 { 5000 } else { 1000 }, "port {port}");
+        assert!(w.take().0.is_empty());
         e = w.e;
     }
-    assert_eq!(e.flow_count(), 4);
+    // A legitimate client: the oldest idle one (port 50000) makes room.
+    let mut w = Walk::with(e, VIP, 50004);
+    let (v, _) = w.client(0, ACK | PSH, REQ, 10);
+    assert_eq!(v, Verdict::Consumed);
+    let (tx, _) = w.take();
+    let rst: Vec<_> = tx.iter().filter(|t| t.flags & RST != 0).collect();
+    assert_eq!(rst.len(), 1, "{tx:?}");
+    assert_eq!((rst[0].dst, rst[0].dport, rst[0].flags), (CIP, 50000, RST | ACK));
+    assert!(tx.iter().any(|t| t.flags == SYN && t.dst == WEB), "the newcomer is routed at once: {tx:?}");
+    assert!(w.e.flow(&ConnKey { client_ip: CIP, client_port: 50000, vip_id: 0 }).is_none());
+    assert_eq!((w.e.flow_count(), w.e.counters().assembling_evicted), (4, 1));
+    // A table of four routed flows evicts nobody.
+    let mut e = Engine::new(&c);
+    let mut out = Vec::new();
+    let mut spliced = 0;
+    for port in 60000..60005u16 {
+        let mut w = Walk::with(e, VIP, port);
+        let (v, _) = w.client(0, ACK | PSH, REQ, 6001);
+        out.extend(w.take().0);
+        if v == Verdict::Drop(DropReason::FlowTableFull) {
+            assert_eq!(port, 60004, "only the fifth is refused");
+        } else {
+            spliced += 1;
+        }
+        e = w.e;
+    }
+    assert_eq!(spliced, 4);
+    assert_eq!(e.counters().assembling_evicted, 0, "no routed flow was evicted");
     assert_eq!(e.counters().dropped(DropReason::FlowTableFull), 1);
 }
 

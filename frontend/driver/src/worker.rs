@@ -154,7 +154,7 @@ pub fn run<I: FrameIo>(
 fn counters_line(e: &Engine) -> String {
     let c = e.counters();
     format!(
-        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {} resets {}",
+        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {} resets {} evicted {} pressure {}",
         e.flow_count(),
         c.new_flows,
         c.replayed_syns,
@@ -169,7 +169,9 @@ fn counters_line(e: &Engine) -> String {
         c.flows_aborted,
         c.reused_ports,
         c.syn_acks_sent,
-        c.stateless_resets
+        c.stateless_resets,
+        c.assembling_evicted,
+        c.pressure_timeouts
     )
 }
 

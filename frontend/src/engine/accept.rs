@@ -59,7 +59,8 @@ impl Engine {
     }
 
     /// Step 2: a client segment with no state must carry a valid cookie.
-    pub(super) fn new_flow(&mut self, seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64) -> Result<(), DropReason> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new_flow(&mut self, seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64, out: &mut Vec<Action>) -> Result<(), DropReason> {
         if seg.has(SYN) || seg.has(RST) {
             // The switch answers SYNs; a stray RST has nothing to reset.
             return Err(DropReason::NoFlow);
@@ -69,6 +70,16 @@ impl Engine {
         }
         let opts = self.cookie_ok(seg, vip, vport).ok_or(DropReason::BadCookie)?;
         let cookie = seg.ack.wrapping_sub(1);
+        let capacity = self.flows.capacity();
+        let request_ms = if self.flows.len() * 100 >= capacity * PRESSURE_PERCENT {
+            self.counters.pressure_timeouts += 1;
+            self.p.timeouts.request_ms.min(PRESSURE_REQUEST_MS)
+        } else {
+            self.p.timeouts.request_ms
+        };
+        if self.flows.len() >= capacity {
+            self.evict_oldest_assembling(out);
+        }
         let entry = ConnEntry {
             key,
             vip,
@@ -90,7 +101,7 @@ impl Engine {
             client_fin: None,
             backend_fin: false,
             offload: OffloadStatus::NotRequested,
-            deadline: now + self.p.timeouts.request_ms,
+            deadline: now + request_ms,
             armed: NOT_ARMED,
             last_seen: now,
             retries: 0,
@@ -99,7 +110,20 @@ impl Engine {
         // Armed after the first segment is handled: usually it completes
         // the head and the deadline becomes the replayed SYN's RTO.
         self.flows.insert_new(key, entry).map_err(|_| DropReason::FlowTableFull)?;
+        self.assembling.admitted(key, cookie, capacity);
         self.counters.new_flows += 1;
         Ok(())
+    }
+
+    /// A full table: the oldest flow that never reached a backend makes
+    /// room (its client gets a RST, as after any reset), if there is one.
+    fn evict_oldest_assembling(&mut self, out: &mut Vec<Action>) {
+        let Some(key) = self.assembling.oldest_without_backend(&self.flows) else { return };
+        let Some(f) = self.forget(key) else { return };
+        let o = Out { src: f.vip, sport: f.vport, dst: key.client_ip, dport: key.client_port, seq: f.cookie.wrapping_add(1), ack: f.client_next, flags: RST | ACK, window: 0, options: &[], payload: &[] };
+        let mut frame = self.bufs.frame();
+        packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut frame);
+        out.push(Action::Transmit(frame));
+        self.counters.assembling_evicted += 1;
     }
 }

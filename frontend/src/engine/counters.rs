@@ -42,6 +42,11 @@ pub struct Counters {
     pub window_updates: u64,
     /// Holds released by `HOLD_TIMEOUT_MS`, no completion in time.
     pub hold_timeouts: u64,
+    /// Flows admitted with the shorter request timeout of a table under
+    /// pressure, and flows without a backend (assembling, replied) evicted
+    /// from a full table (`pressure`).
+    pub pressure_timeouts: u64,
+    pub assembling_evicted: u64,
     /// RSTs answering client segments of no connection (`stateless`; each
     /// also counts as a `bad_cookie` drop).
     pub stateless_resets: u64,

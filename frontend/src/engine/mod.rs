@@ -25,6 +25,7 @@ pub mod buffers;
 pub mod conn;
 pub mod counters;
 pub mod packet;
+pub mod pressure;
 pub mod reuse;
 pub mod stateless;
 pub mod timers;
@@ -48,7 +49,7 @@ use timers::TimerWheel;
 use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
 use crate::flow_table::FlowTable;
 use crate::http::{header_storage, parse_head, BodyLength, ErrorReply, HeadStatus};
-use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS, PEEK_WINDOW_BYTES, REOPENING_CAPACITY, REOPENING_STALE_MS};
+use crate::limits::{HOLD_TIMEOUT_MS, MAX_BUFFERED_BYTES, OFFLOADED_GRACE_MS, PEEK_WINDOW_BYTES, PRESSURE_PERCENT, PRESSURE_REQUEST_MS, REOPENING_CAPACITY, REOPENING_STALE_MS};
 use crate::response::{response_size, ResponseSize};
 use crate::offload::{OffloadEvent, OffloadRequest};
 use crate::route::{Decision, Router};
@@ -98,6 +99,7 @@ pub struct Engine {
     counters: Counters,
     reopening: Reopening,
     resets: stateless::ResetBudget,
+    assembling: pressure::AssemblingQueue,
 }
 
 /// What a handler wants done with its flow afterwards.
@@ -151,6 +153,7 @@ impl Engine {
             counters: Counters::default(),
             reopening: Reopening::new(REOPENING_CAPACITY, REOPENING_STALE_MS),
             resets: stateless::ResetBudget::default(),
+            assembling: pressure::AssemblingQueue::default(),
         }
     }
 
@@ -245,7 +248,7 @@ impl Engine {
             self.finish(key, out);
         }
         if self.flows.get(&key).is_none() {
-            if let Err(r) = self.new_flow(seg, key, vip, vport, mode, now) {
+            if let Err(r) = self.new_flow(seg, key, vip, vport, mode, now, out) {
                 if r == DropReason::BadCookie && self.resets.take(now) {
                     self.stateless_reset(seg, vip, vport, out);
                 }
