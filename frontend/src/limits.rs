@@ -22,13 +22,13 @@ pub const MAX_HEADERS: usize = 64;
 /// assembly buffers only while assembling; see docs/FRONTEND.md.
 pub const DEFAULT_FLOW_TABLE_CAPACITY: u32 = 65_536;
 
-/// The cookie SYN-ACK the switch sends (contract with p4/): MSS 1460, window
-/// scale 7, SACK-permitted, no timestamps, raw window 65535. The engine
-/// scales its own window field with this shift when it ACKs in the
-/// switch's sequence space.
-pub const SWITCH_SYN_ACK_MSS: u16 = 1460;
-pub const SWITCH_SYN_ACK_WSCALE: u8 = 7;
-pub const SWITCH_SYN_ACK_WINDOW: u16 = 65_535;
+/// The cookie SYN-ACK the switch sends (contract with p4/, defined once in
+/// `wire::synack`, whose values switch-sim's tests check against the P4
+/// program): the config's defaults. The engine scales its own window field
+/// with the window scale when it ACKs in the switch's sequence space.
+pub const SWITCH_SYN_ACK_MSS: u16 = switchyard_wire::synack::MSS;
+pub const SWITCH_SYN_ACK_WSCALE: u8 = switchyard_wire::synack::WSCALE;
+pub const SWITCH_SYN_ACK_WINDOW: u16 = switchyard_wire::synack::WINDOW;
 
 /// TTL of frames the engine originates (replayed SYN, ACKs, error replies).
 pub const TTL: u8 = 64;
