@@ -15,8 +15,9 @@ use crate::maglev::MaglevTable;
 #[derive(Debug, Clone, Copy)]
 pub struct BackendState {
     pub spec: BackendSpec,
-    /// Health checks (agent probe) say it works. Starts healthy: the
-    /// control task marks it down on the first failed probe.
+    /// Eligible as far as health goes. Starts healthy and stays so today:
+    /// only `Engine::set_backend_flags` changes it, and no health check
+    /// calls that yet (docs/FRONTEND.md, "Not done").
     pub healthy: bool,
     /// Operator asked to drain: keep existing flows, take no new ones.
     pub draining: bool,
