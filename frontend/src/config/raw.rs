@@ -181,7 +181,8 @@ pub struct BackendSection {
     pub port: Spanned<u16>,
     #[serde(default = "default_weight")]
     pub weight: Spanned<u32>,
-    /// The backend agent's probe endpoint (ip:port), used by health checks.
+    /// The backend agent's probe endpoint (ip:port), for health checks of
+    /// backends: validated and kept, but nothing polls it yet.
     pub agent: Option<Spanned<String>>,
 }
 

@@ -182,7 +182,8 @@ impl Engine {
         self.keyring.rotate(next);
     }
 
-    /// Health checks or the operator changed a backend: new flows only.
+    /// A backend's health or draining flag changed: affects new flows only.
+    /// Nothing calls it yet (no health checks, no operator command).
     pub fn set_backend_flags(&mut self, b: BackendIndex, healthy: bool, draining: bool) {
         self.router.set_backend_flags(b, healthy, draining);
     }
