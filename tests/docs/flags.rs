@@ -17,6 +17,11 @@
 //!   `--mode`, `--x`) must appear in `B --help`. A word that is one of B's
 //!   subcommands (the `Commands:` list of its help) switches to
 //!   `B SUB --help` for the words after it.
+//! * Flag lists: a list item (`* ` or `- `) whose first code span starts
+//!   with `--` documents the flags of that span for the binary last named
+//!   above it in its section, outside list items (a fenced command, or a
+//!   lead-in such as "`switchyard-p4rt` flags:"). They must be in the
+//!   binary's help or one of its subcommands'.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -258,4 +263,55 @@ pub fn unknown_flags(s: &Shown, helps: &mut Helps) -> (Vec<String>, usize) {
         }
     }
     (bad, checked)
+}
+
+/// A flag a list item documents for a binary (the flag-list rule above).
+pub struct Listed {
+    pub bin: String,
+    pub flag: String,
+    pub line: usize,
+}
+
+/// The flags `text`'s list items document, each with its binary.
+pub fn listed_flags(text: &str, bins: &[String]) -> Vec<Listed> {
+    let bin_of = |w: &str| {
+        let b = trimmed(w).rsplit('/').next().unwrap();
+        bins.iter().find(|x| *x == b).cloned()
+    };
+    let (mut out, mut last, mut fenced) = (Vec::new(), None::<String>, false);
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("```") {
+            fenced = !fenced;
+        } else if fenced {
+            last = line.split_whitespace().filter_map(bin_of).last().or(last);
+        } else if line.starts_with('#') {
+            last = None;
+        } else if let Some(item) = t.strip_prefix("* ").or_else(|| t.strip_prefix("- ")) {
+            let span = item.strip_prefix('`').and_then(|r| r.split('`').next()).filter(|s| s.starts_with("--"));
+            if let (Some(span), Some(bin)) = (span, &last) {
+                for flag in span.split_whitespace().flat_map(flags_of) {
+                    out.push(Listed { bin: bin.clone(), flag, line: i + 1 });
+                }
+            }
+        } else if !line.starts_with(char::is_whitespace) {
+            let spans = super::markdown::code_spans(line);
+            last = spans.iter().flat_map(|s| s.split_whitespace()).filter_map(bin_of).last().or(last);
+        }
+    }
+    out
+}
+
+/// Whether `bin`'s help, or one of its subcommands' helps, lists `flag`.
+pub fn any_help_mentions(helps: &mut Helps, bin: &str, flag: &str) -> Result<bool, String> {
+    let top = helps.help(bin, None)?;
+    if mentions(&top, flag) {
+        return Ok(true);
+    }
+    for sub in subcommands(&top).iter().filter(|s| *s != "help") {
+        if mentions(&helps.help(bin, Some(sub))?, flag) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

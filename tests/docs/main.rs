@@ -66,6 +66,16 @@ fn every_flag_a_doc_shows_is_in_its_binarys_help() {
             }
         }
     }
+    for d in project_docs(&repo) {
+        for l in flags::listed_flags(&d.text, &bins) {
+            checked += 1;
+            match flags::any_help_mentions(&mut helps, &l.bin, &l.flag) {
+                Ok(true) => {}
+                Ok(false) => bad.push(format!("{}:{}: `{}` listed for {}, which has no such flag", d.path.display(), l.line, l.flag, l.bin)),
+                Err(e) => bad.push(format!("{}:{}: {e}", d.path.display(), l.line)),
+            }
+        }
+    }
     // A flag no binary has is reported, a subcommand's flag is looked up in
     // the subcommand's help, and a real one passes.
     let planted = flags::shown("switchyard-ctl --switch ADDR connections --limit 20 --no-such-flag", &bins);
@@ -87,4 +97,15 @@ fn commands_are_cut_as_the_rules_say() {
     assert_eq!(flags::flags_of("[--mode=x"), vec!["--mode"]);
     assert!(flags::flags_of("a--b").is_empty() && flags::flags_of("--").is_empty());
     assert!(flags::mentions("  --iface <IFACE>\n", "--iface") && !flags::mentions("  --iface-name\n", "--iface"));
+}
+
+#[test]
+fn list_items_document_the_flags_of_the_binary_above_them() {
+    let bins: Vec<String> = ["switchyard-p4rt", "switchyard-switch-sim"].map(String::from).to_vec();
+    let md = "## Running\n\n```\nswitchyard-switch-sim --p4 x\n```\n\n* `--port N=IF`: mentions `switchyard-p4rt` in passing\n  `--not-a-lead`\n* `--replay FILE --root REPO`: two\n\n`switchyard-p4rt` flags:\n\n- `--addr ADDR`\n- `-D X`, `--p4`: no leading --\n\n## Next\n\n- `--orphan`\n";
+    let got: Vec<(String, String)> = flags::listed_flags(md, &bins).into_iter().map(|l| (l.bin, l.flag)).collect();
+    let want: Vec<(String, String)> = [("switchyard-switch-sim", "--port"), ("switchyard-switch-sim", "--replay"), ("switchyard-switch-sim", "--root"), ("switchyard-p4rt", "--addr")]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .to_vec();
+    assert_eq!(got, want);
 }
