@@ -1234,17 +1234,25 @@ fn last_request_small_responses_are_carried_large_ones_offloaded() {
     }
 }
 
-/// A carried flow closes on the front-end and leaves nothing on the
-/// switch: no install, no delete, ever.
-#[test]
-fn carried_flow_closes_without_switch_writes() {
+/// A `Connection: close` request spliced to WEB whose 51-byte response
+/// came with the backend's FIN at t = 3 (carried): the walk and the
+/// request's length.
+fn carried_response_and_fin() -> (Walk, u32) {
     const CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n";
     let mut w = Walk::with(Engine::new(&conf_carry(16384)), VIP, 40000);
     w.splice(CLOSE, WEB);
     let rl = CLOSE.len() as u32;
-    let s = w.s;
     let resp = response(10, 51);
-    w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | PSH | FIN, &resp, 3);
+    w.backend(WEB, w.s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | PSH | FIN, &resp, 3);
+    (w, rl)
+}
+
+/// A carried flow closes on the front-end and leaves nothing on the
+/// switch: no install, no delete, ever.
+#[test]
+fn carried_flow_closes_without_switch_writes() {
+    let (mut w, rl) = carried_response_and_fin();
+    let s = w.s;
     assert_eq!(w.client(rl, ACK, b"", 4).0, Verdict::Forward);
     assert_eq!(w.client(rl, ACK | FIN, b"", 5).0, Verdict::Forward);
     assert_eq!(w.flow().state, SpliceState::Closing { backend: 0 });
@@ -1261,13 +1269,8 @@ fn carried_flow_closes_without_switch_writes() {
 /// forged ACKs gets at most the reset budget's burst.
 #[test]
 fn segments_of_forgotten_flows_get_a_reset_within_the_budget() {
-    const CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n";
-    let mut w = Walk::with(Engine::new(&conf_carry(16384)), VIP, 40000);
-    w.splice(CLOSE, WEB);
-    let rl = CLOSE.len() as u32;
+    let (mut w, rl) = carried_response_and_fin();
     let s = w.s;
-    let resp = response(10, 51);
-    w.backend(WEB, s.wrapping_add(1), C_ISN.wrapping_add(1 + rl), ACK | PSH | FIN, &resp, 3);
     w.client(rl, ACK | FIN, b"", 5);
     w.e.on_timer(5 + 2000, &mut w.out);
     assert_eq!(w.e.flow_count(), 0);
