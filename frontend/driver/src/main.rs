@@ -57,6 +57,11 @@ struct Args {
     /// primary controller (the highest id) to write entries.
     #[arg(long, default_value_t = 10)]
     election_id: u64,
+    /// Microseconds the AF_PACKET driver keeps polling after its last frame
+    /// before it blocks (0: block at once). More CPU, lower latency at low
+    /// rates: docs/FRONTEND.md, "The worker loop".
+    #[arg(long, default_value_t = 0)]
+    idle_spin_us: u64,
     /// How long to keep trying to reach the switch at start before failing.
     #[arg(long, default_value_t = 30)]
     switch_timeout: u64,
@@ -95,6 +100,7 @@ fn main() -> Result<()> {
     };
     let limit = (args.seconds > 0).then(|| Duration::from_secs(args.seconds));
     let every = (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval));
+    let opts = worker::RunOptions { limit, stats_every: every, idle_spin: Duration::from_micros(args.idle_spin_us) };
     match args.driver {
         Driver::Dpdk => {
             let port_cfg = cfg.dpdk.ports.first().context("config has no [[dpdk.ports]]")?;
@@ -107,12 +113,12 @@ fn main() -> Result<()> {
             port.start(PortConfig::default(), &pool)?;
             let up = format!("dpdk port {} ({})", port_cfg.device, port_cfg.name);
             let mut io = DpdkIo::new(&port, &pool);
-            run(up, &mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
+            run(up, &mut |e, c| (worker::run(e, &mut io, c, &stop, opts), io.stats_line()))
         }
         Driver::AfPacket => {
             let iface = args.iface.as_deref().context("--driver af-packet needs --iface")?;
             let mut io = AfPacket::open(iface)?;
-            run(format!("af_packet on {iface}"), &mut |e, c| (worker::run(e, &mut io, c, &stop, limit, every), io.stats_line()))
+            run(format!("af_packet on {iface}"), &mut |e, c| (worker::run(e, &mut io, c, &stop, opts), io.stats_line()))
         }
     }
 }

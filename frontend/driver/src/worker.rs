@@ -39,14 +39,21 @@ pub struct Report {
     pub idle_sleeps: u64,
 }
 
-pub fn run<I: FrameIo>(
-    engine: &mut Engine,
-    io: &mut I,
-    control: &ControlLink,
-    stop: &AtomicBool,
-    limit: Option<Duration>,
-    stats_every: Option<Duration>,
-) -> Report {
+/// How the loop runs besides its I/O.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Stop after this long (None: until `stop`).
+    pub limit: Option<Duration>,
+    /// Print the stats lines this often.
+    pub stats_every: Option<Duration>,
+    /// A blocking driver polls this long after its last work before it
+    /// blocks (`--idle-spin-us`): trades CPU for latency at low rates (a
+    /// wake-up from poll costs several µs in a VM). 0: block at once.
+    pub idle_spin: Duration,
+}
+
+pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, stop: &AtomicBool, opts: RunOptions) -> Report {
+    let RunOptions { limit, stats_every, idle_spin } = opts;
     let start = Instant::now();
     let mut last_stats = start;
     let mut rep = Report::default();
@@ -55,6 +62,7 @@ pub fn run<I: FrameIo>(
     let mut actions = Vec::with_capacity(4 * BURST);
     let mut immediate = Vec::new();
     let mut empty_polls = 0u32;
+    let mut last_work = Instant::now();
     let mut busy = Duration::ZERO;
     while !stop.load(Ordering::Relaxed) {
         let now_inst = Instant::now();
@@ -111,6 +119,7 @@ pub fn run<I: FrameIo>(
             rep.tx += io.tx_burst(&mut tx) as u64;
         }
         if n > 0 || worked {
+            last_work = Instant::now();
             busy += now_inst.elapsed();
             empty_polls = 0;
         }
@@ -122,10 +131,10 @@ pub fn run<I: FrameIo>(
                         std::thread::sleep(IDLE_SLEEP);
                         rep.idle_sleeps += 1;
                     }
-                } else if control.park() {
-                    // Blocking at once costs less than spinning first: measured
-                    // 27.7 us of CPU per new connection against 31.8 (32 empty
-                    // polls first) and 49.5 (200), docs/FRONTEND.md.
+                } else if last_work.elapsed() >= idle_spin && control.park() {
+                    // By default blocking at once: spinning first costs CPU at
+                    // any load and helps latency only at low rates
+                    // (docs/FRONTEND.md, "The worker loop").
                     // Until the engine's next timer (ms clock), a frame or the bell.
                     let wait = engine.next_deadline().map_or(MAX_IDLE_WAIT_MS, |d| d.saturating_sub(now)).min(MAX_IDLE_WAIT_MS);
                     io.idle(control.bell_fd(), Duration::from_millis(wait));
