@@ -14,8 +14,10 @@
 //!   response is no way to get there: curl then often closes first and
 //!   keeps the port in TIME_WAIT, so even the reference fails.)
 //! The target is 90 %; this debug-build test asserts zero failures
-//! and at least half (a third for the offloaded run): the benchmark
-//! measures the release build.
+//! and at least half (a third for the offloaded run). With the release
+//! binaries (`SWITCHYARD_BIN_DIR=target/release cargo test -p
+//! switchyard-e2e --test port_reuse -- --include-ignored`): carried 814
+//! against 845 (0.96), offloaded 736 against 850 (0.87).
 
 use std::time::{Duration, Instant};
 
