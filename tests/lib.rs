@@ -15,3 +15,19 @@ pub fn example_config() -> (std::path::PathBuf, switchyard_frontend::config::Con
     let cfg = switchyard_frontend::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     (path, cfg)
 }
+
+/// A copy of the example config in `dir` (as `name`) with each `(line,
+/// replacement)` applied once; panics if a line is not there (the example
+/// changed under the test). Parsed before it is returned.
+pub fn example_config_with(dir: &std::path::Path, name: &str, edits: &[(&str, String)]) -> std::path::PathBuf {
+    let (path, _) = example_config();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (line, with) in edits {
+        assert!(text.contains(line), "the example config has no `{line}` any more");
+        text = text.replacen(line, with, 1);
+    }
+    let out = dir.join(name);
+    std::fs::write(&out, &text).unwrap();
+    switchyard_frontend::config::load(&out).unwrap_or_else(|e| panic!("{e}"));
+    out
+}

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use switchyard_e2e::{assert_no_namespaces, example_config};
+use switchyard_e2e::{assert_no_namespaces, example_config_with};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
 use switchyard_testbed::{addr, SwitchMode, Testbed, TestbedSpec};
 
@@ -49,15 +49,11 @@ fn last_ack_sockets(tb: &Testbed) -> usize {
 #[ignore = "needs root: namespaces, switch-sim, eBPF"]
 fn a_late_fin_after_a_408_gets_a_reset_not_silence() {
     let tag = "la1";
-    let (cfg_path, _) = example_config();
     let (left, got, log) = {
         let tb = Testbed::up(TestbedSpec::new(tag, 2, SwitchMode::Sim)).unwrap();
         let _agents = lb::start_agents(&tb).unwrap();
-        let text = std::fs::read_to_string(&cfg_path).unwrap();
-        let text = text.replacen("request_ms = 10000", &format!("request_ms = {REQUEST_MS}"), 1).replacen("closing_ms = 2000", &format!("closing_ms = {CLOSING_MS}"), 1);
-        assert!(text.contains(&format!("request_ms = {REQUEST_MS}")) && text.contains(&format!("closing_ms = {CLOSING_MS}")), "the example config's timeouts moved");
-        let cfg = tb.dir.join("frontend-last-ack.toml");
-        std::fs::write(&cfg, text).unwrap();
+        let edits = [("request_ms = 10000", format!("request_ms = {REQUEST_MS}")), ("closing_ms = 2000", format!("closing_ms = {CLOSING_MS}"))];
+        let cfg = example_config_with(&tb.dir, "frontend-last-ack.toml", &edits);
         let fe = Frontend::start(&tb, &cfg, FrontendDriver::AfPacket, false).unwrap();
         let script = tb.dir.join("late_closer.py");
         std::fs::write(&script, LATE_CLOSER).unwrap();

@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchyard_e2e::{assert_no_namespaces, example_config};
+use switchyard_e2e::{assert_no_namespaces, example_config, example_config_with};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
 use switchyard_testbed::{addr, clients, SwitchMode, Testbed, TestbedSpec};
 
@@ -75,12 +75,7 @@ fn four_client_ports_through_the_vip_keep_up_with_nginx() {
             .map(|(what, carry)| {
                 let cfg = match carry {
                     None => path.clone(),
-                    Some(n) => {
-                        let text = std::fs::read_to_string(&path).unwrap().replacen("[frontend]\n", &format!("[frontend]\ncarry_responses_up_to = {n}\n"), 1);
-                        let p = tb.dir.join(format!("frontend-{what}.toml"));
-                        std::fs::write(&p, text).unwrap();
-                        p
-                    }
+                    Some(n) => example_config_with(&tb.dir, &format!("frontend-{what}.toml"), &[("[frontend]\n", format!("[frontend]\ncarry_responses_up_to = {n}\n"))]),
                 };
                 let fe = Frontend::start(&tb, &cfg, FrontendDriver::Dpdk, false).unwrap();
                 let r = run(&tb, &format!("http://{}/1k", addr::VIP));

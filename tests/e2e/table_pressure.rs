@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchyard_e2e::{assert_no_namespaces, example_config};
+use switchyard_e2e::{assert_no_namespaces, example_config_with};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
 use switchyard_testbed::{addr, clients, SwitchMode, Testbed, TestbedSpec};
 
@@ -49,15 +49,10 @@ time.sleep(hold)
 #[ignore = "needs root: namespaces, switch-sim, eBPF"]
 fn idle_handshakes_beyond_the_table_do_not_lock_clients_out() {
     let tag = "tp1";
-    let (cfg_path, _) = example_config();
     let (lat, log) = {
         let tb = Testbed::up(TestbedSpec::new(tag, 3, SwitchMode::Sim)).unwrap();
         let _agents = lb::start_agents(&tb).unwrap();
-        let text = std::fs::read_to_string(&cfg_path).unwrap();
-        let text = text.replacen("flow_table_capacity = 65536", &format!("flow_table_capacity = {CAPACITY}"), 1);
-        assert!(text.contains(&format!("flow_table_capacity = {CAPACITY}")), "the example config's capacity line moved");
-        let cfg = tb.dir.join("frontend-pressure.toml");
-        std::fs::write(&cfg, text).unwrap();
+        let cfg = example_config_with(&tb.dir, "frontend-pressure.toml", &[("flow_table_capacity = 65536", format!("flow_table_capacity = {CAPACITY}"))]);
         let fe = Frontend::start(&tb, &cfg, FrontendDriver::AfPacket, false).unwrap();
         for i in 0..SOURCES {
             tb.client.exec(&["ip", "addr", "add", &format!("198.18.0.{}/24", 100 + u16::from(i)), "dev", "eth0"]).unwrap();
