@@ -11,6 +11,11 @@ pub const SIZES: &[(&str, usize)] = &[
     ("/10m", 10 * 1024 * 1024),
     // Last, so the indices above stay what tests use (SIZES[2] is /1m).
     ("/100k", 100 * 1024),
+    // The example config's static pool routes `^/static/.*\.(css|js|png)$`:
+    // `/static/app.css` serves `/app.css` (the last segment names the body,
+    // as for `/v1/1m`); both names fit the record's 8-byte path field.
+    ("/app.css", 4 * 1024),
+    ("/app.js", 8 * 1024),
 ];
 
 /// Each 32-byte record reads `<path padded to 8><offset, 23 digits>\n`.
@@ -65,6 +70,12 @@ mod tests {
             assert!(verify(p, &b).is_ok());
         }
         assert_eq!(&body("/1k", 64)[..32], b"/1k                           0\n");
+        // Every name fits the 8-byte path field, so every record is 32 bytes.
+        for (p, n) in SIZES {
+            assert!(p.len() <= 8, "{p}");
+            assert!(body(p, *n).chunks(RECORD).all(|r| r.len() < RECORD || r[RECORD - 1] == b'\n'), "{p}");
+        }
+        assert!(verify("/static/app.css", &body("/app.css", 4 * 1024)).is_ok());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::lb::{self, Frontend, FrontendDriver};
-use crate::{addr, bodies, clients, netns, SwitchMode, Testbed, TestbedSpec, NS_PREFIX};
+use crate::figures::{show, Counters};
+use crate::{addr, bodies, clients, netns, tcpstat, SwitchMode, Testbed, TestbedSpec, NS_PREFIX};
 
 /// One request of the demo and where the example config routes it.
 pub struct DemoRequest {
@@ -25,7 +26,7 @@ pub const REQUESTS: &[DemoRequest] = &[
     DemoRequest { what: "default route -> pool web", path: "/1k", headers: &[], status: 200, pool: &["b0", "b1"] },
     DemoRequest { what: "default route -> pool web", path: "/10k", headers: &[], status: 200, pool: &["b0", "b1"] },
     DemoRequest { what: "host api.example.test + /v1/ -> api", path: "/v1/1m", headers: &["Host: api.example.test"], status: 200, pool: &["b1", "b2"] },
-    DemoRequest { what: "path regex *.css -> pool static", path: "/static/app.css", headers: &[], status: 404, pool: &["b2"] },
+    DemoRequest { what: "path regex *.css -> pool static", path: "/static/app.css", headers: &[], status: 200, pool: &["b2"] },
     DemoRequest { what: "*.example.test + x-canary -> api", path: "/10k", headers: &["Host: www.example.test", "x-canary: 1"], status: 200, pool: &["b1", "b2"] },
     DemoRequest { what: "10 MB download -> pool web", path: "/10m", headers: &[], status: 200, pool: &["b0", "b1"] },
 ];
@@ -89,6 +90,7 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     println!("   front-end up; it programmed the switch's services over P4Runtime and offloads every connection it splices");
 
     let (rx0, tx0) = tb.client.link_packets("eth0")?;
+    let segs_before = backend_segments(&tb);
     let vip = addr::VIP;
     println!("\n== curl from {} to the VIP {vip}, routed by the front-end's L7 rules", tb.client.name());
     println!("{:<38} {:<16} {:>6} {:>8} {:>10} {:>8} body", "route", "path", "status", "backend", "bytes", "seconds");
@@ -110,59 +112,102 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     }
     bad += ab_run(&tb, &format!("http://{vip}/1k"), ab_requests)?;
     let (rx1, tx1) = tb.client.link_packets("eth0")?;
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let sw = lb::switch_counters(&tb).unwrap_or_default();
-    let ports = lb::switch_stats(&tb);
+    // The switch prints its stats line every second: let one more out.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let segs_after = backend_segments(&tb);
+    let sw = Counters::new("switchyard-ctl counters", lb::switch_counters(&tb).map_err(|e| format!("{e:#}")));
+    let ports = Counters::new("the switch's stats line (switch.log)", Ok(lb::switch_stats(&tb)));
     let log = fe.stop();
-    let c = lb::frontend_counters(&log);
-    let g = |m: &std::collections::HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
-    let client_pkts = rx1 - rx0 + tx1 - tx0;
-    let (conns, fe_rx, fe_tx) = (g(&c, "new"), g(&c, "rx"), g(&c, "tx"));
+    let c = Counters::new("the front-end's log", Ok(lb::frontend_counters(&log)));
+    let retrans = match (&segs_before, &segs_after) {
+        (Ok(b), Ok(a)) => tcpstat::sent_and_retransmitted(b, a),
+        (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+    };
+    print_table(&c, &sw, &ports, rx1 - rx0 + tx1 - tx0, retrans);
+    finish(tb, bad)
+}
+
+/// Every backend's TCP segment counters, or why they could not be read.
+fn backend_segments(tb: &Testbed) -> Result<Vec<std::collections::HashMap<String, u64>>, String> {
+    tb.backend_ns.iter().map(tcpstat::segments).collect::<Result<_>>().map_err(|e| format!("{e:#}"))
+}
+
+/// The "what happened" table: every figure read from the front-end's log,
+/// the switch's P4 counters and stats line, the client's link and the
+/// backends' nstat, or the reason it could not be read.
+fn print_table(c: &Counters, sw: &Counters, ports: &Counters, client_pkts: u64, retrans: Result<(u64, u64), String>) {
     println!("\n== what happened");
     let row = |k: &str, v: String| println!("   {k:<44} {v}");
-    row("client connections (front-end flows)", conns.to_string());
+    let both = |a: Result<u64, String>, b: Result<u64, String>| a.and_then(|a| Ok((a, b?)));
+    row("client connections (front-end flows)", show(&c.get("new")));
     row("packets on the client's link", client_pkts.to_string());
     row(
         "packets the front-end received / sent",
-        format!("{fe_rx} / {fe_tx}  ({:.1} per connection)", (fe_rx + fe_tx) as f64 / conns.max(1) as f64),
+        show(&both(c.get("rx"), c.get("tx")).and_then(|(rx, tx)| {
+            let conns = c.get("new")?;
+            Ok(format!("{rx} / {tx}  ({:.1} per connection)", (rx + tx) as f64 / conns.max(1) as f64))
+        })),
     );
     row(
-        "client packets the switch carried alone",
-        format!("{:.2}%", 100.0 * (1.0 - fe_rx as f64 / client_pkts.max(1) as f64)),
+        "front-end rx against the client's link",
+        show(&c.get("rx").map(|rx| format!("{:.2}% (both directions of every flow count in rx)", 100.0 * rx as f64 / client_pkts.max(1) as f64))),
     );
-    row("switch: SYNs answered with a cookie", g(&sw, "path.syn_answered").to_string());
-    row("switch: to the front-end", g(&sw, "path.to_frontend").to_string());
-    row("switch: offloaded in / out", format!("{} / {}", g(&sw, "path.offloaded_in"), g(&sw, "path.offloaded_out")));
-    row("switch: FIN/RST digests", g(&sw, "path.teardown_digest").to_string());
+    row(
+        "front-end: offloads asked / installed",
+        show(&both(c.get("offload_req"), c.get("ok")).map(|(r, o)| format!("{r} / {o}"))),
+    );
+    row(
+        "front-end: responses carried, not offloaded",
+        show(&c.get("carried").map(|n| {
+            format!("{n} (a last request, Connection: close or HTTP/1.0 without keep-alive, with a small response; ab -k asks keep-alive, so its connections are offloaded)")
+        })),
+    );
+    row("switch: SYNs answered with a cookie", show(&sw.get("path.syn_answered")));
+    row("switch: to the front-end", show(&sw.get("path.to_frontend")));
+    row("switch: offloaded in / out", show(&both(sw.get("path.offloaded_in"), sw.get("path.offloaded_out")).map(|(i, o)| format!("{i} / {o}"))));
+    row("switch: FIN/RST digests", show(&sw.get("path.teardown_digest")));
+    row(
+        "switch: P4 drops (drop.* counters)",
+        show(&sw.with_prefix("drop.").map(|d| {
+            let total: u64 = d.iter().map(|(_, v)| v).sum();
+            let named: Vec<String> = d.iter().filter(|(_, v)| *v > 0).map(|(k, v)| format!("{k}={v}")).collect();
+            if named.is_empty() { format!("{total}") } else { format!("{total}: {}", named.join(" ")) }
+        })),
+    );
     row(
         "switch: kernel drops on its ports",
-        format!("{} of {} (PACKET_STATISTICS)", g(&ports, "kernel_rx_drops"), g(&ports, "kernel_rx")),
+        show(&both(ports.get("kernel_rx_drops"), ports.get("kernel_rx")).map(|(d, n)| format!("{d} of {n} (PACKET_STATISTICS)"))),
+    );
+    row("switch: frames it could not send", show(&ports.get("send_dropped")));
+    row(
+        "backends: TCP segments retransmitted",
+        show(&retrans.map(|(out, re)| format!("{re} of {out} sent ({:.3}%, nstat)", 100.0 * re as f64 / out.max(1) as f64))),
     );
     row(
         "front-end: frames dropped before the worker",
-        format!(
-            "kernel {} imissed {} rx_nombuf {}",
-            g(&c, "driver.kernel_rx_drops"),
-            g(&c, "driver.imissed"),
-            g(&c, "driver.rx_nombuf")
-        ),
+        // DPDK's line adds imissed / rx_nombuf to the kernel's drops of its
+        // net_af_packet sockets; the AF_PACKET driver has the kernel's only.
+        show(&c.get("driver.kernel_rx_drops").and_then(|k| match c.get("driver.imissed") {
+            Ok(m) => Ok(format!("kernel {k} imissed {m} rx_nombuf {}", c.get("driver.rx_nombuf")?)),
+            Err(_) => Ok(format!("kernel {k}")),
+        })),
     );
     row(
         "entries installed / refused (table full)",
-        format!("{} / {}", g(&c, "switch.ok"), g(&c, "switch.refused_full")),
+        show(&both(c.get("switch.ok"), c.get("switch.refused_full")).map(|(o, r)| format!("{o} / {r}"))),
     );
     row(
         "install latency mean / p50 / p99",
-        format!(
-            "{:.2} / {:.2} / {:.2} ms",
-            g(&c, "switch.mean_us") as f64 / 1000.0,
-            g(&c, "switch.p50_us") as f64 / 1000.0,
-            g(&c, "switch.p99_us") as f64 / 1000.0
-        ),
+        show(&both(c.get("switch.mean_us"), c.get("switch.p50_us")).and_then(|(mean, p50)| {
+            Ok(format!("{:.2} / {:.2} / {:.2} ms", mean as f64 / 1000.0, p50 as f64 / 1000.0, c.get("switch.p99_us")? as f64 / 1000.0))
+        })),
     );
-    let drops: Vec<String> = c.iter().filter(|(k, _)| k.starts_with("drop.")).map(|(k, v)| format!("{}={v}", &k[5..])).collect();
-    row("front-end drops", if drops.is_empty() { "none".into() } else { drops.join(" ") });
-    finish(tb, bad)
+    row(
+        "front-end drops",
+        show(&c.with_prefix("drop.").map(|d| {
+            if d.is_empty() { "none".to_string() } else { d.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ") }
+        })),
+    );
 }
 
 /// Dispatches on the mode.

@@ -11,13 +11,16 @@ pub mod addr;
 pub mod bodies;
 pub mod clients;
 pub mod demo;
+pub mod figures;
 pub mod cmd;
 pub mod netns;
 pub mod lb;
 pub mod nginx;
 pub mod proxies;
 pub mod switch_entries;
+pub mod tcpstat;
 pub mod topology;
+pub mod up;
 
 pub use netns::Netns;
 pub use topology::{SwitchMode, Testbed, TestbedSpec};

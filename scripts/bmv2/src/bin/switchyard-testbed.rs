@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use switchyard_testbed::{demo, netns, SwitchMode, Testbed, TestbedSpec, NS_PREFIX};
+use switchyard_testbed::{demo, netns, up, SwitchMode, TestbedSpec, NS_PREFIX};
 
 #[derive(Parser)]
 #[command(version, about = "Switchyard's network-namespace testbed")]
@@ -16,10 +16,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Bring the testbed up and keep it until Ctrl-C.
+    /// Bring the testbed up and keep it until Ctrl-C. `sim` (default) and
+    /// `bmv2`: the whole load balancer (switch, agents, the AF_PACKET
+    /// front-end), then the VIP and ready-to-paste curl and wrk lines.
+    /// `router`: the bare topology, a kernel router, no load balancer.
     Up {
-        #[arg(long, default_value = "router")]
+        #[arg(long, default_value = "sim")]
         mode: SwitchMode,
+        /// Front-end config (sim and bmv2 modes).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
         #[arg(long, default_value_t = 3)]
         backends: usize,
         #[arg(long, default_value = "demo")]
@@ -47,24 +53,23 @@ enum Cmd {
     Down,
 }
 
+fn example_config() -> std::path::PathBuf {
+    switchyard_testbed::repo_root().join("frontend/examples/switchyard.toml")
+}
+
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Up { mode, backends, tag } => {
+        Cmd::Up { mode, config, backends, tag } => {
             let _stop = netns::cleanup_on_signal(&tag)?;
-            let tb = Testbed::up(TestbedSpec::new(&tag, backends, mode))?;
-            println!("testbed up ({mode:?}); namespaces:");
-            for ns in tb.namespaces() {
-                println!("  {}", ns.name());
-            }
-            println!("try: ip netns exec {} curl -si http://{}/1k | head", tb.client.name(), tb.backend_addr(0));
-            println!("Ctrl-C tears it down.");
+            let config = config.unwrap_or_else(example_config);
+            let _running = up::run(TestbedSpec::new(&tag, backends, mode), &config)?;
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
         Cmd::Demo { mode, config, backends, tag, ab_requests } => {
             let _stop = netns::cleanup_on_signal(&tag)?;
-            let config = config.unwrap_or_else(|| switchyard_testbed::repo_root().join("frontend/examples/switchyard.toml"));
+            let config = config.unwrap_or_else(example_config);
             demo::run(TestbedSpec::new(&tag, backends, mode), &config, ab_requests)
         }
         Cmd::Down => {
