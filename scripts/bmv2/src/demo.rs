@@ -14,6 +14,8 @@ use crate::{addr, bodies, clients, netns, tcpstat, SwitchMode, Testbed, TestbedS
 /// One request of the demo and where the example config routes it.
 pub struct DemoRequest {
     pub what: &'static str,
+    /// The VIP's port: 80 (service web) or 8080 (service gateway).
+    pub port: u16,
     pub path: &'static str,
     pub headers: &'static [&'static str],
     pub status: u16,
@@ -23,13 +25,25 @@ pub struct DemoRequest {
 
 /// The requests, against frontend/examples/switchyard.toml's routes.
 pub const REQUESTS: &[DemoRequest] = &[
-    DemoRequest { what: "default route -> pool web", path: "/1k", headers: &[], status: 200, pool: &["b0", "b1"] },
-    DemoRequest { what: "default route -> pool web", path: "/10k", headers: &[], status: 200, pool: &["b0", "b1"] },
-    DemoRequest { what: "host api.example.test + /v1/ -> api", path: "/v1/1m", headers: &["Host: api.example.test"], status: 200, pool: &["b1", "b2"] },
-    DemoRequest { what: "path regex *.css -> pool static", path: "/static/app.css", headers: &[], status: 200, pool: &["b2"] },
-    DemoRequest { what: "*.example.test + x-canary -> api", path: "/10k", headers: &["Host: www.example.test", "x-canary: 1"], status: 200, pool: &["b1", "b2"] },
-    DemoRequest { what: "10 MB download -> pool web", path: "/10m", headers: &[], status: 200, pool: &["b0", "b1"] },
+    DemoRequest { what: "default route -> pool web", port: 80, path: "/1k", headers: &[], status: 200, pool: &["b0", "b1"] },
+    DemoRequest { what: "default route -> pool web", port: 80, path: "/10k", headers: &[], status: 200, pool: &["b0", "b1"] },
+    DemoRequest { what: "host api.example.test + /v1/ -> api", port: 80, path: "/v1/1m", headers: &["Host: api.example.test"], status: 200, pool: &["b1", "b2"] },
+    DemoRequest { what: "path regex *.css -> pool static", port: 80, path: "/static/app.css", headers: &[], status: 200, pool: &["b2"] },
+    DemoRequest { what: "*.example.test + x-canary -> api", port: 80, path: "/10k", headers: &["Host: www.example.test", "x-canary: 1"], status: 200, pool: &["b1", "b2"] },
+    DemoRequest { what: "gateway (request mode) -> gateway-a", port: 8080, path: "/1k", headers: &[], status: 200, pool: &["b0", "b1"] },
+    DemoRequest { what: "gateway /b/ -> gateway-b", port: 8080, path: "/b/10k", headers: &[], status: 200, pool: &["b2"] },
+    DemoRequest { what: "10 MB download -> pool web", port: 80, path: "/10m", headers: &[], status: 200, pool: &["b0", "b1"] },
 ];
+
+impl DemoRequest {
+    /// Its URL on the VIP (`:port` unless 80).
+    pub fn url(&self) -> String {
+        match self.port {
+            80 => format!("http://{}{}", addr::VIP, self.path),
+            p => format!("http://{}:{p}{}", addr::VIP, self.path),
+        }
+    }
+}
 
 fn verified(f: &clients::Fetch) -> String {
     match &f.verified {
@@ -100,13 +114,13 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
         for h in r.headers {
             extra.extend(["-H", h]);
         }
-        let f = clients::fetch(&tb.client, &format!("http://{vip}{}", r.path), &tb.dir.join("body"), 60, &extra)?;
+        let f = clients::fetch(&tb.client, &r.url(), &tb.dir.join("body"), 60, &extra)?;
         let in_pool = f.backend.as_deref().is_some_and(|b| r.pool.contains(&b));
         let ok = f.status == r.status && in_pool && (r.status != 200 || f.verified.is_ok());
         bad += usize::from(!ok);
         println!(
             "{:<38} {:<16} {:>6} {:>8} {:>10} {:>8.3} {}{}",
-            r.what, r.path, f.status, f.backend.as_deref().unwrap_or("-"), f.bytes, f.seconds, verified(&f),
+            r.what, r.url().trim_start_matches(&format!("http://{vip}")), f.status, f.backend.as_deref().unwrap_or("-"), f.bytes, f.seconds, verified(&f),
             if ok { "" } else { "   <-- UNEXPECTED" }
         );
     }

@@ -28,7 +28,7 @@ pub fn run(spec: TestbedSpec, config: &Path) -> Result<Running> {
     print_namespaces(&tb);
     println!("load balancer up: {:?} switch, agents on {} backends, front-end (AF_PACKET) with {}", tb.spec.mode, tb.backends.len(), config.display());
     println!("logs in {}", tb.dir.display());
-    println!("\nVIP {} (port 80: service web; 8080: service gateway). Tried once just now:", addr::VIP);
+    println!("\nVIP {} (port 80: service web; 8080: service gateway, request mode). Tried once just now:", addr::VIP);
     for r in REQUESTS {
         println!("  # {} -> {}", r.what, tried(&tb, r));
         println!("  {}", curl_line(tb.client.name(), r));
@@ -57,7 +57,7 @@ fn print_namespaces(tb: &Testbed) {
 /// the backend) on the terminal, the body discarded.
 pub fn curl_line(client_ns: &str, r: &DemoRequest) -> String {
     let headers: String = r.headers.iter().map(|h| format!(" -H '{h}'")).collect();
-    format!("ip netns exec {client_ns} curl -sS -D - -o /dev/null{headers} http://{}{}", addr::VIP, r.path)
+    format!("ip netns exec {client_ns} curl -sS -D - -o /dev/null{headers} {}", r.url())
 }
 
 /// The outcome of `r` from the client right now, said as it was.
@@ -66,7 +66,7 @@ fn tried(tb: &Testbed, r: &DemoRequest) -> String {
     for h in r.headers {
         extra.extend(["-H", h]);
     }
-    match clients::fetch(&tb.client, &format!("http://{}{}", addr::VIP, r.path), &tb.dir.join("up-body"), 60, &extra) {
+    match clients::fetch(&tb.client, &r.url(), &tb.dir.join("up-body"), 60, &extra) {
         Err(e) => format!("FAILED: {e:#}"),
         Ok(f) => {
             let body = match &f.verified {
@@ -91,5 +91,7 @@ mod tests {
             assert!(l.contains(&format!("-H '{h}'")), "{l}");
         }
         assert!(l.ends_with(&format!("http://{}{}", addr::VIP, r.path)), "{l}");
+        let gw = REQUESTS.iter().find(|r| r.port == 8080).expect("a gateway request");
+        assert!(curl_line("sy-demo-cli", gw).ends_with(&format!("http://{}:8080{}", addr::VIP, gw.path)));
     }
 }
