@@ -101,7 +101,7 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
     let _agents = lb::start_agents(&tb)?;
     println!("   agents attached on {} backends", tb.backends.len());
     let fe = Frontend::start(&tb, config, FrontendDriver::Dpdk, false)?;
-    println!("   front-end up; it programmed the switch's services over P4Runtime and offloads every connection it splices");
+    println!("   front-end up; it programmed the switch's services over P4Runtime and offloads the connections it splices (a small response to a last request it carries itself)");
 
     let (rx0, tx0) = tb.client.link_packets("eth0")?;
     let segs_before = backend_segments(&tb);
@@ -137,7 +137,7 @@ pub fn load_balancer(tag: &str, backends: usize, mode: SwitchMode, config: &Path
         (Ok(b), Ok(a)) => tcpstat::sent_and_retransmitted(b, a),
         (Err(e), _) | (_, Err(e)) => Err(e.clone()),
     };
-    print_table(&c, &sw, &ports, rx1 - rx0 + tx1 - tx0, retrans);
+    print_table(&c, log.lines().any(|l| l.starts_with("drops: ")), &sw, &ports, rx1 - rx0 + tx1 - tx0, retrans);
     finish(tb, bad)
 }
 
@@ -149,7 +149,7 @@ fn backend_segments(tb: &Testbed) -> Result<Vec<std::collections::HashMap<String
 /// The "what happened" table: every figure read from the front-end's log,
 /// the switch's P4 counters and stats line, the client's link and the
 /// backends' nstat, or the reason it could not be read.
-fn print_table(c: &Counters, sw: &Counters, ports: &Counters, client_pkts: u64, retrans: Result<(u64, u64), String>) {
+fn print_table(c: &Counters, drops_line: bool, sw: &Counters, ports: &Counters, client_pkts: u64, retrans: Result<(u64, u64), String>) {
     println!("\n== what happened");
     let row = |k: &str, v: String| println!("   {k:<44} {v}");
     let both = |a: Result<u64, String>, b: Result<u64, String>| a.and_then(|a| Ok((a, b?)));
@@ -182,10 +182,13 @@ fn print_table(c: &Counters, sw: &Counters, ports: &Counters, client_pkts: u64, 
     row("switch: FIN/RST digests", show(&sw.get("path.teardown_digest")));
     row(
         "switch: P4 drops (drop.* counters)",
-        show(&sw.with_prefix("drop.").map(|d| {
+        show(&sw.with_prefix("drop.").and_then(|d| {
+            if d.is_empty() {
+                return Err("switchyard-ctl printed no drop.* counter".to_string());
+            }
             let total: u64 = d.iter().map(|(_, v)| v).sum();
             let named: Vec<String> = d.iter().filter(|(_, v)| *v > 0).map(|(k, v)| format!("{k}={v}")).collect();
-            if named.is_empty() { format!("{total}") } else { format!("{total}: {}", named.join(" ")) }
+            Ok(if named.is_empty() { format!("{total}") } else { format!("{total}: {}", named.join(" ")) })
         })),
     );
     row(
@@ -218,8 +221,12 @@ fn print_table(c: &Counters, sw: &Counters, ports: &Counters, client_pkts: u64, 
     );
     row(
         "front-end drops",
-        show(&c.with_prefix("drop.").map(|d| {
-            if d.is_empty() { "none".to_string() } else { d.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ") }
+        // The exit summary's `drops:` line lists only reasons above zero.
+        show(&c.with_prefix("drop.").and_then(|d| {
+            if !drops_line {
+                return Err("the front-end's log has no `drops:` line".to_string());
+            }
+            Ok(if d.is_empty() { "none".to_string() } else { d.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ") })
         })),
     );
 }
