@@ -3,7 +3,6 @@
 //! Every reader returns `None` when it could not read: the report prints
 //! "n/a", never a zero it did not measure.
 
-use std::collections::HashMap;
 
 use switchyard_testbed::Netns;
 
@@ -78,14 +77,7 @@ pub fn cpu_by_thread(pids: &[u32]) -> std::collections::BTreeMap<String, u64> {
 /// `(TcpRetransSegs, TcpOutSegs)` of a namespace, absolute (nstat -asz:
 /// no history file is read or written).
 pub fn tcp_retrans(ns: &Netns) -> Option<(u64, u64)> {
-    let out = ns.exec(&["nstat", "-asz", "TcpRetransSegs", "TcpOutSegs"]).ok()?;
-    let m: HashMap<&str, u64> = out
-        .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            Some((it.next()?, it.next()?.parse().ok()?))
-        })
-        .collect();
+    let m = switchyard_testbed::tcpstat::segments(ns).ok()?;
     Some((*m.get("TcpRetransSegs")?, *m.get("TcpOutSegs")?))
 }
 

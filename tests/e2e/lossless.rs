@@ -19,14 +19,7 @@ const MAX_RETRANS: f64 = 0.005;
 
 /// `nstat` counters of a namespace (absolute, history not updated).
 fn nstat(ns: &Netns) -> HashMap<String, u64> {
-    let out = ns.exec(&["nstat", "-asz", "TcpRetransSegs", "TcpOutSegs"]).unwrap();
-    out.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            Some((it.next()?.to_string(), it.next()?.parse().ok()?))
-        })
-        .collect()
+    switchyard_testbed::tcpstat::segments(ns).unwrap()
 }
 
 /// Drops of every packet socket in a namespace as the socket layer counts
