@@ -190,6 +190,11 @@ impl Walk {
     /// Client ACK plus request, backend SYN-ACK: returns the request bytes
     /// the backend got.
     fn splice(&mut self, req: &[u8], to: Ipv4Addr) -> Vec<u8> {
+        self.spliced_request(req, to).iter().flat_map(|t| t.payload.clone()).collect()
+    }
+
+    /// `splice`, returning the request's segments as sent to the backend.
+    fn spliced_request(&mut self, req: &[u8], to: Ipv4Addr) -> Vec<Tx> {
         assert_eq!(self.client(0, ACK, b"", 0).0, Verdict::Consumed);
         assert_eq!(self.client(0, ACK | PSH, req, 1).0, Verdict::Consumed);
         let (tx, _) = self.take();
@@ -204,7 +209,6 @@ impl Walk {
         assert_eq!(self.backend(to, s, C_ISN.wrapping_add(1), SYN | ACK, b"", 2).0, Verdict::Consumed, "SYN-ACK swallowed");
         let (tx, off) = self.take();
         assert!(off.is_empty());
-        let mut got = Vec::new();
         let mut seq = C_ISN.wrapping_add(1);
         for t in &tx {
             assert_eq!((t.src, t.dst, t.dport), (CIP, to, 8080));
@@ -212,9 +216,8 @@ impl Walk {
             assert_eq!(t.ack, s.wrapping_add(1));
             assert!(t.flags & ACK != 0 && t.flags & SYN == 0);
             seq = seq.wrapping_add(t.payload.len() as u32);
-            got.extend_from_slice(&t.payload);
         }
-        got
+        tx
     }
 }
 
@@ -1186,12 +1189,8 @@ fn last_request_small_responses_are_carried_large_ones_offloaded() {
     ];
     for (what, carry, req, resp, want) in cases {
         let mut w = Walk::with(Engine::new(&conf_carry(carry)), VIP, 40000);
-        w.client(0, ACK, b"", 0);
-        w.client(0, ACK | PSH, req, 1);
-        w.take();
+        let tx = w.spliced_request(req, WEB);
         let s = w.s;
-        w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", 2);
-        let (tx, _) = w.take();
         let peek = want != Want::OffloadedAtRequest;
         // The peek window: 4 KiB in the client's scale (7): 32.
         assert!(tx.iter().all(|t| t.window == if peek { 32 } else { 0 }), "{what}: request window {tx:?}");
