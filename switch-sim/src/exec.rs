@@ -45,6 +45,26 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// A fresh packet arriving on `port`: zeroed slots, the frame's bytes,
+    /// nothing emitted yet, and v1model's ingress metadata set (both
+    /// engines start here).
+    pub fn start(&mut self, sd: &StdSlots, port: u16, frame: &[u8], now_ns: u64) {
+        self.slots.fill(0);
+        self.data.clear();
+        self.data.extend_from_slice(frame);
+        self.cursor = 0;
+        self.pending = 0;
+        self.truncate = None;
+        self.out.clear();
+        self.slots[sd.ingress_port as usize] = u64::from(port);
+        self.slots[sd.packet_length as usize] = frame.len() as u64;
+        if let Some(ts) = sd.ingress_ts {
+            self.slots[ts as usize] = (now_ns / 1000) & mask(48);
+        }
+    }
+}
+
+impl Packet {
     pub fn new(n_slots: usize) -> Self {
         Packet {
             slots: vec![0; n_slots],
@@ -565,18 +585,7 @@ impl<'p> Exec<'p> {
     /// in `p.out`, or None when the packet is dropped.
     pub fn process(&self, port: u16, frame: &[u8], p: &mut Packet, st: &mut State) -> Option<u16> {
         let sd = self.prog.std;
-        p.slots.fill(0);
-        p.data.clear();
-        p.data.extend_from_slice(frame);
-        p.cursor = 0;
-        p.pending = 0;
-        p.truncate = None;
-        p.out.clear();
-        p.slots[sd.ingress_port as usize] = u64::from(port);
-        p.slots[sd.packet_length as usize] = frame.len() as u64;
-        if let Some(ts) = sd.ingress_ts {
-            p.slots[ts as usize] = (st.now_ns / 1000) & mask(48);
-        }
+        p.start(&sd, port, frame, st.now_ns);
         let e = self.parse(p, st);
         p.slots[sd.parser_error as usize] = e;
         p.pending = 0;

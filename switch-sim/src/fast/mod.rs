@@ -22,7 +22,7 @@ use std::sync::Arc;
 use cranelift_jit::JITModule;
 
 use crate::exec::{Packet, State, DROP_PORT};
-use crate::ir::{mask, Program};
+use crate::ir::Program;
 
 pub use limits::{MAX_KEYS, SCRATCH_BYTES};
 
@@ -171,23 +171,12 @@ impl FastEngine {
     /// same order, so both engines give the same results.
     pub fn process(&mut self, port: u16, frame: &[u8], p: &mut Packet, st: &mut State) -> Option<u16> {
         let sd = self.prog.std;
-        p.slots.fill(0);
-        p.data.clear();
-        p.data.extend_from_slice(frame);
-        p.cursor = 0;
-        p.pending = 0;
-        p.truncate = None;
-        p.out.clear();
+        p.start(&sd, port, frame, st.now_ns);
         p.out.reserve(self.max_out + limits::WRITE_SLACK);
         // The slack after the frame, zeroed: initialized bytes past len.
         p.data.reserve(limits::READ_SLACK);
         for b in &mut p.data.spare_capacity_mut()[..limits::READ_SLACK] {
             b.write(0);
-        }
-        p.slots[sd.ingress_port as usize] = u64::from(port);
-        p.slots[sd.packet_length as usize] = frame.len() as u64;
-        if let Some(ts) = sd.ingress_ts {
-            p.slots[ts as usize] = (st.now_ns / 1000) & mask(48);
         }
         let c: &mut Ctx = &mut self.ctx;
         c.slots = p.slots.as_mut_ptr();
