@@ -27,20 +27,9 @@ fn frames_total() -> u64 {
     std::env::var("SWITCHYARD_DIFF_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_FRAMES)
 }
 
-/// xorshift64*: reproducible frames without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// One program on both engines.
 struct Pair {

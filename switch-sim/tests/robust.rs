@@ -5,20 +5,9 @@ use std::path::PathBuf;
 
 use switchyard_switch_sim::{FieldMatch, Switch, TableEntry};
 
-/// xorshift64*: a fixed, dependency-free pseudo-random sequence.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn p4() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../p4/switchyard.p4")
