@@ -15,7 +15,7 @@ use switchyard_dpdk::{Eal, Mempool, Port, PortConfig};
 use switchyard_frontend::config;
 use switchyard_frontend::engine::Engine;
 use switchyard_frontend_dpdk::afpacket::AfPacket;
-use switchyard_frontend_dpdk::control::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
+use switchyard_control_plane::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_frontend_dpdk::dpdk_io::DpdkIo;
 use switchyard_frontend_dpdk::io::FrameIo;
 use switchyard_frontend_dpdk::worker;

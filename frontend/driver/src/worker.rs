@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use switchyard_frontend::engine::{Action, Engine, Verdict};
 
-use crate::control::ControlLink;
+use switchyard_control_plane::ControlLink;
 use crate::io::{Frame, FrameIo};
 
 /// Frames moved per poll: DPDK's customary burst.
@@ -77,6 +77,10 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
             // switch sign with it only after this acknowledgement.
             engine.rotate_cookie_secret(secret);
             control.rotation_applied();
+        }
+        while let Some(cmd) = control.take_command() {
+            cmd.apply(engine);
+            worked = true;
         }
         if engine.next_deadline().is_some_and(|d| d <= now) {
             engine.on_timer(now, &mut actions);

@@ -173,6 +173,12 @@ impl Engine {
         self.flows.len()
     }
 
+    /// Every flow, in no order (the admin API's snapshots: a scan of the
+    /// table, so not for the data path).
+    pub fn flows(&self) -> impl Iterator<Item = &ConnEntry> {
+        self.flows.iter().map(|(_, f)| f)
+    }
+
     pub fn keyring(&self) -> &CookieKeyring {
         &self.keyring
     }
@@ -183,7 +189,7 @@ impl Engine {
     }
 
     /// A backend's health or draining flag changed: affects new flows only.
-    /// Nothing calls it yet (no health checks, no operator command).
+    /// The worker calls it for the control plane's `WorkerCommand::SetBackend`.
     pub fn set_backend_flags(&mut self, b: BackendIndex, healthy: bool, draining: bool) {
         self.router.set_backend_flags(b, healthy, draining);
     }

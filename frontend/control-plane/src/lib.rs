@@ -1,12 +1,16 @@
-//! The control task: a thread of its own between the worker and the switch.
+//! The front-end's control plane: the control task, a thread of its own
+//! between the worker and the switch, and the command queue by which
+//! control-plane threads ask the worker to act on its engine (`command`).
 //!
-//! Three bounded crossbeam queues, none of which the worker ever waits on:
+//! Four bounded crossbeam queues, none of which the worker ever waits on:
 //! * worker -> control: offload requests (Install / Delete), stamped with
 //!   the submit time (install latency is measured from there). A full queue
 //!   refuses the install at once: the flow stays on the front-end path.
 //! * control -> worker: `OffloadEvent`s (Installed / Refused).
 //! * control -> worker: new cookie secrets; the worker rotates its engine
 //!   and acknowledges with a counter (see `rotation` for the ordering).
+//! * control plane -> worker: `WorkerCommand`s (backend flags, snapshots),
+//!   from any holder of a `CommandSender` (`ControlLink::commands`).
 //!
 //! The worker rings a doorbell (`tokio::sync::Notify`, a few atomics) after
 //! queueing, so the control thread's async loop wakes without polling.
@@ -15,6 +19,7 @@
 //! every install (the `--no-switch` mode).
 
 pub mod bell;
+pub mod command;
 pub mod entries;
 pub mod p4rt;
 pub mod rotation;
@@ -32,6 +37,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_wire::cookie::CookieSecret;
 
+pub use command::{CommandSender, WorkerCommand};
 pub use p4rt::{P4rtLink, P4rtOptions};
 use bell::WorkerBell;
 pub use stats::ControlStats;
@@ -76,6 +82,8 @@ pub struct ControlLink {
     requests: Sender<(OffloadRequest, Instant)>,
     events: Receiver<OffloadEvent>,
     rotations: Receiver<CookieSecret>,
+    commands: Receiver<WorkerCommand>,
+    command_tx: CommandSender,
     shared: Arc<Shared>,
 }
 
@@ -88,7 +96,8 @@ impl ControlLink {
         let (ev_tx, ev_rx) = bounded(REQUEST_QUEUE);
         let (rot_tx, rot_rx) = bounded(ROTATION_QUEUE);
         let shared = Arc::new(Shared::new()?);
-        let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, shared: shared.clone() };
+        let (command_tx, commands) = command::queue(shared.clone());
+        let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, commands, command_tx, shared: shared.clone() };
         let builder = std::thread::Builder::new().name("sy-control".into());
         let handle = match link {
             SwitchLink::Disabled => builder.spawn(move || disabled(req_rx, ev_tx, &shared, &stop))?,
@@ -152,16 +161,28 @@ impl ControlLink {
         self.shared.doorbell.notify_one();
     }
 
+    /// The next command for the engine, if any (never blocks). The worker
+    /// applies it (`WorkerCommand::apply`) between bursts.
+    pub fn take_command(&self) -> Option<WorkerCommand> {
+        self.commands.try_recv().ok()
+    }
+
+    /// A sender of commands to this worker, for control-plane threads
+    /// (health checks, the admin API).
+    pub fn commands(&self) -> CommandSender {
+        self.command_tx.clone()
+    }
+
     pub fn stats(&self) -> &ControlStats {
         &self.shared.stats
     }
 
-    /// The worker is about to block on its packet socket: a completion or
-    /// rotation queued from now on rings `bell_fd`. False when something is
+    /// The worker is about to block on its packet socket: a completion,
+    /// rotation or command queued from now on rings `bell_fd`. False when something is
     /// queued already (then it must not block; it is unparked again).
     pub fn park(&self) -> bool {
         self.shared.bell.park();
-        if self.events.is_empty() && self.rotations.is_empty() {
+        if self.events.is_empty() && self.rotations.is_empty() && self.commands.is_empty() {
             return true;
         }
         self.shared.bell.unpark();

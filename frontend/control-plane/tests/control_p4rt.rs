@@ -18,7 +18,7 @@ use switchyard_control::proto::p4::v1::{self as p4, write_request::Atomicity};
 use switchyard_control::switchyard::{self as sy, ConnMode, SwitchyardTables};
 use switchyard_frontend::config::{self, Config, OffloadMode};
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
-use switchyard_frontend_dpdk::control::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
+use switchyard_control_plane::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_p4rt_server::{Device, DeviceOptions, Server};
 use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend::engine::{Action, Engine};

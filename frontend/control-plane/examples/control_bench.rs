@@ -5,7 +5,7 @@
 //! Prints the control task's stats line (latency from the worker's submit to
 //! the switch's answer).
 //!
-//! `cargo run --release -p switchyard-frontend-dpdk --example control_bench [INSTALLS] [RATE_PER_S]`
+//! `cargo run --release -p switchyard-control-plane --example control_bench [INSTALLS] [RATE_PER_S]`
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use switchyard_frontend::config::OffloadMode;
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest};
-use switchyard_frontend_dpdk::control::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
+use switchyard_control_plane::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_p4rt_server::{Device, DeviceOptions, Server};
 use switchyard_wire::flow::ConnKey;
 
