@@ -30,6 +30,13 @@ fn example_loads() {
     assert_eq!(c.frontend.mac, [0x02, 0x53, 0x59, 0, 0, 0x01]);
     assert_eq!(c.switch.syn_ack.wscale, 7);
     assert_eq!(c.dpdk.eal_args[0], "--no-huge");
+    let admin = c.admin.expect("the example enables the admin API");
+    assert_eq!((admin.listen.to_string().as_str(), admin.allow_remote), ("127.0.0.1:9180", false));
+    assert_eq!(c.cookie.rotated_secrets_file, None);
+    let open = edit("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"");
+    assert!(config::parse(&open, "t.toml").unwrap().admin.is_some_and(|a| !a.allow_remote), "0.0.0.0 serves local clients");
+    let remote = edit("listen = \"127.0.0.1:9180\"", "listen = \"198.18.0.9:9180\"\nallow_remote = true");
+    assert!(config::parse(&remote, "t.toml").unwrap().admin.is_some_and(|a| a.allow_remote));
 }
 
 /// Replaces the first occurrence of `from` in the example by `to`.
@@ -68,6 +75,20 @@ fn refusals_are_located() {
         ("zero rotation", edit("rotation_secs = 60", "rotation_secs = 0"), "rotation_secs = 0", "above 0"),
         ("bad p4runtime", edit("p4runtime = \"198.18.254.1:9559\"", "p4runtime = \"switch\""), "p4runtime = \"switch\"", "address:port"),
         ("syntax", edit("[timeouts]", "[timeouts"), "[timeouts", ""),
+        ("admin address", edit("listen = \"127.0.0.1:9180\"", "listen = \"localhost\""), "listen = \"localhost\"", "not an ip:port"),
+        ("admin port 0", edit("listen = \"127.0.0.1:9180\"", "listen = \"127.0.0.1:0\""), "listen = \"127.0.0.1:0\"", "fixed port"),
+        (
+            "admin remote address without allow_remote",
+            edit("listen = \"127.0.0.1:9180\"", "listen = \"198.18.0.9:9180\""),
+            "listen = \"198.18.0.9:9180\"",
+            "allow_remote = true",
+        ),
+        (
+            "relative secrets file",
+            edit("rotation_secs = 60", "rotation_secs = 60\nrotated_secrets_file = \"secrets.json\""),
+            "rotated_secrets_file",
+            "absolute path",
+        ),
     ];
     for (what, src, marker, words) in cases {
         let e = config::parse(&src, "t.toml").err().unwrap_or_else(|| panic!("{what}: accepted"));

@@ -100,7 +100,7 @@ impl FlowPhase {
 }
 
 /// A backend as the worker's router holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BackendFlags {
     pub healthy: bool,
     pub draining: bool,

@@ -18,16 +18,21 @@
 //! `SwitchLink::P4Runtime` runs the real thing (`p4rt`); `Disabled` refuses
 //! every install (the `--no-switch` mode).
 
+pub mod admin;
 pub mod bell;
+pub mod cli;
 pub mod command;
 pub mod entries;
+pub mod metrics;
 pub mod p4rt;
+pub mod requests;
 pub mod rotation;
+pub mod secret_store;
 pub mod services;
 pub mod stats;
 pub mod teardown;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,6 +44,7 @@ use switchyard_wire::cookie::CookieSecret;
 
 pub use command::{CommandSender, WorkerCommand};
 pub use p4rt::{P4rtLink, P4rtOptions};
+pub use requests::{ControlRequests, SwitchState};
 use bell::WorkerBell;
 pub use stats::ControlStats;
 
@@ -67,13 +73,24 @@ pub struct Shared {
     pub(crate) bell: WorkerBell,
     /// Rotations the worker has applied to its engine.
     pub(crate) rotations_applied: AtomicU64,
+    /// `SwitchState::code`, written by the control thread.
+    pub(crate) switch_state: AtomicU8,
+    /// The admin API asked for a rotation now.
+    pub(crate) rotate_now: AtomicBool,
     pub stats: ControlStats,
 }
 
 impl Shared {
     fn new() -> Result<Self> {
         let bell = WorkerBell::new().map_err(|e| anyhow!("the worker's eventfd: {e}"))?;
-        Ok(Shared { doorbell: Default::default(), bell, rotations_applied: AtomicU64::new(0), stats: ControlStats::default() })
+        Ok(Shared {
+            doorbell: Default::default(),
+            bell,
+            rotations_applied: AtomicU64::new(0),
+            switch_state: AtomicU8::new(SwitchState::Disabled.code()),
+            rotate_now: AtomicBool::new(false),
+            stats: ControlStats::default(),
+        })
     }
 }
 
@@ -84,6 +101,7 @@ pub struct ControlLink {
     rotations: Receiver<CookieSecret>,
     commands: Receiver<WorkerCommand>,
     command_tx: CommandSender,
+    control_requests: ControlRequests,
     shared: Arc<Shared>,
 }
 
@@ -97,13 +115,16 @@ impl ControlLink {
         let (rot_tx, rot_rx) = bounded(ROTATION_QUEUE);
         let shared = Arc::new(Shared::new()?);
         let (command_tx, commands) = command::queue(shared.clone());
-        let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, commands, command_tx, shared: shared.clone() };
+        let (table_tx, table_rx) = tokio::sync::mpsc::channel(requests::TABLE_QUERIES);
+        let switch = matches!(link, SwitchLink::P4Runtime(_));
+        let control_requests = ControlRequests { shared: shared.clone(), tables: switch.then_some(table_tx) };
+        let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, commands, command_tx, control_requests, shared: shared.clone() };
         let builder = std::thread::Builder::new().name("sy-control".into());
         let handle = match link {
             SwitchLink::Disabled => builder.spawn(move || disabled(req_rx, ev_tx, &shared, &stop))?,
             SwitchLink::P4Runtime(link) => {
                 let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-                let q = p4rt::Queues { requests: req_rx, events: ev_tx, rotations: rot_tx, shared, stop };
+                let q = p4rt::Queues { requests: req_rx, events: ev_tx, rotations: rot_tx, table_queries: table_rx, shared, stop };
                 let handle = builder.spawn(move || p4rt::run(*link, q, ready_tx))?;
                 match ready_rx.recv() {
                     Ok(Ok(banner)) => println!("control: {banner}"),
@@ -129,6 +150,7 @@ impl ControlLink {
             Ok(()) => None,
             Err(TrySendError::Full((OffloadRequest::Install { key, backend, .. }, _)))
             | Err(TrySendError::Disconnected((OffloadRequest::Install { key, backend, .. }, _))) => {
+                self.shared.stats.refused_queue_full.fetch_add(1, Ordering::Relaxed);
                 Some(OffloadEvent::Refused { key, backend, reason: RefusedReason::Failed })
             }
             // The engine waits for this answer: give it at once (the entry
@@ -171,6 +193,11 @@ impl ControlLink {
     /// (health checks, the admin API).
     pub fn commands(&self) -> CommandSender {
         self.command_tx.clone()
+    }
+
+    /// The admin side's handle on the control task.
+    pub fn control_requests(&self) -> ControlRequests {
+        self.control_requests.clone()
     }
 
     pub fn stats(&self) -> &ControlStats {

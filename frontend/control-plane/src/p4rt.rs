@@ -25,6 +25,7 @@ use switchyard_wire::cookie::CookieSecret;
 use tokio::sync::{broadcast, mpsc};
 
 use super::entries::{self, ConnEntries, Op, OpKind, Outcome};
+use super::requests::{ConnectionEntry, ConnectionTable, SwitchState, TableQuery, MAX_LISTED_ENTRIES};
 use super::rotation::{Rotation, Step};
 use super::services::{initial_secrets, service_entries, switch_secret};
 use super::teardown::{Due, PendingDeletions, MAX_PENDING_DELETIONS, TEARDOWN_GRACE};
@@ -68,6 +69,8 @@ pub struct P4rtOptions {
     pub rotation: Option<Duration>,
     /// The connection entries' idle timeout.
     pub idle_timeout: Duration,
+    /// Completed rotations are persisted here (`secret_store`).
+    pub rotated_secrets_file: Option<std::path::PathBuf>,
 }
 
 impl P4rtOptions {
@@ -85,6 +88,7 @@ impl P4rtOptions {
             max_pending_deletions: MAX_PENDING_DELETIONS,
             rotation: Some(cfg.cookie.rotation),
             idle_timeout: Duration::from_millis(cfg.timeouts.idle_ms).max(MIN_IDLE_TIMEOUT),
+            rotated_secrets_file: cfg.cookie.rotated_secrets_file.clone(),
         }
     }
 }
@@ -102,6 +106,7 @@ pub(super) struct Queues {
     pub requests: Receiver<(OffloadRequest, Instant)>,
     pub events: Sender<OffloadEvent>,
     pub rotations: Sender<CookieSecret>,
+    pub table_queries: mpsc::Receiver<TableQuery>,
     pub shared: Arc<Shared>,
     pub stop: Arc<AtomicBool>,
 }
@@ -302,6 +307,8 @@ impl Task {
             opts.rotation
         );
         let pending = PendingDeletions::new(opts.teardown_grace, opts.max_pending_deletions);
+        q.shared.stats.conn_table_size.store(size as u64, Relaxed);
+        q.shared.switch_state.store(SwitchState::Primary.code(), Relaxed);
         let task = Task {
             client,
             tables: Arc::new(tables),
@@ -348,6 +355,7 @@ impl Task {
                 },
                 ev = self.events.recv(), if events_open => self.on_event(ev),
                 Some((due, r)) = self.hits_rx.recv() => self.on_hits(due, r),
+                Some(query) = self.q.table_queries.recv() => self.on_table_query(query),
                 _ = sleep => {}
             }
             self.drain_requests();
@@ -357,7 +365,30 @@ impl Task {
             self.flush_backlog();
             self.rotate();
             self.teardowns();
+            self.q.shared.stats.conn_entries_tracked.store(self.entries.len() as u64, Relaxed);
         }
+    }
+
+    /// The admin API's table read: one Read of the whole connection table,
+    /// off the loop like the teardown reads.
+    fn on_table_query(&mut self, query: TableQuery) {
+        let (client, tables) = (self.client.clone(), self.tables.clone());
+        let tracked = self.entries.len();
+        let capacity = self.q.shared.stats.conn_table_size.load(Relaxed);
+        tokio::spawn(async move {
+            let answer = client.read_table(tables.connection_table_id()).await.map_err(|e| format!("reading the connection table: {e}")).map(|read| {
+                let entries = read
+                    .iter()
+                    .filter_map(|e| {
+                        let (key, backend) = tables.decode_connection(e).ok().flatten()?;
+                        Some(ConnectionEntry { key, backend, mode: tables.connection_mode(e) })
+                    })
+                    .take(MAX_LISTED_ENTRIES)
+                    .collect();
+                ConnectionTable { entries, total: read.len(), tracked, capacity }
+            });
+            let _ = query.reply.send(answer);
+        });
     }
 
     fn drain_requests(&mut self) {
@@ -428,13 +459,27 @@ impl Task {
                 r.written(ok, now);
             }
             if ok {
-                self.q.shared.stats.rotations.fetch_add(1, Relaxed);
+                self.persist_secrets();
+                // Release: a waiting admin request reads the file's state after this.
+                self.q.shared.stats.rotations.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
             return;
         }
         if let Some((op, at)) = self.in_flight.remove(&c.tag) {
             // bmv2 says UNKNOWN where a full table should say RESOURCE_EXHAUSTED.
             self.finish(op, at, entries::switch_code(c.status.code, &c.status.message));
+        }
+    }
+
+    /// The switch signs with the new secret: keep the pair for the next
+    /// start. A small synchronous write once per rotation period; a
+    /// failure is logged and the front-end goes on (a restart would then
+    /// fall back to the last pair written, or the config's).
+    fn persist_secrets(&self) {
+        let (Some(path), Some(r)) = (&self.opts.rotated_secrets_file, &self.rotation) else { return };
+        let (current, _, previous) = r.switch_view();
+        if let Err(e) = super::secret_store::store(path, current, previous) {
+            eprintln!("control: cannot keep the rotated cookie secrets in {}: {e}", path.display());
         }
     }
 
@@ -524,6 +569,8 @@ impl Task {
             }
             Ok(Event::Mastership(m)) => {
                 let primary = m == Mastership::Primary;
+                let state = if primary { SwitchState::Primary } else { SwitchState::NotPrimary };
+                self.q.shared.switch_state.store(state.code(), Relaxed);
                 if primary && !self.primary {
                     self.regained();
                 } else if !primary && self.primary {
@@ -536,6 +583,7 @@ impl Task {
                     eprintln!("control: the stream to the switch broke ({why}); reconnecting");
                 }
                 self.primary = false;
+                self.q.shared.switch_state.store(SwitchState::NotPrimary.code(), Relaxed);
             }
             Ok(Event::PacketIn(_)) | Ok(Event::StreamError(_)) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -563,6 +611,11 @@ impl Task {
     fn rotate(&mut self) {
         let now = self.now_ms();
         let applied = self.q.shared.rotations_applied.load(std::sync::atomic::Ordering::Acquire);
+        if self.q.shared.rotate_now.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if let Some(r) = self.rotation.as_mut() {
+                r.request_now(now);
+            }
+        }
         let Some(step) = self.rotation.as_mut().and_then(|r| r.poll(now, applied, fresh_secret)) else { return };
         match step {
             Step::TellWorkers(s) => {

@@ -110,6 +110,19 @@ impl Rotation {
         }
     }
 
+    /// An operator asked for a rotation now (the admin API): an idle
+    /// schedule becomes due at once. False when one is under way already
+    /// (it completes the same way; no second secret is made).
+    pub fn request_now(&mut self, now: u64) -> bool {
+        match self.state {
+            State::Idle { .. } => {
+                self.state = State::Idle { due: now };
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// When `poll` next has time-driven work (acks wake the driver themselves).
     pub fn next_deadline(&self) -> Option<u64> {
         match self.state {
@@ -144,6 +157,18 @@ mod tests {
         assert_eq!(r.poll(2010, 1, || B), Some(Step::TellWorkers(B)));
         assert_eq!(r.poll(2011, 1, || panic!()), None, "the second rotation needs a second ack");
         assert!(matches!(r.poll(2012, 2, || panic!()), Some(Step::WriteSwitch { generation: 1, .. })));
+    }
+
+    #[test]
+    fn a_requested_rotation_is_due_at_once_and_only_when_idle() {
+        let mut r = Rotation::new(1000, A, 0, A, 0);
+        assert!(r.request_now(10));
+        assert_eq!(r.next_deadline(), Some(10));
+        assert_eq!(r.poll(10, 0, || B), Some(Step::TellWorkers(B)));
+        assert!(!r.request_now(11), "under way: no second secret");
+        assert!(matches!(r.poll(12, 1, || panic!()), Some(Step::WriteSwitch { current: B, .. })));
+        r.written(true, 20);
+        assert_eq!(r.next_deadline(), Some(1020), "then the period again");
     }
 
     #[test]

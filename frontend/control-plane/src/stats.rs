@@ -1,6 +1,7 @@
-//! Control-task counters and the install-latency histogram. Written only by
-//! the control thread (relaxed atomics), read by the worker's stats line and
-//! the exit summary without locks.
+//! Control-task counters and the install-latency histogram. Written by the
+//! control thread (relaxed atomics; the worker writes only
+//! `refused_queue_full`), read by the worker's stats line, the exit
+//! summary and the admin API's metrics without locks.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -50,6 +51,22 @@ impl Default for LatencyHistogram {
 }
 
 impl LatencyHistogram {
+    /// For each bound (µs, ascending), how many values are surely at or
+    /// below it: the counts of the buckets whose top is within the bound
+    /// (Prometheus's cumulative `le` buckets; a value in a bucket the
+    /// bound cuts counts above it, at most 12.5 % off).
+    pub fn cumulative(&self, bounds_us: &[u64]) -> Vec<u64> {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        bounds_us
+            .iter()
+            .map(|&bound| counts.iter().enumerate().filter(|&(i, _)| bucket_top(i) <= bound).map(|(_, c)| c).sum())
+            .collect()
+    }
+
+    pub fn sum_us(&self) -> u64 {
+        self.sum_us.load(Relaxed)
+    }
+
     pub fn record(&self, d: Duration) {
         let us = d.as_micros().min(u128::from(u64::MAX)) as u64;
         self.buckets[bucket_of(us)].fetch_add(1, Relaxed);
@@ -101,6 +118,9 @@ pub struct ControlStats {
     pub refused_table_full: AtomicU64,
     pub refused_unreachable: AtomicU64,
     pub refused_failed: AtomicU64,
+    /// Installs the worker could not queue (the request queue was full):
+    /// refused at once, never seen by the control thread.
+    pub refused_queue_full: AtomicU64,
     /// Deletes asked by the engine (flow closed before or after install).
     pub engine_deletes: AtomicU64,
     /// Detaches asked by the engine (request-mode hand-overs; answered).
@@ -115,6 +135,10 @@ pub struct ControlStats {
     pub idle_deletes: AtomicU64,
     pub delete_failed: AtomicU64,
     pub rotations: AtomicU64,
+    /// Connection keys the control task believes installed, and the
+    /// table's size from the P4Info (0: unknown).
+    pub conn_entries_tracked: AtomicU64,
+    pub conn_table_size: AtomicU64,
     /// Install latency: the worker's submit to the switch's answer.
     pub install_latency: LatencyHistogram,
 }
@@ -168,6 +192,18 @@ mod tests {
             assert!(bucket_top(b) as f64 <= us as f64 * 1.125 + 1.0);
         }
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1, "beyond 2^40 µs (12 days) is clamped into the last bucket");
+    }
+
+    #[test]
+    fn cumulative_counts_only_buckets_within_the_bound() {
+        let h = LatencyHistogram::default();
+        for us in [3u64, 10, 100, 1000, 1000, 50_000] {
+            h.record(Duration::from_micros(us));
+        }
+        // 1000 µs falls in the bucket [960, 1023]: within a 1023 bound,
+        // not within 999.
+        assert_eq!(h.cumulative(&[5, 10, 999, 1023, 100_000]), vec![1, 2, 3, 5, 6]);
+        assert_eq!(h.sum_us(), 52_113);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use switchyard_control_plane::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_p4rt_server::{Device, DeviceOptions, Server};
 use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend::engine::{Action, Engine};
-use switchyard_wire::cookie::{CookieInput, CookieKeyring};
+use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
 use switchyard_wire::flow::ConnKey;
 use switchyard_wire::ipv4::Ipv4Packet;
 use switchyard_wire::tcp::TcpSegment;
@@ -520,4 +520,64 @@ fn primacy_lost_refuses_and_regained_reprograms() {
     until("services programmed again", WAIT, || sw.table(sy::TABLE_VIP).len() == 1);
     assert!(matches!(install(&fe, key(45000), 0, OffloadMode::Connection), OffloadEvent::Installed { .. }));
     assert_eq!(fe.link.stats().refused_unreachable.load(Ordering::Relaxed), 1);
+}
+
+/// What the admin API asks of the control task, against the real switch:
+/// the connection table read back from the switch, a rotation now (the
+/// period is an hour) acknowledged by the worker and then signed with by
+/// the switch, the pair kept in `rotated_secrets_file` (mode 0600), and a
+/// restart loading it in place of the config's secrets.
+#[test]
+fn admin_requests_read_the_table_rotate_now_and_keep_the_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let sw = start_switch(&[], true);
+    let dir = std::env::temp_dir().join(format!("sy-admin-p4rt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("secrets.json");
+    let mut cfg = test_config(300_000);
+    cfg.cookie.rotated_secrets_file = Some(file.clone());
+    let mut o = options(&sw, &cfg);
+    o.rotation = Some(Duration::from_secs(3600));
+    let fe = front_end(&cfg, o).unwrap();
+    let requests = fe.link.control_requests();
+    assert_eq!(requests.switch_state(), switchyard_control_plane::SwitchState::Primary);
+    assert_eq!(install(&fe, key(46000), 1, OffloadMode::Connection), OffloadEvent::Installed { key: key(46000), backend: 1 });
+    assert_eq!(install(&fe, key(46001), 2, OffloadMode::Request), OffloadEvent::Installed { key: key(46001), backend: 2 });
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let t = rt.block_on(requests.connection_table()).unwrap();
+    assert_eq!((t.total, t.tracked), (2, 2));
+    let mut got: Vec<_> = t.entries.iter().map(|e| (e.key, e.backend, e.mode)).collect();
+    got.sort_by_key(|e| e.0.client_port);
+    assert_eq!(got, vec![(key(46000), Some(1), Some(ConnMode::Connection)), (key(46001), Some(2), Some(ConnMode::Request))]);
+
+    // The rotation waits for the worker's acknowledgement: play the worker.
+    let worker = std::thread::scope(|s| {
+        let rotated = s.spawn(|| rt.block_on(requests.rotate_secret(WAIT)));
+        let next = fe.link.wait_rotation(WAIT).expect("the worker hears first");
+        fe.link.rotation_applied();
+        (next, rotated.join().unwrap())
+    });
+    let (next, rotated) = worker;
+    assert_eq!(rotated, Ok(1), "answered once the switch signs with it");
+    let s = sw.secrets();
+    let get = |n: &str| s.iter().find(|(k, _)| k == n).unwrap().1;
+    assert_eq!((get("cur_k0"), get("cur_k1")), (u64::from(next.k0), u64::from(next.k1)));
+    let (cur, prev) = switchyard_control_plane::secret_store::load(&file).unwrap().expect("kept");
+    assert_eq!((cur, (prev.k0, prev.k1)), (next, (0x03020100, 0x07060504)));
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    drop(fe);
+
+    // A restart signs with the kept secret, not the config's.
+    let mut restarted = test_config(300_000);
+    restarted.cookie.rotated_secrets_file = Some(file.clone());
+    assert!(switchyard_control_plane::secret_store::apply(&mut restarted).unwrap().unwrap().contains("rotated by an earlier run"));
+    assert_eq!(restarted.cookie.secrets, vec![next, CookieSecret { k0: 0x03020100, k1: 0x07060504 }]);
+    let fe = front_end(&restarted, options(&sw, &restarted)).unwrap();
+    let s = sw.secrets();
+    let get = |n: &str| s.iter().find(|(k, _)| k == n).unwrap().1;
+    assert_eq!((get("cur_k0"), get("cur_k1")), (u64::from(next.k0), u64::from(next.k1)), "the switch signs with the kept secret");
+    drop(fe);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

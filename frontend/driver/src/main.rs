@@ -15,7 +15,8 @@ use switchyard_dpdk::{Eal, Mempool, Port, PortConfig};
 use switchyard_frontend::config;
 use switchyard_frontend::engine::Engine;
 use switchyard_frontend_dpdk::afpacket::AfPacket;
-use switchyard_control_plane::{ControlLink, P4rtLink, P4rtOptions, SwitchLink};
+use switchyard_control_plane::admin::{AdminContext, AdminServer};
+use switchyard_control_plane::{secret_store, ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_frontend_dpdk::dpdk_io::DpdkIo;
 use switchyard_frontend_dpdk::io::FrameIo;
 use switchyard_frontend_dpdk::worker;
@@ -69,7 +70,11 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let cfg = config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut cfg = config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Before the engine and the switch are given their secrets.
+    if let Some(note) = secret_store::apply(&mut cfg).map_err(|e| anyhow::anyhow!("{e}"))? {
+        println!("{note}");
+    }
     if cfg.frontend.workers != 1 {
         bail!("{}: workers = {}: this build runs one worker (see docs/FRONTEND.md)", args.config.display(), cfg.frontend.workers);
     }
@@ -90,11 +95,30 @@ fn main() -> Result<()> {
     // (the testbed waits for it), just before the worker starts polling.
     let run = |up: String, io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
         let (control, handle) = ControlLink::spawn(link, stop.clone())?;
+        let admin = match cfg.admin {
+            Some(settings) => {
+                let ctx = AdminContext {
+                    config: Arc::new(cfg.clone()),
+                    settings,
+                    commands: control.commands(),
+                    control: control.control_requests(),
+                    counters: Default::default(),
+                    started: std::time::Instant::now(),
+                };
+                let server = AdminServer::spawn(ctx, stop.clone())?;
+                println!("admin API on http://{}", server.local_addr);
+                Some(server)
+            }
+            None => None,
+        };
         println!("front-end up: {up}");
         let mut engine = Engine::new(&cfg);
         let (report, io_stats) = io(&mut engine, &control);
         stop.store(true, Ordering::SeqCst);
         let _ = handle.join();
+        if let Some(a) = admin {
+            a.join();
+        }
         println!("{}", worker::summary(&engine, &report, &io_stats, &control));
         Ok(())
     };

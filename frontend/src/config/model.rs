@@ -2,7 +2,8 @@
 //! address parsed, every regex compiled. The engine and the route table are
 //! built only from this.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use switchyard_wire::cookie::{CookieKeyring, CookieSecret};
@@ -21,6 +22,16 @@ pub struct Config {
     pub pools: Vec<PoolSpec>,
     /// Index = `BackendIndex`; one entry per distinct address:port.
     pub backends: Vec<BackendSpec>,
+    /// `[admin]`; None: no admin API (docs/OPERATIONS.md).
+    pub admin: Option<AdminSettings>,
+}
+
+/// The admin API's listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+    /// Serve clients from non-loopback addresses too (default: 403).
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +69,9 @@ pub struct CookieSettings {
     /// Current first, then the previous one if given.
     pub secrets: Vec<CookieSecret>,
     pub rotation: Duration,
+    /// Rotated secrets persisted here (absolute path), loaded at start in
+    /// place of `secrets`.
+    pub rotated_secrets_file: Option<PathBuf>,
 }
 
 impl CookieSettings {

@@ -21,6 +21,16 @@ pub struct ConfigFile {
     pub services: Vec<ServiceSection>,
     #[serde(default)]
     pub pools: Vec<PoolSection>,
+    /// Absent: no admin API.
+    pub admin: Option<AdminSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    pub listen: Spanned<String>,
+    #[serde(default)]
+    pub allow_remote: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +93,8 @@ fn default_syn_ack_window() -> u16 {
 pub struct CookieSection {
     pub secrets: Spanned<Vec<SecretEntry>>,
     pub rotation_secs: Spanned<u64>,
+    /// Where rotated secrets are kept across restarts (absent: not kept).
+    pub rotated_secrets_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

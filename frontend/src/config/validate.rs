@@ -167,9 +167,17 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
     if *ck.rotation_secs.get_ref() == 0 {
         return err(&ck.rotation_secs, "rotation_secs must be above 0");
     }
+    let rotated_secrets_file = match &ck.rotated_secrets_file {
+        Some(p) if !std::path::Path::new(p.get_ref()).is_absolute() => {
+            return err(p, format!("rotated_secrets_file `{}` must be an absolute path", p.get_ref()))
+        }
+        Some(p) => Some(std::path::PathBuf::from(p.get_ref())),
+        None => None,
+    };
     let cookie = CookieSettings {
         secrets: ck.secrets.get_ref().iter().map(|s| CookieSecret { k0: s.k0, k1: s.k1 }).collect(),
         rotation: Duration::from_secs(*ck.rotation_secs.get_ref()),
+        rotated_secrets_file,
     };
 
     let mut port_names = HashMap::new();
@@ -320,5 +328,24 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
         });
     }
 
-    Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends })
+    let admin = f.admin.as_ref().map(admin).transpose()?;
+    Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends, admin })
+}
+
+fn admin(a: &raw::AdminSection) -> VResult<AdminSettings> {
+    let listen: std::net::SocketAddr =
+        a.listen.get_ref().parse().or_else(|_| err(&a.listen, format!("admin.listen `{}` is not an ip:port", a.listen.get_ref())))?;
+    if listen.port() == 0 {
+        return err(&a.listen, "admin.listen needs a fixed port (the CLI's --admin names it)");
+    }
+    // On a specific non-loopback address every client comes from a
+    // non-loopback address: all would be refused. 0.0.0.0 still serves
+    // local clients through 127.0.0.1.
+    if !listen.ip().is_loopback() && !listen.ip().is_unspecified() && !a.allow_remote {
+        return err(
+            &a.listen,
+            format!("admin.listen `{listen}` is not a loopback address, so every client would be refused; set allow_remote = true to serve them"),
+        );
+    }
+    Ok(AdminSettings { listen, allow_remote: a.allow_remote })
 }

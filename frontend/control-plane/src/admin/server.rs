@@ -1,0 +1,208 @@
+//! The admin API's listener and request handling (hyper 1, HTTP/1.1).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use switchyard_frontend::config::{AdminSettings, Config};
+
+use super::routes::{self, Endpoint, Refusal};
+use super::{access, views};
+use crate::command::{CommandError, CommandSender, EngineSnapshot, FlowFilter};
+use crate::metrics::{self, AdminCounters, Scrape};
+use crate::requests::{ControlRequests, SwitchState};
+
+/// Connections served at once: an operator, a scraper and a few scripts.
+/// More wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 32;
+/// A client that sends no complete request head within this is dropped.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Request bodies are not used; a larger one is refused.
+const MAX_BODY: usize = 4096;
+/// How long a request waits for the worker's answer. It answers between
+/// bursts, so this is only reached when it is stuck or gone.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long /rotate-secret waits for the switch to sign with the new
+/// secret (a worker acknowledgement and one switch write).
+const ROTATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// The accept loop looks at the stop flag this often.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// What the handlers use.
+pub struct AdminContext {
+    pub config: Arc<Config>,
+    pub settings: AdminSettings,
+    pub commands: CommandSender,
+    pub control: ControlRequests,
+    pub counters: AdminCounters,
+    pub started: Instant,
+}
+
+pub struct AdminServer {
+    pub local_addr: SocketAddr,
+    handle: JoinHandle<()>,
+}
+
+impl AdminServer {
+    /// Binds `ctx.settings.listen` (failing here, at start, when it
+    /// cannot) and serves on a thread until `stop`.
+    pub fn spawn(ctx: AdminContext, stop: Arc<AtomicBool>) -> Result<Self> {
+        let addr = ctx.settings.listen;
+        let listener = std::net::TcpListener::bind(addr).with_context(|| format!("admin API: cannot listen on {addr} ([admin] listen)"))?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let handle = std::thread::Builder::new().name("sy-admin".into()).spawn(move || {
+            rt.block_on(async move {
+                if let Err(e) = serve(listener, Arc::new(ctx), stop).await {
+                    eprintln!("admin API stopped: {e}");
+                }
+            })
+        })?;
+        Ok(AdminServer { local_addr, handle })
+    }
+
+    pub fn join(self) {
+        let _ = self.handle.join();
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, ctx: Arc<AdminContext>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    while !stop.load(Relaxed) {
+        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = tokio::time::sleep(STOP_POLL) => continue,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("admin API: accept: {e}");
+                tokio::time::sleep(STOP_POLL).await;
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(ctx.clone(), peer, req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), svc);
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    Ok(())
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: u16, content_type: &str, body: String) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_str(content_type).expect("a valid content type"));
+    r
+}
+
+fn json_reply(status: u16, v: &Value) -> Reply {
+    reply(status, "application/json", format!("{v}\n"))
+}
+
+fn error_reply(r: Refusal) -> Reply {
+    json_reply(r.status, &json!({ "error": r.message }))
+}
+
+fn worker_refusal(e: CommandError) -> Refusal {
+    Refusal { status: 503, message: format!("the worker did not answer: {e}") }
+}
+
+async fn handle(ctx: Arc<AdminContext>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    ctx.counters.requests.fetch_add(1, Relaxed);
+    if !access::allowed(peer.ip(), ctx.settings.allow_remote) {
+        ctx.counters.refused_remote.fetch_add(1, Relaxed);
+        return Ok(error_reply(Refusal {
+            status: 403,
+            message: format!("the admin API serves loopback clients only, not {} (set [admin] allow_remote = true)", peer.ip()),
+        }));
+    }
+    let (method, path, query) = (req.method().as_str().to_string(), req.uri().path().to_string(), req.uri().query().map(str::to_string));
+    if Limited::new(req.into_body(), MAX_BODY).collect().await.is_err() {
+        return Ok(error_reply(Refusal { status: 413, message: format!("the admin API takes no request body over {MAX_BODY} bytes") }));
+    }
+    let answer = match routes::route(&method, &path, query.as_deref()) {
+        Ok(endpoint) => answer(&ctx, endpoint).await,
+        Err(r) => Err(r),
+    };
+    Ok(answer.unwrap_or_else(error_reply))
+}
+
+/// A worker snapshot without blocking the runtime (the wait is a
+/// crossbeam receive).
+async fn snapshot(commands: &CommandSender, filter: FlowFilter) -> Result<EngineSnapshot, Refusal> {
+    let c = commands.clone();
+    tokio::task::spawn_blocking(move || c.snapshot(filter, WORKER_TIMEOUT))
+        .await
+        .map_err(|e| Refusal { status: 500, message: format!("snapshot task: {e}") })?
+        .map_err(worker_refusal)
+}
+
+async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal> {
+    let cfg = &ctx.config;
+    let uptime = ctx.started.elapsed().as_secs_f64();
+    Ok(match endpoint {
+        Endpoint::Status => {
+            let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
+            let refused = ctx.counters.refused_remote.load(Relaxed);
+            json_reply(200, &views::status(cfg, &snap, ctx.control.stats(), ctx.control.switch_state(), uptime, refused))
+        }
+        Endpoint::Backends => json_reply(200, &views::backends(cfg, &snapshot(&ctx.commands, FlowFilter::default()).await?)),
+        Endpoint::SetDraining { backend, draining } => {
+            let b = views::backend_index(cfg, &backend)?;
+            let c = ctx.commands.clone();
+            let snap = tokio::task::spawn_blocking(move || c.set_backend_and_wait(b, None, Some(draining), WORKER_TIMEOUT))
+                .await
+                .map_err(|e| Refusal { status: 500, message: format!("drain task: {e}") })?
+                .map_err(worker_refusal)?;
+            json_reply(200, &views::backend(cfg, &snap, b))
+        }
+        Endpoint::Flows { client, backend } => {
+            let backend = backend.map(|n| views::backend_index(cfg, &n)).transpose()?;
+            json_reply(200, &views::flows(cfg, &snapshot(&ctx.commands, FlowFilter { client, backend }).await?))
+        }
+        Endpoint::Table => {
+            let t = ctx.control.connection_table().await.map_err(|message| Refusal { status: 503, message })?;
+            json_reply(200, &views::table(cfg, &t))
+        }
+        Endpoint::RotateSecret => {
+            if ctx.control.switch_state() == SwitchState::Disabled {
+                return Err(Refusal { status: 409, message: "no switch (--no-switch): no cookie secret is in use to rotate".into() });
+            }
+            let n = ctx.control.rotate_secret(ROTATION_TIMEOUT).await.map_err(|message| Refusal { status: 504, message })?;
+            json_reply(200, &json!({ "rotations": n, "persisted_to": cfg.cookie.rotated_secrets_file }))
+        }
+        Endpoint::Metrics => {
+            let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
+            let text = metrics::render(&Scrape {
+                config: cfg,
+                engine: &snap,
+                control: ctx.control.stats(),
+                switch: ctx.control.switch_state(),
+                admin: &ctx.counters,
+                uptime_seconds: uptime,
+            });
+            reply(200, metrics::CONTENT_TYPE, text)
+        }
+    })
+}

@@ -1,0 +1,240 @@
+//! `GET /metrics`: the front-end's numbers in the Prometheus text format
+//! (OpenMetrics 1.0 as prometheus-client writes it).
+//!
+//! Nothing is kept here: each scrape takes a fresh `EngineSnapshot` from
+//! the worker and reads the control task's atomics, and a collector writes
+//! them as constant metrics. Counters therefore start at 0 with the
+//! process, as Prometheus expects. Every name is listed, with its meaning,
+//! in docs/OPERATIONS.md ("Metrics"); `tests/metrics.rs` checks the two
+//! agree.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+use switchyard_frontend::config::Config;
+use switchyard_wire::reason::DROP_REASONS;
+
+use crate::command::{EngineSnapshot, FlowPhase};
+use crate::requests::SwitchState;
+use crate::stats::ControlStats;
+
+/// Every metric's name starts so (the agent's would start
+/// `switchyard_agent_`).
+pub const PREFIX: &str = "switchyard_frontend";
+/// The install-latency histogram's bucket bounds, in µs: from a
+/// same-rack switch (~100 µs) to a struggling one (seconds), as
+/// docs/FRONTEND.md's measurements spread.
+pub const LATENCY_BOUNDS_US: [u64; 16] =
+    [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 10_000_000];
+
+/// What the admin server itself counts.
+#[derive(Debug, Default)]
+pub struct AdminCounters {
+    /// Requests refused because the client was not on a loopback address.
+    pub refused_remote: AtomicU64,
+    pub requests: AtomicU64,
+}
+
+/// One scrape's inputs.
+pub struct Scrape<'a> {
+    pub config: &'a Config,
+    pub engine: &'a EngineSnapshot,
+    pub control: &'a ControlStats,
+    pub switch: SwitchState,
+    pub admin: &'a AdminCounters,
+    pub uptime_seconds: f64,
+}
+
+/// The exposition text of one scrape.
+pub fn render(s: &Scrape<'_>) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Frozen(collect(s))));
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+/// The content type of `render`'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone)]
+enum Value {
+    Counter(u64),
+    Gauge(f64),
+    /// (sum, count, cumulative (le, count)) in seconds.
+    Histogram(f64, u64, Vec<(f64, u64)>),
+}
+
+#[derive(Debug, Clone)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<Unit>,
+    /// (labels, value); empty labels for a single series.
+    series: Vec<(Vec<(&'static str, String)>, Value)>,
+}
+
+fn one(name: &'static str, help: &'static str, v: Value) -> Family {
+    Family { name, help, unit: None, series: vec![(vec![], v)] }
+}
+
+fn labeled(name: &'static str, help: &'static str, key: &'static str, series: impl IntoIterator<Item = (String, Value)>) -> Family {
+    Family { name, help, unit: None, series: series.into_iter().map(|(l, v)| (vec![(key, l)], v)).collect() }
+}
+
+fn flag(b: bool) -> Value {
+    Value::Gauge(if b { 1.0 } else { 0.0 })
+}
+
+fn collect(s: &Scrape<'_>) -> Vec<Family> {
+    let c = &s.engine.counters;
+    let cs = s.control;
+    let g = |a: &AtomicU64| a.load(Relaxed);
+    let backend_names: Vec<String> = s.config.backends.iter().map(|b| format!("{}:{}", b.address, b.port)).collect();
+    let per_backend = |f: &dyn Fn(usize) -> Value| -> Vec<(String, Value)> {
+        backend_names.iter().enumerate().map(|(i, n)| (n.clone(), f(i))).collect()
+    };
+    let backend = |i: usize| s.engine.backends.get(i).copied().unwrap_or_default();
+    let latency = &cs.install_latency;
+    let buckets = latency.cumulative(&LATENCY_BOUNDS_US);
+    let mut hist: Vec<(f64, u64)> = LATENCY_BOUNDS_US.iter().zip(&buckets).map(|(&b, &n)| (b as f64 / 1e6, n)).collect();
+    hist.push((f64::INFINITY, latency.count()));
+    let mut fams = vec![
+        Family {
+            name: "switchyard_frontend_info",
+            help: "The running front-end (value 1)",
+            unit: None,
+            series: vec![(vec![("version", env!("CARGO_PKG_VERSION").to_string())], Value::Gauge(1.0))],
+        },
+        Family { name: "switchyard_frontend_uptime", help: "Time since the admin API started", unit: Some(Unit::Seconds), series: vec![(vec![], Value::Gauge(s.uptime_seconds))] },
+        labeled(
+            "switchyard_frontend_flows",
+            "Flows in the worker's table by phase (offloaded: the switch carries it alone)",
+            "state",
+            FlowPhase::ALL.iter().map(|&p| (p.name().to_string(), Value::Gauge(s.engine.phase_count(p) as f64))),
+        ),
+        one("switchyard_frontend_flow_table_capacity", "Flows the worker's table holds at most", Value::Gauge(f64::from(s.config.frontend.flow_table_capacity))),
+        one("switchyard_frontend_setups", "Connections set up (a valid SYN cookie ACK: a new flow)", Value::Counter(c.new_flows)),
+        one("switchyard_frontend_requests", "Requests sent to a backend (first and later requests)", Value::Counter(c.requests_sent)),
+        labeled(
+            "switchyard_frontend_forwarded_packets",
+            "Packets the front-end forwarded itself (the front-end path), by direction",
+            "direction",
+            [("to_backend".to_string(), Value::Counter(c.forwarded_to_backend)), ("to_client".to_string(), Value::Counter(c.forwarded_to_client))],
+        ),
+        one("switchyard_frontend_responses_carried", "Small last responses carried by the front-end, never offloaded", Value::Counter(c.responses_carried)),
+        one("switchyard_frontend_stateless_resets", "RSTs sent for client segments of no connection", Value::Counter(c.stateless_resets)),
+        one(
+            "switchyard_frontend_cookie_validation_failures",
+            "ACKs to a VIP whose SYN cookie did not validate (the bad_cookie drops)",
+            Value::Counter(c.dropped(switchyard_wire::reason::DropReason::BadCookie)),
+        ),
+        labeled(
+            "switchyard_frontend_drops",
+            "Packets the front-end dropped, by reason of the shared registry (wire::reason)",
+            "reason",
+            DROP_REASONS.iter().map(|r| (r.name.to_string(), Value::Counter(c.drops[usize::from(r.code)]))),
+        ),
+        one("switchyard_frontend_offload_requests", "Switch entries the engine asked for", Value::Counter(g(&cs.install_requests))),
+        one("switchyard_frontend_offloads_installed", "Switch entries installed", Value::Counter(g(&cs.installed))),
+        labeled(
+            "switchyard_frontend_offload_refusals",
+            "Installs refused (the flow stays on the front-end path), by reason",
+            "reason",
+            [
+                ("table_full".to_string(), Value::Counter(g(&cs.refused_table_full))),
+                ("switch_unreachable".to_string(), Value::Counter(g(&cs.refused_unreachable))),
+                ("failed".to_string(), Value::Counter(g(&cs.refused_failed))),
+                ("queue_full".to_string(), Value::Counter(g(&cs.refused_queue_full))),
+            ],
+        ),
+        Family {
+            name: "switchyard_frontend_offload_install_latency",
+            help: "From the worker's install request to the switch's answer",
+            unit: Some(Unit::Seconds),
+            series: vec![(vec![], Value::Histogram(latency.sum_us() as f64 / 1e6, latency.count(), hist))],
+        },
+        labeled(
+            "switchyard_frontend_switch_entry_deletes",
+            "Connection entries deleted, by cause",
+            "cause",
+            [
+                ("engine".to_string(), Value::Counter(g(&cs.engine_deletes))),
+                ("detach".to_string(), Value::Counter(g(&cs.detaches))),
+                ("teardown".to_string(), Value::Counter(g(&cs.teardown_deletes))),
+                ("idle_timeout".to_string(), Value::Counter(g(&cs.idle_deletes))),
+            ],
+        ),
+        one("switchyard_frontend_switch_entry_delete_failures", "Deletes the switch refused (the idle timeout removes those entries)", Value::Counter(g(&cs.delete_failed))),
+        one("switchyard_frontend_switch_connection_entries", "Connection entries the control task believes installed", Value::Gauge(g(&cs.conn_entries_tracked) as f64)),
+        one("switchyard_frontend_switch_up", "1 while this front-end is the switch's primary controller", flag(s.switch == SwitchState::Primary)),
+        one("switchyard_frontend_cookie_rotations", "Cookie secret rotations completed (written to the switch)", Value::Counter(g(&cs.rotations))),
+        labeled("switchyard_frontend_backend_flows", "Flows on each backend (this worker's count)", "backend", per_backend(&|i| Value::Gauge(f64::from(backend(i).active_flows)))),
+        labeled("switchyard_frontend_backend_healthy", "1 while a backend is healthy", "backend", per_backend(&|i| flag(backend(i).healthy))),
+        labeled("switchyard_frontend_backend_draining", "1 while a backend is draining (no new flows)", "backend", per_backend(&|i| flag(backend(i).draining))),
+        one("switchyard_frontend_admin_requests", "Requests to the admin API", Value::Counter(g(&s.admin.requests))),
+        one("switchyard_frontend_admin_refused", "Admin API requests refused: the client was not on a loopback address", Value::Counter(g(&s.admin.refused_remote))),
+    ];
+    let size = g(&cs.conn_table_size);
+    if size > 0 {
+        fams.push(one("switchyard_frontend_switch_connection_table_size", "The switch's connection table size (from its P4Info)", Value::Gauge(size as f64)));
+    }
+    fams
+}
+
+/// One scrape's values, encoded as constant metrics.
+#[derive(Debug)]
+struct Frozen(Vec<Family>);
+
+impl Collector for Frozen {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for f in &self.0 {
+            let kind = match f.series.first().map(|(_, v)| v) {
+                Some(Value::Counter(_)) => MetricType::Counter,
+                Some(Value::Histogram(..)) => MetricType::Histogram,
+                _ => MetricType::Gauge,
+            };
+            let mut m = encoder.encode_descriptor(f.name, f.help, f.unit.as_ref(), kind)?;
+            for (labels, v) in &f.series {
+                if labels.is_empty() {
+                    encode_value(v, &mut m)?;
+                } else {
+                    let set: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    encode_value(v, &mut m.encode_family(&set)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn encode_value(v: &Value, m: &mut MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+    match v {
+        Value::Counter(n) => m.encode_counter::<NoLabelSet, _, u64>(n, None),
+        Value::Gauge(x) => m.encode_gauge(x),
+        Value::Histogram(sum, count, buckets) => m.encode_histogram::<NoLabelSet>(*sum, *count, buckets, None),
+    }
+}
+
+/// Every metric name `render` writes (as sampled: counters with
+/// `_total`, units appended), for the docs check.
+pub fn exported_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (n, t) = (w.next()?, w.next()?);
+            let mut s = String::new();
+            let _ = write!(s, "{n}{}", if t == "counter" { "_total" } else { "" });
+            Some(s)
+        })
+        .collect();
+    names.sort();
+    names
+}

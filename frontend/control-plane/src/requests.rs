@@ -1,0 +1,137 @@
+//! What other control-plane parts (the admin API) may ask of the control
+//! task, which alone holds the switch's P4Runtime session: whether the
+//! switch is reached, its connection table, and a cookie rotation now.
+//!
+//! Table reads go over a small tokio queue into the control task's loop
+//! (it spawns the Read, so its writes never wait); the rotation is a flag
+//! the loop looks at on its next wake-up (the doorbell rings it).
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_control::switchyard::ConnMode;
+use switchyard_wire::flow::{BackendIndex, ConnKey};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Shared;
+
+/// Table reads waiting for the control task: an operator runs one at a
+/// time; a few more are refused rather than queued.
+pub const TABLE_QUERIES: usize = 4;
+/// Most connection entries one table answer lists (the switch may hold a
+/// million): what a person reads; `total` says how many there are.
+pub const MAX_LISTED_ENTRIES: usize = 1000;
+/// How often a waiting rotation request looks at the completed count.
+const ROTATION_POLL: Duration = Duration::from_millis(20);
+
+/// The control task's link to the switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchState {
+    /// `--no-switch`: every install refused, nothing to read.
+    Disabled,
+    /// This front-end is the switch's primary controller.
+    Primary,
+    /// The stream broke or another controller is primary: installs are
+    /// refused until primacy returns.
+    NotPrimary,
+}
+
+impl SwitchState {
+    pub fn name(self) -> &'static str {
+        match self {
+            SwitchState::Disabled => "disabled",
+            SwitchState::Primary => "primary",
+            SwitchState::NotPrimary => "not_primary",
+        }
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_code(c: u8) -> Self {
+        match c {
+            1 => SwitchState::Primary,
+            2 => SwitchState::NotPrimary,
+            _ => SwitchState::Disabled,
+        }
+    }
+}
+
+/// One entry of the switch's connection table, as read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionEntry {
+    pub key: ConnKey,
+    pub backend: Option<BackendIndex>,
+    pub mode: Option<ConnMode>,
+}
+
+/// The switch's connection table, read from the switch.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionTable {
+    /// At most [`MAX_LISTED_ENTRIES`].
+    pub entries: Vec<ConnectionEntry>,
+    /// Entries the switch returned.
+    pub total: usize,
+    /// Keys the control task believes installed (its own bookkeeping).
+    pub tracked: usize,
+    /// The table's size from the P4Info (0: not given).
+    pub capacity: u64,
+}
+
+pub(crate) struct TableQuery {
+    pub reply: oneshot::Sender<Result<ConnectionTable, String>>,
+}
+
+/// The admin side's handle on the control task (cloneable).
+#[derive(Clone)]
+pub struct ControlRequests {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) tables: Option<mpsc::Sender<TableQuery>>,
+}
+
+impl ControlRequests {
+    /// The control task's counters and install latency.
+    pub fn stats(&self) -> &crate::ControlStats {
+        &self.shared.stats
+    }
+
+    pub fn switch_state(&self) -> SwitchState {
+        SwitchState::from_code(self.shared.switch_state.load(Relaxed))
+    }
+
+    /// Reads the switch's connection table (through the control task's
+    /// session).
+    pub async fn connection_table(&self) -> Result<ConnectionTable, String> {
+        let Some(tx) = &self.tables else { return Err("no switch (--no-switch): there is no connection table".into()) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TableQuery { reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => "table reads are already under way; try again".to_string(),
+            mpsc::error::TrySendError::Closed(_) => "the control task has stopped".to_string(),
+        })?;
+        answer.await.map_err(|_| "the control task dropped the read".to_string())?
+    }
+
+    /// Rotates the cookie secret now and waits (up to `timeout`) until the
+    /// switch signs with the new one. Returns the completed rotations.
+    pub async fn rotate_secret(&self, timeout: Duration) -> Result<u64, String> {
+        if self.switch_state() == SwitchState::Disabled {
+            return Err("no switch (--no-switch): no cookie secret is in use to rotate".into());
+        }
+        let before = self.shared.stats.rotations.load(Acquire);
+        self.shared.rotate_now.store(true, SeqCst);
+        self.shared.doorbell.notify_one();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let done = self.shared.stats.rotations.load(Acquire);
+            if done > before {
+                return Ok(done);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("the rotation did not complete within {timeout:?} (is the switch reachable? see /status)"));
+            }
+            tokio::time::sleep(ROTATION_POLL).await;
+        }
+    }
+}

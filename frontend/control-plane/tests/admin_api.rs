@@ -1,0 +1,283 @@
+//! The admin API and the `switchyard` CLI in-process, no root: a worker
+//! thread owning a real `Engine` (fed crafted frames) behind a
+//! `ControlLink` without a switch, the admin server on 127.0.0.1 (an
+//! ephemeral port), requests from the CLI's own client and from the
+//! built `switchyard` binary. /metrics is parsed with a Prometheus text
+//! parser (prometheus-parse) and its counters checked to move with the
+//! traffic; every exported name must be documented in docs/OPERATIONS.md.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Sender};
+use serde_json::Value;
+use switchyard_control_plane::admin::{AdminContext, AdminServer};
+use switchyard_control_plane::cli::http::request;
+use switchyard_control_plane::metrics;
+use switchyard_control_plane::{ControlLink, SwitchLink};
+use switchyard_frontend::config::{self, AdminSettings, Config};
+use switchyard_frontend::engine::packet::{self, Out};
+use switchyard_frontend::engine::Engine;
+use switchyard_wire::cookie::CookieInput;
+use switchyard_wire::reason::DROP_REASONS;
+use switchyard_wire::tcp::ACK;
+use switchyard_wire::tcp_option::SynOptions;
+
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
+const MAC: [u8; 6] = [2, 0x53, 0x59, 1, 0, 0x10];
+const SWITCH_MAC: [u8; 6] = [2, 0x53, 0x59, 0, 0, 0x10];
+
+fn test_config() -> Config {
+    let src = r#"
+[frontend]
+mac = "02:53:59:00:00:10"
+switch_mac = "02:53:59:01:00:10"
+[switch]
+p4runtime = "127.0.0.1:9559"
+[cookie]
+secrets = [{ k0 = 0x03020100, k1 = 0x07060504 }]
+rotation_secs = 60
+[[services]]
+name = "web"
+vip = "198.18.100.1"
+port = 80
+[[services.routes]]
+pool = "web"
+[[pools]]
+name = "web"
+backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", port = 80, weight = 2 }]
+[admin]
+listen = "127.0.0.1:9180"
+"#;
+    config::parse(src, "test.toml").expect("valid test config")
+}
+
+/// The worker and the admin server, stopped on drop.
+struct FrontEnd {
+    admin: SocketAddr,
+    frames: Sender<Vec<u8>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    server: Option<AdminServer>,
+}
+
+impl Drop for FrontEnd {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(s) = self.server.take() {
+            s.join();
+        }
+    }
+}
+
+fn start(cfg: &Config) -> FrontEnd {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (link, control) = ControlLink::spawn(SwitchLink::Disabled, stop.clone()).unwrap();
+    let ctx = AdminContext {
+        config: Arc::new(cfg.clone()),
+        // Port 0 here only: the config insists on a fixed one.
+        settings: AdminSettings { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false },
+        commands: link.commands(),
+        control: link.control_requests(),
+        counters: Default::default(),
+        started: Instant::now(),
+    };
+    let server = AdminServer::spawn(ctx, stop.clone()).unwrap();
+    let (frames, rx) = unbounded::<Vec<u8>>();
+    let (cfg2, s2) = (cfg.clone(), stop.clone());
+    // The worker loop's command and frame handling, as worker.rs does it.
+    let worker = std::thread::spawn(move || {
+        let mut engine = Engine::new(&cfg2);
+        let mut out = Vec::new();
+        let start = Instant::now();
+        while !s2.load(Ordering::Relaxed) {
+            while let Some(c) = link.take_command() {
+                c.apply(&mut engine);
+            }
+            while let Ok(mut f) = rx.try_recv() {
+                engine.handle_frame(&mut f, start.elapsed().as_millis() as u64, &mut out);
+                out.clear();
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    FrontEnd { admin: server.local_addr, frames, stop, threads: vec![worker, control], server: Some(server) }
+}
+
+fn frame(cport: u16, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    packet::emit(&Out { src: CLIENT, sport: cport, dst: VIP, dport: 80, seq, ack, flags: ACK | 0x08, window: 502, options: &[], payload }, MAC, SWITCH_MAC)
+}
+
+/// The client's ACK + request for a SYN the switch answered with a valid
+/// cookie: a new flow, spliced to a backend (its replayed SYN goes out).
+fn valid_request(cfg: &Config, cport: u16) -> Vec<u8> {
+    let isn = 0x1000_0000u32;
+    let input = CookieInput { client_ip: CLIENT, client_port: cport, vip: VIP, vport: 80, client_isn: isn };
+    let opts = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, timestamps: false };
+    let cookie = cfg.cookie.keyring().generate(&input, &opts);
+    frame(cport, isn + 1, cookie.wrapping_add(1), b"GET / HTTP/1.1\r\nHost: example.test\r\n\r\n")
+}
+
+fn get(fe: &FrontEnd, method: &str, path: &str) -> (u16, Value) {
+    let (status, body) = request(fe.admin, method, path).unwrap();
+    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+}
+
+/// (name, sorted labels) -> value of every sample.
+fn scrape(fe: &FrontEnd) -> (String, HashMap<(String, Vec<(String, String)>), f64>) {
+    let (status, text) = request(fe.admin, "GET", "/metrics").unwrap();
+    assert_eq!(status, 200);
+    for line in text.lines() {
+        let known = !matches!(prometheus_parse::LineInfo::parse(line), prometheus_parse::LineInfo::Ignored);
+        assert!(known || line == "# EOF" || line.starts_with("# UNIT "), "a line the parser cannot read: `{line}`");
+    }
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text");
+    let mut m = HashMap::new();
+    for s in parsed.samples {
+        let v = match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(h) => h.last().map_or(0.0, |b| b.count),
+            prometheus_parse::Value::Summary(_) => continue,
+        };
+        let mut labels: Vec<(String, String)> = s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        labels.sort();
+        m.insert((s.metric, labels), v);
+    }
+    (text, m)
+}
+
+fn sample(m: &HashMap<(String, Vec<(String, String)>), f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let mut l: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    l.sort();
+    *m.get(&(name.to_string(), l)).unwrap_or_else(|| panic!("no sample {name}{labels:?}"))
+}
+
+fn until(what: &str, ok: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn metrics_parse_and_move_with_traffic() {
+    let cfg = test_config();
+    let fe = start(&cfg);
+    let (text, before) = scrape(&fe);
+    assert_eq!(sample(&before, "switchyard_frontend_setups_total", &[]), 0.0);
+    assert_eq!(sample(&before, "switchyard_frontend_drops_total", &[("reason", "bad_cookie")]), 0.0);
+    for r in DROP_REASONS {
+        sample(&before, "switchyard_frontend_drops_total", &[("reason", r.name)]);
+    }
+    assert!(text.contains("# TYPE switchyard_frontend_offload_install_latency_seconds histogram"), "{text}");
+
+    fe.frames.send(valid_request(&cfg, 40000)).unwrap();
+    fe.frames.send(frame(40001, 1, 12345, b"GET / HTTP/1.1\r\n\r\n")).unwrap(); // a forged cookie
+    until("the traffic counted", || sample(&scrape(&fe).1, "switchyard_frontend_setups_total", &[]) == 1.0);
+    let (_, after) = scrape(&fe);
+    assert_eq!(sample(&after, "switchyard_frontend_flows", &[("state", "connecting")]), 1.0, "spliced: its replayed SYN is out");
+    assert_eq!(sample(&after, "switchyard_frontend_drops_total", &[("reason", "bad_cookie")]), 1.0);
+    assert_eq!(sample(&after, "switchyard_frontend_cookie_validation_failures_total", &[]), 1.0);
+    assert_eq!(sample(&after, "switchyard_frontend_stateless_resets_total", &[]), 1.0, "the forged ACK gets an RST");
+    let on: f64 = ["198.18.10.2:80", "198.18.11.2:80"].iter().map(|b| sample(&after, "switchyard_frontend_backend_flows", &[("backend", b)])).sum();
+    assert_eq!(on, 1.0);
+    assert_eq!(sample(&after, "switchyard_frontend_backend_healthy", &[("backend", "198.18.10.2:80")]), 1.0);
+    assert_eq!(sample(&after, "switchyard_frontend_switch_up", &[]), 0.0, "no switch");
+    assert!(sample(&after, "switchyard_frontend_admin_requests_total", &[]) >= 3.0);
+}
+
+/// Every metric the front-end exports is in docs/OPERATIONS.md's table.
+#[test]
+fn every_metric_is_documented() {
+    let cfg = test_config();
+    let fe = start(&cfg);
+    let (_, text) = request(fe.admin, "GET", "/metrics").unwrap();
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATIONS.md")).unwrap();
+    let names = metrics::exported_names(&text);
+    assert!(names.len() > 20, "{names:?}");
+    let missing: Vec<&String> = names.iter().filter(|n| !docs.contains(&format!("`{n}`"))).collect();
+    assert!(missing.is_empty(), "metrics missing from docs/OPERATIONS.md: {missing:?}");
+    // With a switch the table size is exported too; documented as well.
+    assert!(docs.contains("`switchyard_frontend_switch_connection_table_size`"));
+}
+
+#[test]
+fn endpoints_answer_and_drain_applies() {
+    let cfg = test_config();
+    let fe = start(&cfg);
+    let (s, v) = get(&fe, "GET", "/status");
+    assert_eq!((s, v["switch"].as_str(), v["flows"].as_u64()), (200, Some("disabled"), Some(0)));
+    let (_, v) = get(&fe, "GET", "/backends");
+    assert_eq!(v["backends"][1]["name"], "198.18.11.2:80");
+    assert_eq!(v["backends"][1]["pools"][0]["weight"], 2);
+
+    let (s, v) = get(&fe, "POST", "/backends/198.18.10.2:80/drain");
+    assert_eq!((s, v["draining"].as_bool()), (200, Some(true)), "answered once applied: {v}");
+    // Every new flow now goes to the other backend.
+    for p in 0..6 {
+        fe.frames.send(valid_request(&cfg, 41000 + p)).unwrap();
+    }
+    until("six flows", || get(&fe, "GET", "/status").1["flows"] == 6);
+    let (_, v) = get(&fe, "GET", "/flows?backend=198.18.11.2:80");
+    assert_eq!(v["matched"], 6, "{v}");
+    assert_eq!(v["flows"][0]["backend"], "198.18.11.2:80");
+    assert_eq!(v["flows"][0]["service"], "web");
+    assert_eq!(get(&fe, "GET", "/flows?backend=198.18.10.2").1["matched"], 0, "the drained one got none");
+    assert_eq!(get(&fe, "GET", "/flows?client=198.18.0.2").1["matched"], 6);
+    assert_eq!(get(&fe, "GET", "/flows?client=198.18.0.3").1["matched"], 0);
+    let (s, v) = get(&fe, "POST", "/backends/198.18.10.2:80/undrain");
+    assert_eq!((s, v["draining"].as_bool()), (200, Some(false)));
+
+    let (s, v) = get(&fe, "GET", "/table");
+    assert_eq!(s, 503, "no switch, no table: {v}");
+    assert!(v["error"].as_str().unwrap().contains("no switch"));
+    assert_eq!(get(&fe, "POST", "/rotate-secret").0, 409);
+    assert_eq!(get(&fe, "POST", "/backends/198.18.99.2:80/drain").0, 404);
+    assert_eq!(get(&fe, "GET", "/nowhere").0, 404);
+    assert_eq!(get(&fe, "DELETE", "/backends").0, 405);
+}
+
+/// The built `switchyard` binary against the running API: tables by
+/// default, JSON with --json, a failure's reason and exit status.
+#[test]
+fn the_cli_prints_tables_and_json() {
+    let cfg = test_config();
+    let fe = start(&cfg);
+    let cli = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard")).arg("--admin").arg(fe.admin.to_string()).args(args).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (ok, out, _) = cli(&["status"]);
+    assert!(ok);
+    assert!(out.contains("switch disabled") && out.contains("flows 0"), "{out}");
+    let (ok, out, _) = cli(&["backends"]);
+    assert!(ok);
+    assert!(out.lines().next().unwrap().starts_with("BACKEND"), "{out}");
+    assert!(out.contains("198.18.11.2:80  web(w2)"), "{out}");
+    let (ok, out, _) = cli(&["drain", "198.18.11.2"]);
+    assert!(ok && out.starts_with("198.18.11.2:80 draining: no new flows; 0 active flows remain"), "{out}");
+    let (ok, out, _) = cli(&["--json", "backends"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(ok && v["backends"][1]["draining"] == true);
+    let (ok, out, _) = cli(&["undrain", "198.18.11.2:80"]);
+    assert!(ok && out.contains("takes new flows again"), "{out}");
+    fe.frames.send(valid_request(&cfg, 42000)).unwrap();
+    until("one flow", || get(&fe, "GET", "/status").1["flows"] == 1);
+    let (ok, out, _) = cli(&["flows", "--client", "198.18.0.2"]);
+    assert!(ok && out.contains("198.18.0.2:42000") && out.contains("connecting") && out.contains("1 flows matched"), "{out}");
+    let (ok, _, err) = cli(&["table"]);
+    assert!(!ok && err.contains("no switch") && err.contains("HTTP 503"), "{err}");
+    let (ok, _, err) = cli(&["drain", "nobody"]);
+    assert!(!ok && err.contains("no backend `nobody`"), "{err}");
+    let unreachable = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard")).args(["--admin", "127.0.0.1:1", "status"]).output().unwrap();
+    assert!(!unreachable.status.success());
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the admin API at 127.0.0.1:1"));
+}
