@@ -35,8 +35,21 @@ pub fn run(spec: TestbedSpec, config: &Path) -> Result<Running> {
     }
     println!("  # load, bounded to 10 s (wrk's summary counts errors and non-2xx):");
     println!("  ip netns exec {} wrk -t1 -c16 -d10s http://{}/1k", tb.client.name(), addr::VIP);
+    print_admin(&tb, config);
     println!("\nCtrl-C stops every process and removes the namespaces.");
     Ok(Running { _frontend: Some(fe), _agents: agents, _tb: tb })
+}
+
+/// The operator CLI's lines when the config has an admin API (the
+/// front-end's namespace has a loopback of its own, so the CLI runs there).
+fn print_admin(tb: &Testbed, config: &Path) {
+    let Some(admin) = switchyard_frontend::config::load(config).ok().and_then(|c| c.admin) else { return };
+    let cli = crate::find_bin("switchyard").map(|p| p.display().to_string()).unwrap_or_else(|_| "switchyard".into());
+    println!("\nThe front-end's admin API on {} (docs/OPERATIONS.md):", admin.listen);
+    for cmd in ["status", "backends", "flows", "table"] {
+        println!("  ip netns exec {} {cli} --admin {} {cmd}", tb.frontend.name(), admin.listen);
+    }
+    println!("  ip netns exec {} curl -s http://{}/metrics | head", tb.frontend.name(), admin.listen);
 }
 
 /// What `up` keeps running (the signal handler removes the namespaces).

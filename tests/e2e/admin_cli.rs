@@ -1,0 +1,187 @@
+//! The admin API and the `switchyard` CLI against the running load
+//! balancer (issue 13): real curl traffic through the VIP, the CLI's
+//! `status`, `backends`, `table`, `flows`, `drain`/`undrain` and
+//! `rotate-secret` run in the front-end's namespace and their output
+//! checked; new flows avoid a drained backend while a download already on
+//! it completes byte for byte; `/metrics` parsed with a Prometheus text
+//! parser, its counters moving with the traffic; a client on a
+//! non-loopback address refused with 403.
+
+use std::time::{Duration, Instant};
+
+use switchyard_e2e::{assert_no_namespaces, example_config_with};
+use switchyard_testbed::lb::{Frontend, FrontendDriver};
+use switchyard_testbed::{addr, bodies, clients, find_bin, lb, Netns, SwitchMode, Testbed, TestbedSpec};
+
+const ADMIN: &str = "127.0.0.1:9180";
+/// A non-loopback address given to the front-end namespace's lo for the
+/// refusal check (in the project's 198.18.0.0/15, used by nothing else).
+const NOT_LOOPBACK: &str = "198.18.253.9";
+/// Requests per check: bounded, enough for round robin to show both backends.
+const REQUESTS: usize = 8;
+
+fn cli(fe_ns: &Netns, args: &[&str]) -> (bool, String, String) {
+    let bin = find_bin("switchyard").unwrap();
+    let mut argv = vec![bin.to_str().unwrap(), "--admin", ADMIN];
+    argv.extend_from_slice(args);
+    let o = fe_ns.output(&argv).unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn cli_ok(fe_ns: &Netns, args: &[&str]) -> String {
+    let (ok, out, err) = cli(fe_ns, args);
+    assert!(ok, "switchyard {args:?} failed: {err}");
+    out
+}
+
+/// (metric name, labels) -> value, parsed by prometheus-parse.
+fn metrics(fe_ns: &Netns) -> std::collections::HashMap<String, f64> {
+    let text = fe_ns.exec(&["curl", "-sS", "--max-time", "10", &format!("http://{ADMIN}/metrics")]).unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text");
+    assert!(scrape.samples.len() > 40, "{text}");
+    scrape
+        .samples
+        .into_iter()
+        .filter_map(|s| {
+            let v = match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => return None,
+            };
+            let mut labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            labels.sort();
+            Some((format!("{}{{{}}}", s.metric, labels.join(",")), v))
+        })
+        .collect()
+}
+
+/// The backends (b0, b1, ...) that served `n` fresh requests for `/1k`.
+fn served_by(tb: &Testbed, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let f = clients::fetch(&tb.client, &format!("http://{}/1k?n={i}", addr::VIP), &tb.dir.join("c"), 20, &[]).unwrap();
+            assert_eq!((f.status, &f.verified), (200, &Ok(())), "{f:?}");
+            f.backend.expect("the backend header")
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root: namespaces, switch-sim, DPDK, eBPF"]
+fn the_cli_and_admin_api_against_the_running_load_balancer() {
+    let tag = "adm";
+    {
+        let tb = Testbed::up(TestbedSpec::new(tag, 3, SwitchMode::Sim)).unwrap();
+        let _agents = lb::start_agents(&tb).unwrap();
+        let secrets = tb.dir.join("secrets.json");
+        let config = example_config_with(
+            &tb.dir,
+            "admin.toml",
+            &[
+                // 0.0.0.0: loopback clients served, and the refusal of a
+                // non-loopback one can be tried.
+                ("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"".into()),
+                ("rotation_secs = 60", format!("rotation_secs = 3600\nrotated_secrets_file = \"{}\"", secrets.display())),
+            ],
+        );
+        let fe = Frontend::start(&tb, &config, FrontendDriver::AfPacket, false).unwrap();
+        assert!(fe.log().contains("admin API on http://0.0.0.0:9180"), "{}", fe.log());
+        let ns = &tb.frontend;
+        let before = metrics(ns);
+
+        // Traffic, then status and backends as a person reads them.
+        let served = served_by(&tb, REQUESTS);
+        assert!(served.contains(&"b0".to_string()) && served.contains(&"b1".to_string()), "round robin over web: {served:?}");
+        let status = cli_ok(ns, &["status"]);
+        assert!(status.contains("switch primary"), "{status}");
+        assert!(status.contains(&format!("setups {REQUESTS}")), "{status}");
+        let backends = cli_ok(ns, &["backends"]);
+        assert!(backends.starts_with("BACKEND"), "{backends}");
+        let b0 = format!("{}:80", addr::backend(0));
+        assert!(backends.lines().any(|l| l.starts_with(&b0) && l.contains("web(w1)") && l.contains("yes      no")), "{backends}");
+
+        // A download held on b0 (rate-limited, so it lasts seconds): its
+        // entry is in the switch's table.
+        let body = tb.dir.join("download");
+        let url = format!("http://{}/10m", addr::VIP);
+        let mut tries = 0;
+        let mut download = loop {
+            tries += 1;
+            assert!(tries <= 6, "no download landed on b0 in 6 tries");
+            let mut child = tb
+                .client
+                .spawn(&["curl", "-sS", "--max-time", "40", "--limit-rate", "2M", "-o", body.to_str().unwrap(), "-w", "%{http_code} ", "-D", "-", &url], &tb.dir.join("download.log"))
+                .unwrap();
+            // Round robin alternates: wait for the head, keep the one on b0.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let head = loop {
+                let h = std::fs::read_to_string(tb.dir.join("download.log")).unwrap_or_default();
+                if h.contains("X-Switchyard-Backend") || Instant::now() > deadline {
+                    break h;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            if head.contains("X-Switchyard-Backend: b0") {
+                break child;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(tb.dir.join("download.log"));
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let table = loop {
+            let t = cli_ok(ns, &["table"]);
+            if t.lines().any(|l| l.starts_with(&addr::CLIENT.to_string()) && l.contains(&b0)) || Instant::now() > deadline {
+                break t;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(table.starts_with("CLIENT"), "{table}");
+        assert!(table.lines().any(|l| l.starts_with(&addr::CLIENT.to_string()) && l.contains("web") && l.contains(&b0) && l.contains("connection")), "{table}");
+        assert!(table.contains("entries on the switch"), "{table}");
+        let json: serde_json::Value = serde_json::from_str(&cli_ok(ns, &["--json", "table"])).unwrap();
+        assert!(json["total"].as_u64().unwrap() >= 1, "{json}");
+
+        // Drain b0: new flows go to b1 only; the download on b0 finishes.
+        let drained = cli_ok(ns, &["drain", &b0]);
+        assert!(drained.starts_with(&format!("{b0} draining: no new flows;")), "{drained}");
+        let served = served_by(&tb, REQUESTS);
+        assert!(served.iter().all(|b| b == "b1"), "a drained backend got new flows: {served:?}");
+        let flows = cli_ok(ns, &["flows", "--backend", &b0]);
+        assert!(flows.starts_with("CLIENT") && flows.contains("flows matched"), "{flows}");
+        let status = download.wait().unwrap();
+        assert!(status.success(), "{}", std::fs::read_to_string(tb.dir.join("download.log")).unwrap_or_default());
+        assert_eq!(bodies::verify("/10m", &std::fs::read(&body).unwrap()), Ok(()), "the drained backend's download completed intact");
+        assert!(cli_ok(ns, &["undrain", &b0]).contains("takes new flows again"));
+        assert!(served_by(&tb, REQUESTS).contains(&"b0".to_string()), "undrained: b0 takes new flows");
+
+        // Rotate now: kept on disk (0600), and new connections still work.
+        let rotated = cli_ok(ns, &["rotate-secret"]);
+        assert!(rotated.contains("cookie secret rotated") && rotated.contains("secrets.json"), "{rotated}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(served_by(&tb, 2).len(), 2);
+
+        // A client on a non-loopback address is refused.
+        ns.exec(&["ip", "addr", "add", &format!("{NOT_LOOPBACK}/32"), "dev", "lo"]).unwrap();
+        let refused = ns
+            .exec(&["curl", "-sS", "--max-time", "10", "--interface", NOT_LOOPBACK, "-w", " %{http_code}", &format!("http://{NOT_LOOPBACK}:9180/status")])
+            .unwrap();
+        assert!(refused.ends_with(" 403") && refused.contains("loopback clients only"), "{refused}");
+
+        // The counters moved with all of it.
+        let after = metrics(ns);
+        let m = |k: &str| *after.get(k).unwrap_or_else(|| panic!("no {k} in {after:?}"));
+        let was = |k: &str| *before.get(k).unwrap_or_else(|| panic!("no {k} before"));
+        assert_eq!(was("switchyard_frontend_setups_total{}"), 0.0);
+        assert!(m("switchyard_frontend_setups_total{}") >= (3 * REQUESTS + 3) as f64);
+        assert!(m("switchyard_frontend_offloads_installed_total{}") >= 1.0, "the download was offloaded");
+        assert_eq!(m("switchyard_frontend_cookie_rotations_total{}"), 1.0);
+        assert_eq!(m("switchyard_frontend_admin_refused_total{}"), 1.0);
+        assert_eq!(m("switchyard_frontend_switch_up{}"), 1.0);
+        assert_eq!(m(&format!("switchyard_frontend_backend_draining{{backend={b0}}}")), 0.0);
+        assert!(after.contains_key("switchyard_frontend_drops_total{reason=bad_cookie}"));
+        let log = fe.stop();
+        println!("{log}");
+    }
+    assert_no_namespaces(tag);
+}
