@@ -91,6 +91,24 @@ impl Router {
         Self { services: config.services.clone(), by_vip, pools, backends, by_backend_addr }
     }
 
+    /// The router for a reloaded `config` whose backend numbering extends
+    /// this one's (the same address:port at every index that exists here;
+    /// the control plane's reload ensures it): routes, pools, weights and
+    /// services are the new ones, each kept backend keeps its run-time
+    /// state (health, draining, flow count).
+    pub fn reconfigured(&self, config: &Config) -> Self {
+        let mut next = Router::new(config);
+        for (i, b) in next.backends.iter_mut().enumerate() {
+            if let Some(old) = self.backends.get(i) {
+                *b = BackendState { spec: b.spec, ..*old };
+            }
+        }
+        for p in &mut next.pools {
+            p.rebuild(&next.backends);
+        }
+        next
+    }
+
     pub fn service_by_vip(&self, vip: Ipv4Addr, port: u16) -> Option<&Service> {
         self.by_vip.get(&(vip, port)).map(|&id| &self.services[usize::from(id)])
     }

@@ -228,3 +228,23 @@ fn maglev_weights_within_two_percent() {
         assert!((got - want).abs() < 0.02, "backend {i}: share {got:.4}, want {want:.4}");
     }
 }
+
+/// A reload's router: new routes and pools, each kept backend with its
+/// run-time state (a drained one stays drained, its flow count kept).
+#[test]
+fn a_reconfigured_router_keeps_backend_state() {
+    let c = config::parse(CONF, "t").unwrap();
+    let mut r = Router::new(&c);
+    let b = r.backend_by_addr(Ipv4Addr::new(198, 18, 2, 2), 80).unwrap();
+    r.set_backend_flags(b, true, true);
+    r.flow_started(b);
+    // /exact now goes to pool a; same backend numbering.
+    let moved = CONF.replacen("path_exact = \"/exact\"\npool = \"b\"", "path_exact = \"/exact\"\npool = \"a\"", 1);
+    let c2 = config::parse(&moved, "t").unwrap();
+    assert_eq!(c2.backends, c.backends, "same numbering");
+    let mut r2 = r.reconfigured(&c2);
+    assert_eq!(pool_of(decide(&mut r2, "GET /exact HTTP/1.1\r\nHost: x\r\n\r\n")), Some(0));
+    assert_eq!(pool_of(decide(&mut r, "GET /exact HTTP/1.1\r\nHost: x\r\n\r\n")), None, "the old router still drains b: no backend");
+    let s = r2.backend(b);
+    assert_eq!((s.healthy, s.draining, s.active_flows), (true, true, 1));
+}

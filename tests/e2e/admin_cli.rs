@@ -3,7 +3,9 @@
 //! `status`, `backends`, `table`, `flows`, `drain`/`undrain` and
 //! `rotate-secret` run in the front-end's namespace and their output
 //! checked; new flows avoid a drained backend while a download already on
-//! it completes byte for byte; `/metrics` parsed with a Prometheus text
+//! it completes byte for byte; a reload (`switchyard reload`, SIGHUP)
+//! moves new flows to a changed route while one started before completes,
+//! and an invalid file is refused with its line; `/metrics` parsed with a Prometheus text
 //! parser, its counters moving with the traffic; a client on a
 //! non-loopback address refused with 403.
 
@@ -63,6 +65,20 @@ fn served_by(tb: &Testbed, n: usize) -> Vec<String> {
             f.backend.expect("the backend header")
         })
         .collect()
+}
+
+/// The backend (b0, b1, ...) in a spawned curl's response head (`-D -`
+/// to its log), waiting up to 10 s for it.
+fn wait_backend(log: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(b) = text.lines().find_map(|l| l.strip_prefix("X-Switchyard-Backend: ")) {
+            return b.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "no response head in {}: {text}", log.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -143,6 +159,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
 
         // Drain b0: new flows go to b1 only; the download on b0 finishes.
         let drained = cli_ok(ns, &["drain", &b0]);
+        assert!(download.try_wait().unwrap().is_none(), "the download is still running when b0 is drained");
         assert!(drained.starts_with(&format!("{b0} draining: no new flows;")), "{drained}");
         let served = served_by(&tb, REQUESTS);
         assert!(served.iter().all(|b| b == "b1"), "a drained backend got new flows: {served:?}");
@@ -153,6 +170,50 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert_eq!(bodies::verify("/10m", &std::fs::read(&body).unwrap()), Ok(()), "the drained backend's download completed intact");
         assert!(cli_ok(ns, &["undrain", &b0]).contains("takes new flows again"));
         assert!(served_by(&tb, REQUESTS).contains(&"b0".to_string()), "undrained: b0 takes new flows");
+
+        // Reload: the default route moves to pool static (b2). A download
+        // started before goes on from its backend; new flows go to b2.
+        let mut slow = tb
+            .client
+            .spawn(&["curl", "-sS", "--max-time", "40", "--limit-rate", "2M", "-o", body.to_str().unwrap(), "-D", "-", &url], &tb.dir.join("slow.log"))
+            .unwrap();
+        let slow_backend = wait_backend(&tb.dir.join("slow.log"));
+        assert!(slow_backend == "b0" || slow_backend == "b1", "{slow_backend}");
+        // The file the front-end runs with: Frontend::start's copy of
+        // `config` (with this testbed's DPDK file prefix).
+        let running = tb.dir.join("frontend.toml");
+        let original = std::fs::read_to_string(&running).unwrap();
+        const DEFAULT_ROUTE: &str = "pool = \"web\"     # default: no match fields";
+        assert!(original.contains(DEFAULT_ROUTE));
+        std::fs::write(&running, original.replacen(DEFAULT_ROUTE, "pool = \"static\"", 1)).unwrap();
+        let reloaded = cli_ok(ns, &["reload"]);
+        assert!(slow.try_wait().unwrap().is_none(), "the download is still running at the reload");
+        assert!(reloaded.contains("applied\n  service `web`: routes changed"), "{reloaded}");
+        let served = served_by(&tb, REQUESTS);
+        assert!(served.iter().all(|b| b == "b2"), "new flows take the reloaded route: {served:?}");
+        assert!(slow.wait().unwrap().success());
+        assert_eq!(bodies::verify("/10m", &std::fs::read(&body).unwrap()), Ok(()), "the flow started before the reload completed intact");
+
+        // An invalid file: refused with its line and reason, nothing changes.
+        let bad = original.replacen(DEFAULT_ROUTE, "pool = \"nosuch\"", 1);
+        let line = bad.lines().position(|l| l.contains("pool = \"nosuch\"")).unwrap() + 1;
+        std::fs::write(&running, &bad).unwrap();
+        let (ok, _, err) = cli(ns, &["reload"]);
+        assert!(!ok && err.contains(&format!("frontend.toml:{line}:")) && err.contains("unknown pool `nosuch`") && err.contains("HTTP 422"), "{err}");
+        assert!(served_by(&tb, 2).iter().all(|b| b == "b2"), "the refused reload changed nothing");
+
+        // SIGHUP reloads too: the original file brings the web pool back.
+        std::fs::write(&running, &original).unwrap();
+        let pid = fe.child.id().to_string();
+        ns.exec(&["kill", "-HUP", &pid]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !fe.log().contains("reload (SIGHUP)") {
+            assert!(Instant::now() < deadline, "no SIGHUP reload in the log:\n{}", fe.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(fe.log().contains("routes changed"), "{}", fe.log());
+        let served = served_by(&tb, REQUESTS);
+        assert!(served.iter().all(|b| b == "b0" || b == "b1"), "{served:?}");
 
         // Rotate now: kept on disk (0600), and new connections still work.
         let rotated = cli_ok(ns, &["rotate-secret"]);
@@ -180,6 +241,8 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert_eq!(m("switchyard_frontend_switch_up{}"), 1.0);
         assert_eq!(m(&format!("switchyard_frontend_backend_draining{{backend={b0}}}")), 0.0);
         assert!(after.contains_key("switchyard_frontend_drops_total{reason=bad_cookie}"));
+        assert_eq!(m("switchyard_frontend_reloads_total{outcome=applied}"), 2.0);
+        assert_eq!(m("switchyard_frontend_reloads_total{outcome=refused}"), 1.0);
         let log = fe.stop();
         println!("{log}");
     }

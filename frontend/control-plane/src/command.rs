@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use switchyard_frontend::config::Config;
 use switchyard_frontend::engine::{Counters, Engine, OffloadStatus, SpliceState};
 use switchyard_wire::flow::{BackendIndex, VipId};
 
@@ -48,6 +49,9 @@ pub enum WorkerCommand {
     Snapshot(Sender<EngineSnapshot>),
     /// The same with the listed flows filtered (the admin API's `/flows`).
     Flows { filter: FlowFilter, reply: Sender<EngineSnapshot> },
+    /// A hot reload's services, routes, pools and backends
+    /// (`reload::plan` keeps the numbering; `Engine::reconfigure_routes`).
+    Reconfigure(Arc<Config>),
 }
 
 /// Which flows a snapshot lists (all fields must match).
@@ -181,6 +185,7 @@ impl WorkerCommand {
             WorkerCommand::Flows { filter, reply } => {
                 let _ = reply.send(EngineSnapshot::of(engine, filter));
             }
+            WorkerCommand::Reconfigure(config) => engine.reconfigure_routes(&config),
         }
     }
 }

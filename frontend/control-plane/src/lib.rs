@@ -25,6 +25,7 @@ pub mod command;
 pub mod entries;
 pub mod metrics;
 pub mod p4rt;
+pub mod reload;
 pub mod requests;
 pub mod rotation;
 pub mod secret_store;
@@ -117,14 +118,14 @@ impl ControlLink {
         let (command_tx, commands) = command::queue(shared.clone());
         let (table_tx, table_rx) = tokio::sync::mpsc::channel(requests::TABLE_QUERIES);
         let switch = matches!(link, SwitchLink::P4Runtime(_));
-        let control_requests = ControlRequests { shared: shared.clone(), tables: switch.then_some(table_tx) };
+        let control_requests = ControlRequests { shared: shared.clone(), task: switch.then_some(table_tx) };
         let me = ControlLink { requests: req_tx, events: ev_rx, rotations: rot_rx, commands, command_tx, control_requests, shared: shared.clone() };
         let builder = std::thread::Builder::new().name("sy-control".into());
         let handle = match link {
             SwitchLink::Disabled => builder.spawn(move || disabled(req_rx, ev_tx, &shared, &stop))?,
             SwitchLink::P4Runtime(link) => {
                 let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-                let q = p4rt::Queues { requests: req_rx, events: ev_tx, rotations: rot_tx, table_queries: table_rx, shared, stop };
+                let q = p4rt::Queues { requests: req_rx, events: ev_tx, rotations: rot_tx, task_requests: table_rx, shared, stop };
                 let handle = builder.spawn(move || p4rt::run(*link, q, ready_tx))?;
                 match ready_rx.recv() {
                     Ok(Ok(banner)) => println!("control: {banner}"),

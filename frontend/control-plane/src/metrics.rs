@@ -37,6 +37,9 @@ pub struct AdminCounters {
     /// Requests refused because the client was not on a loopback address.
     pub refused_remote: AtomicU64,
     pub requests: AtomicU64,
+    /// Hot reloads (POST /reload, SIGHUP) taken, and refused.
+    pub reloads_applied: AtomicU64,
+    pub reloads_refused: AtomicU64,
 }
 
 /// One scrape's inputs.
@@ -179,6 +182,12 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
         labeled("switchyard_frontend_backend_draining", "1 while a backend is draining (no new flows)", "backend", per_backend(&|i| flag(backend(i).draining))),
         one("switchyard_frontend_admin_requests", "Requests to the admin API", Value::Counter(g(&s.admin.requests))),
         one("switchyard_frontend_admin_refused", "Admin API requests refused: the client was not on a loopback address", Value::Counter(g(&s.admin.refused_remote))),
+        labeled(
+            "switchyard_frontend_reloads",
+            "Config reloads (POST /reload, SIGHUP), by outcome",
+            "outcome",
+            [("applied".to_string(), Value::Counter(g(&s.admin.reloads_applied))), ("refused".to_string(), Value::Counter(g(&s.admin.reloads_refused)))],
+        ),
     ];
     let size = g(&cs.conn_table_size);
     if size > 0 {

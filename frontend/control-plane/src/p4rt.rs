@@ -25,7 +25,7 @@ use switchyard_wire::cookie::CookieSecret;
 use tokio::sync::{broadcast, mpsc};
 
 use super::entries::{self, ConnEntries, Op, OpKind, Outcome};
-use super::requests::{ConnectionEntry, ConnectionTable, SwitchState, TableQuery, MAX_LISTED_ENTRIES};
+use super::requests::{ConnectionEntry, ConnectionTable, SwitchState, TaskRequest, MAX_LISTED_ENTRIES};
 use super::rotation::{Rotation, Step};
 use super::services::{initial_secrets, service_entries, switch_secret};
 use super::teardown::{Due, PendingDeletions, MAX_PENDING_DELETIONS, TEARDOWN_GRACE};
@@ -106,7 +106,7 @@ pub(super) struct Queues {
     pub requests: Receiver<(OffloadRequest, Instant)>,
     pub events: Sender<OffloadEvent>,
     pub rotations: Sender<CookieSecret>,
-    pub table_queries: mpsc::Receiver<TableQuery>,
+    pub task_requests: mpsc::Receiver<TaskRequest>,
     pub shared: Arc<Shared>,
     pub stop: Arc<AtomicBool>,
 }
@@ -355,7 +355,10 @@ impl Task {
                 },
                 ev = self.events.recv(), if events_open => self.on_event(ev),
                 Some((due, r)) = self.hits_rx.recv() => self.on_hits(due, r),
-                Some(query) = self.q.table_queries.recv() => self.on_table_query(query),
+                Some(request) = self.q.task_requests.recv() => match request {
+                    TaskRequest::Table { reply } => self.on_table_query(reply),
+                    TaskRequest::Reprogram { config, reply } => self.reprogram(config, reply),
+                },
                 _ = sleep => {}
             }
             self.drain_requests();
@@ -371,7 +374,19 @@ impl Task {
 
     /// The admin API's table read: one Read of the whole connection table,
     /// off the loop like the teardown reads.
-    fn on_table_query(&mut self, query: TableQuery) {
+    /// A reload: the new services on the switch (INSERT, or MODIFY what
+    /// exists; entries of what the config no longer names stay), signed
+    /// with the secrets the switch uses now. Off the loop like the reads.
+    fn reprogram(&mut self, config: Arc<Config>, reply: tokio::sync::oneshot::Sender<Result<Vec<String>, String>>) {
+        let secrets = self.rotation.as_ref().map(|r| r.switch_view()).unwrap_or_else(|| initial_secrets(&self.config));
+        self.config = config.clone();
+        let (client, tables) = (self.client.clone(), self.tables.clone());
+        tokio::spawn(async move {
+            let _ = reply.send(program(&client, &tables, &config, secrets).await);
+        });
+    }
+
+    fn on_table_query(&mut self, reply: tokio::sync::oneshot::Sender<Result<ConnectionTable, String>>) {
         let (client, tables) = (self.client.clone(), self.tables.clone());
         let tracked = self.entries.len();
         let capacity = self.q.shared.stats.conn_table_size.load(Relaxed);
@@ -387,7 +402,7 @@ impl Task {
                     .collect();
                 ConnectionTable { entries, total: read.len(), tracked, capacity }
             });
-            let _ = query.reply.send(answer);
+            let _ = reply.send(answer);
         });
     }
 

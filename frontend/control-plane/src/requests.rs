@@ -1,6 +1,7 @@
 //! What other control-plane parts (the admin API) may ask of the control
 //! task, which alone holds the switch's P4Runtime session: whether the
-//! switch is reached, its connection table, and a cookie rotation now.
+//! switch is reached, its connection table, a cookie rotation now, and a
+//! reloaded config's services programmed.
 //!
 //! Table reads go over a small tokio queue into the control task's loop
 //! (it spawns the Read, so its writes never wait); the rotation is a flag
@@ -11,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_control::switchyard::ConnMode;
+use switchyard_frontend::config::Config;
 use switchyard_wire::flow::{BackendIndex, ConnKey};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Shared;
 
-/// Table reads waiting for the control task: an operator runs one at a
-/// time; a few more are refused rather than queued.
+/// Table reads and reloads waiting for the control task: an operator runs
+/// one at a time; a few more are refused rather than queued.
 pub const TABLE_QUERIES: usize = 4;
 /// Most connection entries one table answer lists (the switch may hold a
 /// million): what a person reads; `total` says how many there are.
@@ -80,15 +82,27 @@ pub struct ConnectionTable {
     pub capacity: u64,
 }
 
-pub(crate) struct TableQuery {
-    pub reply: oneshot::Sender<Result<ConnectionTable, String>>,
+/// What the control task is asked through its queue.
+pub(crate) enum TaskRequest {
+    /// Read the switch's connection table.
+    Table { reply: oneshot::Sender<Result<ConnectionTable, String>> },
+    /// Program the services of a reloaded config (INSERT, or MODIFY what
+    /// exists) and keep it as the task's config; answers the warnings.
+    Reprogram { config: Arc<Config>, reply: oneshot::Sender<Result<Vec<String>, String>> },
+}
+
+fn queue_error<T>(e: mpsc::error::TrySendError<T>) -> String {
+    match e {
+        mpsc::error::TrySendError::Full(_) => "the control task is busy with earlier requests; try again".to_string(),
+        mpsc::error::TrySendError::Closed(_) => "the control task has stopped".to_string(),
+    }
 }
 
 /// The admin side's handle on the control task (cloneable).
 #[derive(Clone)]
 pub struct ControlRequests {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) tables: Option<mpsc::Sender<TableQuery>>,
+    pub(crate) task: Option<mpsc::Sender<TaskRequest>>,
 }
 
 impl ControlRequests {
@@ -104,13 +118,19 @@ impl ControlRequests {
     /// Reads the switch's connection table (through the control task's
     /// session).
     pub async fn connection_table(&self) -> Result<ConnectionTable, String> {
-        let Some(tx) = &self.tables else { return Err("no switch (--no-switch): there is no connection table".into()) };
+        let Some(tx) = &self.task else { return Err("no switch (--no-switch): there is no connection table".into()) };
         let (reply, answer) = oneshot::channel();
-        tx.try_send(TableQuery { reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => "table reads are already under way; try again".to_string(),
-            mpsc::error::TrySendError::Closed(_) => "the control task has stopped".to_string(),
-        })?;
+        tx.try_send(TaskRequest::Table { reply }).map_err(queue_error)?;
         answer.await.map_err(|_| "the control task dropped the read".to_string())?
+    }
+
+    /// Programs a reloaded config's services on the switch (nothing to do
+    /// without one); answers the warnings once written.
+    pub async fn reprogram(&self, config: Arc<Config>) -> Result<Vec<String>, String> {
+        let Some(tx) = &self.task else { return Ok(Vec::new()) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TaskRequest::Reprogram { config, reply }).map_err(queue_error)?;
+        answer.await.map_err(|_| "the control task dropped the reload".to_string())?
     }
 
     /// Rotates the cookie secret now and waits (up to `timeout`) until the

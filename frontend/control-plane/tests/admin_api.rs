@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, Sender};
 use serde_json::Value;
-use switchyard_control_plane::admin::{AdminContext, AdminServer};
+use switchyard_control_plane::admin::{AdminContext, AdminServer, Reloader};
 use switchyard_control_plane::cli::http::request;
 use switchyard_control_plane::metrics;
 use switchyard_control_plane::{ControlLink, SwitchLink};
@@ -31,8 +31,7 @@ const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
 const MAC: [u8; 6] = [2, 0x53, 0x59, 1, 0, 0x10];
 const SWITCH_MAC: [u8; 6] = [2, 0x53, 0x59, 0, 0, 0x10];
 
-fn test_config() -> Config {
-    let src = r#"
+const SRC: &str = r#"
 [frontend]
 mac = "02:53:59:00:00:10"
 switch_mac = "02:53:59:01:00:10"
@@ -53,7 +52,9 @@ backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", p
 [admin]
 listen = "127.0.0.1:9180"
 "#;
-    config::parse(src, "test.toml").expect("valid test config")
+
+fn test_config() -> Config {
+    config::parse(SRC, "test.toml").expect("valid test config")
 }
 
 /// The worker and the admin server, stopped on drop.
@@ -77,19 +78,22 @@ impl Drop for FrontEnd {
     }
 }
 
-fn start(cfg: &Config) -> FrontEnd {
+/// `file` is where `/reload` reads the config (it need not exist for the
+/// other tests).
+fn start_with_file(cfg: &Config, file: &std::path::Path) -> FrontEnd {
     let stop = Arc::new(AtomicBool::new(false));
     let (link, control) = ControlLink::spawn(SwitchLink::Disabled, stop.clone()).unwrap();
     let ctx = AdminContext {
-        config: Arc::new(cfg.clone()),
+        config: std::sync::RwLock::new(Arc::new(cfg.clone())),
         // Port 0 here only: the config insists on a fixed one.
-        settings: AdminSettings { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false },
+        settings: Some(AdminSettings { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false }),
         commands: link.commands(),
         control: link.control_requests(),
         counters: Default::default(),
         started: Instant::now(),
+        reloader: Reloader::new(file.to_path_buf(), cfg.clone()),
     };
-    let server = AdminServer::spawn(ctx, stop.clone()).unwrap();
+    let server = AdminServer::spawn(ctx, stop.clone(), false).unwrap();
     let (frames, rx) = unbounded::<Vec<u8>>();
     let (cfg2, s2) = (cfg.clone(), stop.clone());
     // The worker loop's command and frame handling, as worker.rs does it.
@@ -108,7 +112,11 @@ fn start(cfg: &Config) -> FrontEnd {
             std::thread::sleep(Duration::from_millis(1));
         }
     });
-    FrontEnd { admin: server.local_addr, frames, stop, threads: vec![worker, control], server: Some(server) }
+    FrontEnd { admin: server.local_addr.unwrap(), frames, stop, threads: vec![worker, control], server: Some(server) }
+}
+
+fn start(cfg: &Config) -> FrontEnd {
+    start_with_file(cfg, std::path::Path::new("/nonexistent/switchyard.toml"))
 }
 
 fn frame(cport: u16, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
@@ -280,4 +288,55 @@ fn the_cli_prints_tables_and_json() {
     let unreachable = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard")).args(["--admin", "127.0.0.1:1", "status"]).output().unwrap();
     assert!(!unreachable.status.success());
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach the admin API at 127.0.0.1:1"));
+}
+
+/// POST /reload: the same file changes nothing; a new pool membership and
+/// a new backend apply to new flows (numbers kept); an invalid file is
+/// refused with its line and changes nothing; a changed section a reload
+/// does not apply is listed as such.
+#[test]
+fn reload_applies_a_diff_and_refuses_an_invalid_file() {
+    let dir = std::env::temp_dir().join(format!("sy-admin-reload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("frontend.toml");
+    std::fs::write(&file, SRC).unwrap();
+    let cfg = test_config();
+    let fe = start_with_file(&cfg, &file);
+    let (s, v) = get(&fe, "POST", "/reload");
+    assert_eq!((s, v["applied"].as_array().map(Vec::len), v["not_applied"].as_array().map(Vec::len)), (200, Some(0), Some(0)), "{v}");
+
+    let web = r#"backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", port = 80, weight = 2 }]"#;
+    let moved = SRC.replacen(web, r#"backends = [{ address = "198.18.12.2", port = 80 }]"#, 1).replacen("rotation_secs = 60", "rotation_secs = 30", 1);
+    std::fs::write(&file, &moved).unwrap();
+    let (s, v) = get(&fe, "POST", "/reload");
+    assert_eq!(s, 200, "{v}");
+    let applied: Vec<&str> = v["applied"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(applied.contains(&"pool `web` changed") && applied.contains(&"backend 198.18.12.2:80 added"), "{applied:?}");
+    assert!(applied.iter().any(|a| a.starts_with("backend 198.18.10.2:80 in no pool now")), "{applied:?}");
+    assert_eq!(v["not_applied"][0], "[cookie] changed: not applied by a reload (restart to apply it)");
+    let (_, b) = get(&fe, "GET", "/backends");
+    assert_eq!(b["backends"].as_array().unwrap().len(), 3, "the old backends keep their numbers: {b}");
+    assert_eq!(b["backends"][2]["name"], "198.18.12.2:80");
+    for p in 0..3 {
+        fe.frames.send(valid_request(&cfg, 43000 + p)).unwrap();
+    }
+    until("three flows", || get(&fe, "GET", "/status").1["flows"] == 3);
+    assert_eq!(get(&fe, "GET", "/flows?backend=198.18.12.2:80").1["matched"], 3, "new flows use the reloaded pool");
+
+    let bad = moved.replacen(r#"{ address = "198.18.12.2", port = 80 }"#, r#"{ address = "198.18.12.2", port = 80, weight = 0 }"#, 1);
+    std::fs::write(&file, &bad).unwrap();
+    let (s, v) = get(&fe, "POST", "/reload");
+    let e = v["error"].as_str().unwrap();
+    let line = bad.lines().position(|l| l.contains("weight = 0")).unwrap() + 1;
+    assert_eq!(s, 422);
+    assert!(e.starts_with(&format!("{}:{line}:", file.display())) && e.contains("weight must be at least 1") && e.contains("the running config stays"), "{e}");
+    fe.frames.send(valid_request(&cfg, 43010)).unwrap();
+    until("a fourth flow", || get(&fe, "GET", "/status").1["flows"] == 4);
+    assert_eq!(get(&fe, "GET", "/flows?backend=198.18.12.2:80").1["matched"], 4, "the refused file changed nothing");
+    let (_, m) = scrape(&fe);
+    assert_eq!(sample(&m, "switchyard_frontend_reloads_total", &[("outcome", "applied")]), 2.0);
+    assert_eq!(sample(&m, "switchyard_frontend_reloads_total", &[("outcome", "refused")]), 1.0);
+    drop(fe);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

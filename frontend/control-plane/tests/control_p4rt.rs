@@ -581,3 +581,51 @@ fn admin_requests_read_the_table_rotate_now_and_keep_the_secrets() {
     drop(fe);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A hot reload's switch side: a new service and a new backend get their
+/// entries (INSERT), kept ones are rewritten in place (MODIFY), installs
+/// to the new backend's index then work.
+#[test]
+fn a_reload_programs_new_services_and_backends() {
+    let sw = start_switch(&[], true);
+    let cfg = test_config(300_000);
+    let fe = front_end(&cfg, options(&sw, &cfg)).unwrap();
+    assert_eq!((sw.table(sy::TABLE_VIP).len(), sw.table(sy::TABLE_BACKEND).len()), (1, 3));
+    let src = r#"
+[frontend]
+mac = "02:53:59:00:00:10"
+switch_mac = "02:53:59:01:00:10"
+[switch]
+p4runtime = "127.0.0.1:9559"
+[cookie]
+secrets = [{ k0 = 0x03020100, k1 = 0x07060504 }, { k0 = 0xdeadbeef, k1 = 0x0badf00d }]
+rotation_secs = 60
+[[services]]
+name = "web"
+vip = "198.18.100.1"
+port = 80
+[[services.routes]]
+pool = "web"
+[[services]]
+name = "gw"
+vip = "198.18.100.2"
+port = 8080
+[[services.routes]]
+pool = "gw"
+[[pools]]
+name = "web"
+backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", port = 8080 }]
+[[pools]]
+name = "gw"
+backends = [{ address = "198.18.13.2", port = 8080 }]
+"#;
+    let new = config::parse(src, "t.toml").unwrap();
+    let plan = switchyard_control_plane::reload::plan(&cfg, &cfg, &new, src, "t.toml").unwrap();
+    assert_eq!(plan.config.backends.len(), 4, "198.18.12.2 keeps index 2, 13.2 is 3");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let warnings = rt.block_on(fe.link.control_requests().reprogram(Arc::new(plan.config))).unwrap();
+    assert!(warnings.iter().any(|w| w.contains("198.18.12.2:80 is in no service's pools")), "{warnings:?}");
+    assert_eq!((sw.table(sy::TABLE_VIP).len(), sw.table(sy::TABLE_BACKEND).len()), (2, 4));
+    let gw = ConnKey { client_ip: CLIENT, client_port: 47000, vip_id: 1 };
+    assert_eq!(install(&fe, gw, 3, OffloadMode::Request), OffloadEvent::Installed { key: gw, backend: 3 });
+}

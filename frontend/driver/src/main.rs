@@ -15,7 +15,7 @@ use switchyard_dpdk::{Eal, Mempool, Port, PortConfig};
 use switchyard_frontend::config;
 use switchyard_frontend::engine::Engine;
 use switchyard_frontend_dpdk::afpacket::AfPacket;
-use switchyard_control_plane::admin::{AdminContext, AdminServer};
+use switchyard_control_plane::admin::{AdminContext, AdminServer, Reloader};
 use switchyard_control_plane::{secret_store, ControlLink, P4rtLink, P4rtOptions, SwitchLink};
 use switchyard_frontend_dpdk::dpdk_io::DpdkIo;
 use switchyard_frontend_dpdk::io::FrameIo;
@@ -71,6 +71,8 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let mut cfg = config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A reload compares the file with what it held at start.
+    let as_loaded = cfg.clone();
     // Before the engine and the switch are given their secrets.
     if let Some(note) = secret_store::apply(&mut cfg).map_err(|e| anyhow::anyhow!("{e}"))? {
         println!("{note}");
@@ -88,37 +90,34 @@ fn main() -> Result<()> {
         options.start_timeout = Duration::from_secs(args.switch_timeout);
         SwitchLink::P4Runtime(Box::new(P4rtLink { config: cfg.clone(), options }))
     };
+    // SIGINT/SIGTERM set it once the admin thread runs (it owns the
+    // process's signals, SIGHUP being a reload); before that, while the
+    // switch is being reached, they end the process as usual.
     let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))?;
     // "front-end up" is printed once the switch is reached and programmed
     // (the testbed waits for it), just before the worker starts polling.
     let run = |up: String, io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
         let (control, handle) = ControlLink::spawn(link, stop.clone())?;
-        let admin = match cfg.admin {
-            Some(settings) => {
-                let ctx = AdminContext {
-                    config: Arc::new(cfg.clone()),
-                    settings,
-                    commands: control.commands(),
-                    control: control.control_requests(),
-                    counters: Default::default(),
-                    started: std::time::Instant::now(),
-                };
-                let server = AdminServer::spawn(ctx, stop.clone())?;
-                println!("admin API on http://{}", server.local_addr);
-                Some(server)
-            }
-            None => None,
+        // Always started: it also handles SIGHUP (hot reload).
+        let ctx = AdminContext {
+            config: std::sync::RwLock::new(Arc::new(cfg.clone())),
+            settings: cfg.admin,
+            commands: control.commands(),
+            control: control.control_requests(),
+            counters: Default::default(),
+            started: std::time::Instant::now(),
+            reloader: Reloader::new(args.config.clone(), as_loaded.clone()),
         };
+        let admin = AdminServer::spawn(ctx, stop.clone(), true)?;
+        if let Some(addr) = admin.local_addr {
+            println!("admin API on http://{addr}");
+        }
         println!("front-end up: {up}");
         let mut engine = Engine::new(&cfg);
         let (report, io_stats) = io(&mut engine, &control);
         stop.store(true, Ordering::SeqCst);
         let _ = handle.join();
-        if let Some(a) = admin {
-            a.join();
-        }
+        admin.join();
         println!("{}", worker::summary(&engine, &report, &io_stats, &control));
         Ok(())
     };

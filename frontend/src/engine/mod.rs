@@ -194,6 +194,15 @@ impl Engine {
         self.router.set_backend_flags(b, healthy, draining);
     }
 
+    /// A reloaded config's services, routes, pools and backends (the
+    /// numbering of backends and services extended, never changed:
+    /// `Router::reconfigured`). New flows and new requests use them; flows
+    /// keep their backend. Everything else of the config is the engine's
+    /// from its start.
+    pub fn reconfigure_routes(&mut self, config: &Config) {
+        self.router = self.router.reconfigured(config);
+    }
+
     /// When `on_timer` may next have work: never later than the earliest
     /// flow deadline, possibly earlier (a stale or re-armed entry), which
     /// costs one cheap `on_timer` call.

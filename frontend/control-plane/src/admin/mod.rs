@@ -7,11 +7,15 @@
 //! `WorkerCommand` snapshot, what it changes goes as a `WorkerCommand`,
 //! and the switch is reached through the control task (`ControlRequests`).
 //! Clients not on a loopback address get 403 unless `allow_remote`
-//! (`access`).
+//! (`access`). The same thread handles the process's signals, also when
+//! no `[admin]` listener is configured: SIGHUP is a hot reload
+//! (`reloader`), SIGINT and SIGTERM stop the front-end.
 
 pub mod access;
+pub mod reloader;
 pub mod routes;
 pub mod server;
 pub mod views;
 
+pub use reloader::Reloader;
 pub use server::{AdminContext, AdminServer};

@@ -13,6 +13,8 @@ pub enum Endpoint {
     Flows { client: Option<Ipv4Addr>, backend: Option<String> },
     Table,
     RotateSecret,
+    /// POST /reload: hot reload of the config file.
+    Reload,
     Metrics,
 }
 
@@ -29,7 +31,7 @@ fn refuse(status: u16, message: impl Into<String>) -> Refusal {
 
 /// The endpoints, for a 404's hint.
 pub const ENDPOINTS: &str = "GET /status, GET /backends, POST /backends/NAME/drain, POST /backends/NAME/undrain, \
-GET /flows?client=IP&backend=NAME, GET /table, POST /rotate-secret, GET /metrics";
+GET /flows?client=IP&backend=NAME, GET /table, POST /rotate-secret, POST /reload, GET /metrics";
 
 /// Percent-decoding of a path segment or query value (`%3A` in a
 /// backend's `ADDR:PORT`, `+` is not a space in paths).
@@ -77,6 +79,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Endpoint, 
         ["flows"] => get(flows_query(query)?),
         ["table"] => get(Endpoint::Table),
         ["rotate-secret"] => post(Endpoint::RotateSecret),
+        ["reload"] => post(Endpoint::Reload),
         ["metrics"] => get(Endpoint::Metrics),
         _ => Err(refuse(404, format!("no endpoint {path}; there are: {ENDPOINTS}"))),
     }
@@ -102,6 +105,7 @@ mod tests {
         assert_eq!(route("GET", "/flows", None), Ok(Endpoint::Flows { client: None, backend: None }));
         assert_eq!(route("POST", "/rotate-secret", None), Ok(Endpoint::RotateSecret));
         assert_eq!(route("GET", "/metrics", None), Ok(Endpoint::Metrics));
+        assert_eq!(route("POST", "/reload", None), Ok(Endpoint::Reload));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use switchyard_frontend::config::{AdminSettings, Config};
 
 use super::routes::{self, Endpoint, Refusal};
-use super::{access, views};
+use super::{access, views, Reloader};
 use crate::command::{CommandError, CommandSender, EngineSnapshot, FlowFilter};
 use crate::metrics::{self, AdminCounters, Scrape};
 use crate::requests::{ControlRequests, SwitchState};
@@ -30,7 +30,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 4096;
 /// How long a request waits for the worker's answer. It answers between
 /// bursts, so this is only reached when it is stuck or gone.
-const WORKER_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const WORKER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long /rotate-secret waits for the switch to sign with the new
 /// secret (a worker acknowledgement and one switch write).
 const ROTATION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,31 +39,68 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// What the handlers use.
 pub struct AdminContext {
-    pub config: Arc<Config>,
-    pub settings: AdminSettings,
+    /// The running config (a reload replaces it).
+    pub config: std::sync::RwLock<Arc<Config>>,
+    /// None: no listener (SIGHUP still reloads).
+    pub settings: Option<AdminSettings>,
     pub commands: CommandSender,
     pub control: ControlRequests,
     pub counters: AdminCounters,
     pub started: Instant,
+    pub reloader: Reloader,
+}
+
+impl AdminContext {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_config(&self, c: Arc<Config>) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = c;
+    }
 }
 
 pub struct AdminServer {
-    pub local_addr: SocketAddr,
+    /// Where the API listens (None without `[admin]`).
+    pub local_addr: Option<SocketAddr>,
     handle: JoinHandle<()>,
 }
 
 impl AdminServer {
-    /// Binds `ctx.settings.listen` (failing here, at start, when it
-    /// cannot) and serves on a thread until `stop`.
-    pub fn spawn(ctx: AdminContext, stop: Arc<AtomicBool>) -> Result<Self> {
-        let addr = ctx.settings.listen;
-        let listener = std::net::TcpListener::bind(addr).with_context(|| format!("admin API: cannot listen on {addr} ([admin] listen)"))?;
-        listener.set_nonblocking(true)?;
-        let local_addr = listener.local_addr()?;
+    /// Binds `ctx.settings`' listen address (failing here, at start, when
+    /// it cannot), with `take_signals` takes over the process's SIGINT,
+    /// SIGTERM (both set `stop`) and SIGHUP (reload) — the front-end does,
+    /// in-process tests do not — and serves on a thread until `stop`.
+    pub fn spawn(ctx: AdminContext, stop: Arc<AtomicBool>, take_signals: bool) -> Result<Self> {
+        let listener = match ctx.settings {
+            Some(s) => {
+                let l = std::net::TcpListener::bind(s.listen).with_context(|| format!("admin API: cannot listen on {} ([admin] listen)", s.listen))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let local_addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // Registered before the thread starts, so a signal right after the
+        // start is handled instead of killing the process.
+        let signals = if take_signals { Some(rt.block_on(async { Signals::new() }).context("signal handlers")?) } else { None };
         let handle = std::thread::Builder::new().name("sy-admin".into()).spawn(move || {
             rt.block_on(async move {
-                if let Err(e) = serve(listener, Arc::new(ctx), stop).await {
+                let ctx = Arc::new(ctx);
+                if let Some(signals) = signals {
+                    tokio::spawn(on_signals(ctx.clone(), signals, stop.clone()));
+                }
+                let served = match listener {
+                    Some(l) => serve(l, ctx, stop).await,
+                    None => {
+                        while !stop.load(Relaxed) {
+                            tokio::time::sleep(STOP_POLL).await;
+                        }
+                        Ok(())
+                    }
+                };
+                if let Err(e) = served {
                     eprintln!("admin API stopped: {e}");
                 }
             })
@@ -74,6 +111,38 @@ impl AdminServer {
     pub fn join(self) {
         let _ = self.handle.join();
     }
+}
+
+/// The process's signals, all handled here: one crate's handler each (a
+/// second crate's SIGHUP handler would run beside this one: ctrlc's
+/// termination handler made SIGHUP stop the front-end).
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals { hangup: signal(SignalKind::hangup())?, interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+}
+
+/// SIGINT and SIGTERM stop the front-end (it prints its counters on the
+/// way out); every SIGHUP reloads, its outcome in the log.
+async fn on_signals(ctx: Arc<AdminContext>, mut s: Signals, stop: Arc<AtomicBool>) {
+    loop {
+        tokio::select! {
+            _ = s.interrupt.recv() => break,
+            _ = s.terminate.recv() => break,
+            _ = s.hangup.recv() => match super::reloader::reload(&ctx).await {
+                Ok(v) => println!("reload (SIGHUP): {v}"),
+                Err(r) => eprintln!("reload (SIGHUP) refused: {}", r.message),
+            },
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 async fn serve(listener: std::net::TcpListener, ctx: Arc<AdminContext>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
@@ -130,7 +199,7 @@ fn worker_refusal(e: CommandError) -> Refusal {
 
 async fn handle(ctx: Arc<AdminContext>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, Infallible> {
     ctx.counters.requests.fetch_add(1, Relaxed);
-    if !access::allowed(peer.ip(), ctx.settings.allow_remote) {
+    if !access::allowed(peer.ip(), ctx.settings.is_some_and(|s| s.allow_remote)) {
         ctx.counters.refused_remote.fetch_add(1, Relaxed);
         return Ok(error_reply(Refusal {
             status: 403,
@@ -159,7 +228,7 @@ async fn snapshot(commands: &CommandSender, filter: FlowFilter) -> Result<Engine
 }
 
 async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal> {
-    let cfg = &ctx.config;
+    let cfg = &ctx.config();
     let uptime = ctx.started.elapsed().as_secs_f64();
     Ok(match endpoint {
         Endpoint::Status => {
@@ -192,6 +261,7 @@ async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal
             let n = ctx.control.rotate_secret(ROTATION_TIMEOUT).await.map_err(|message| Refusal { status: 504, message })?;
             json_reply(200, &json!({ "rotations": n, "persisted_to": cfg.cookie.rotated_secrets_file }))
         }
+        Endpoint::Reload => json_reply(200, &super::reloader::reload(ctx).await?),
         Endpoint::Metrics => {
             let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
             let text = metrics::render(&Scrape {

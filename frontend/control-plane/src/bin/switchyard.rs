@@ -43,6 +43,9 @@ enum Command {
     Table,
     /// Rotate the SYN cookie secret now.
     RotateSecret,
+    /// Re-read the front-end's config file and apply what changed (or say
+    /// why not).
+    Reload,
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn run(args: &Args) -> Result<String> {
         }
         Command::Table => ("GET", "/table".into(), render::table),
         Command::RotateSecret => ("POST", "/rotate-secret".into(), render::rotated),
+        Command::Reload => ("POST", "/reload".into(), render::reloaded),
     };
     let (status, body) = request(args.admin, method, &path)?;
     let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| anyhow::anyhow!("the admin API answered {status} with no JSON ({e}): {body}"))?;

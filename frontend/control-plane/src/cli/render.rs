@@ -118,6 +118,23 @@ pub fn rotated(v: &Value) -> String {
     format!("cookie secret rotated: the switch signs with the new one ({} rotations so far){kept}\n", s(&v["rotations"]))
 }
 
+pub fn reloaded(v: &Value) -> String {
+    let list = |k: &str| -> Vec<String> { v[k].as_array().map(|a| a.iter().map(s).collect()).unwrap_or_default() };
+    let applied = list("applied");
+    let mut out = if applied.is_empty() {
+        format!("reloaded {}: nothing to apply\n", s(&v["file"]))
+    } else {
+        format!("reloaded {}: applied\n", s(&v["file"])) + &applied.iter().map(|a| format!("  {a}\n")).collect::<String>()
+    };
+    for n in list("not_applied") {
+        out += &format!("not applied: {n}\n");
+    }
+    for w in list("warnings") {
+        out += &format!("warning: {w}\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -135,6 +152,13 @@ mod tests {
         assert_eq!(lines[0], "BACKEND           POOLS(WEIGHT)    HEALTHY  DRAINING  FLOWS");
         assert_eq!(lines[1], "198.18.10.2:80    web(w1)          yes      no        3");
         assert_eq!(lines[2], "198.18.11.2:8080  web(w2),api(w1)  no       yes       0");
+    }
+
+    #[test]
+    fn a_reload_lists_what_it_did() {
+        let v = json!({ "file": "f.toml", "applied": ["pool `web` changed"], "not_applied": ["[cookie] changed: not applied"], "warnings": [] });
+        assert_eq!(reloaded(&v), "reloaded f.toml: applied\n  pool `web` changed\nnot applied: [cookie] changed: not applied\n");
+        assert_eq!(reloaded(&json!({ "file": "f.toml", "applied": [], "not_applied": [], "warnings": [] })), "reloaded f.toml: nothing to apply\n");
     }
 
     #[test]

@@ -1,0 +1,77 @@
+//! Hot reload, as the admin API (`POST /reload`) and SIGHUP run it: read
+//! the config file again, validate it, plan (`crate::reload`), program
+//! the switch, then the worker; an invalid or refused file changes
+//! nothing and the answer says where and why.
+//!
+//! Order: the switch first, so a new backend or VIP has its entries before
+//! the engine routes a flow to it; the worker second, so the running
+//! config changes only once both took it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use switchyard_frontend::config::{self, Config};
+
+use super::routes::Refusal;
+use super::server::{AdminContext, WORKER_TIMEOUT};
+use crate::command::{FlowFilter, WorkerCommand};
+use crate::reload;
+
+/// The file and what was last read from it.
+pub struct Reloader {
+    pub path: PathBuf,
+    /// As last accepted from the file (before the rotated secrets took the
+    /// place of its `secrets`); held across a reload, so reloads run one
+    /// at a time.
+    last_file: tokio::sync::Mutex<Config>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, as_loaded: Config) -> Self {
+        Reloader { path, last_file: tokio::sync::Mutex::new(as_loaded) }
+    }
+}
+
+fn refused(message: String) -> Refusal {
+    Refusal { status: 422, message }
+}
+
+/// One reload; the answer lists what was applied and what was not.
+pub async fn reload(ctx: &AdminContext) -> Result<Value, Refusal> {
+    let r = attempt(ctx).await;
+    let counter = if r.is_ok() { &ctx.counters.reloads_applied } else { &ctx.counters.reloads_refused };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    r
+}
+
+async fn attempt(ctx: &AdminContext) -> Result<Value, Refusal> {
+    let r = &ctx.reloader;
+    let mut last = r.last_file.lock().await;
+    let file = r.path.display().to_string();
+    let src = std::fs::read_to_string(&r.path).map_err(|e| refused(format!("{file}: cannot read: {e}; the running config stays")))?;
+    let new = config::parse(&src, &file).map_err(|e| refused(format!("{e}; the running config stays")))?;
+    let running = ctx.config();
+    let plan = reload::plan(&running, &last, &new, &src, &file).map_err(|e| refused(format!("{e}; the running config stays")))?;
+    let mut warnings = Vec::new();
+    if !plan.applied.is_empty() {
+        let next = Arc::new(plan.config);
+        warnings = ctx.control.reprogram(next.clone()).await.map_err(|e| Refusal {
+            status: 503,
+            message: format!("programming the switch failed: {e}; the worker keeps the running config (entries already written stay)"),
+        })?;
+        let c = ctx.commands.clone();
+        let sent = next.clone();
+        tokio::task::spawn_blocking(move || {
+            c.send(WorkerCommand::Reconfigure(sent))?;
+            // FIFO: answered once the worker applied it.
+            c.snapshot(FlowFilter::default(), WORKER_TIMEOUT)
+        })
+        .await
+        .map_err(|e| Refusal { status: 500, message: format!("reload task: {e}") })?
+        .map_err(|e| Refusal { status: 503, message: format!("the worker did not take the reload: {e}") })?;
+        ctx.set_config(next);
+    }
+    *last = new;
+    Ok(json!({ "file": file, "applied": plan.applied, "not_applied": plan.not_applied, "warnings": warnings }))
+}

@@ -1,0 +1,255 @@
+//! Hot reload's plan (plain functions): from the running config and the
+//! file read again, the config to apply, what it changes, and what it
+//! does not apply.
+//!
+//! Applied: services (routes, offload modes; new services at the end),
+//! pools (members, weights, policies) and backends (new ones, agent
+//! addresses). Numbers stay: the engine's flows and the switch's entries
+//! name backends by index and services by VIP id, so a kept backend keeps
+//! its index wherever it now appears in the file, a new one is numbered
+//! after the last, and one no pool names any more stays numbered (its
+//! flows finish; its switch entries stay). Refused: a service removed,
+//! moved or given another VIP:port (its VIP id would change). Not applied
+//! (kept as running, listed in the answer): `[frontend]`, `[switch]`,
+//! `[cookie]`, `[dpdk]`, `[timeouts]`, `[admin]`: a restart applies them.
+
+use switchyard_frontend::config::Config;
+use switchyard_wire::flow::BackendIndex;
+
+/// A reload that can be applied.
+#[derive(Debug)]
+pub struct Plan {
+    /// The running config with the new services, pools and backends.
+    pub config: Config,
+    /// What changes, one line each (empty: nothing to do).
+    pub applied: Vec<String>,
+    /// Sections the file changed that a reload does not apply.
+    pub not_applied: Vec<String>,
+}
+
+fn debug<T: std::fmt::Debug>(t: &T) -> String {
+    format!("{t:?}")
+}
+
+/// The line of `needle` in `src` (1-based), for a refusal.
+fn line_of(src: &str, needle: &str) -> Option<usize> {
+    src.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+/// Plans applying `new` (parsed from `src` in `file`) over `running`.
+/// `last_file` is the config as last read from the file (before the
+/// rotated secrets replaced its `[cookie] secrets`), to tell which of the
+/// sections a reload does not apply the file changed.
+pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file: &str) -> Result<Plan, String> {
+    for (i, old) in running.services.iter().enumerate() {
+        match new.services.get(i) {
+            Some(s) if (s.name.as_str(), s.vip, s.port) == (old.name.as_str(), old.vip, old.port) => {}
+            Some(s) => {
+                let at = line_of(src, &format!("\"{}\"", s.name)).map_or(String::new(), |l| format!("{l}:"));
+                return Err(format!(
+                    "{file}:{at} reload refused: service {} is `{}` {}:{} where `{}` {}:{} was; a reload keeps every service's \
+                     name, VIP:port and place (VIP ids) and may add services at the end: restart to change them",
+                    i + 1,
+                    s.name,
+                    s.vip,
+                    s.port,
+                    old.name,
+                    old.vip,
+                    old.port
+                ));
+            }
+            None => {
+                return Err(format!("{file}: reload refused: service `{}` is gone; a reload cannot remove a service (restart to)", old.name));
+            }
+        }
+    }
+
+    // Backends: the running numbering first, then the new ones.
+    let mut backends = running.backends.clone();
+    let mut index_of_new: Vec<BackendIndex> = Vec::with_capacity(new.backends.len());
+    for b in &new.backends {
+        let at = match backends.iter().position(|r| (r.address, r.port) == (b.address, b.port)) {
+            Some(i) => {
+                backends[i] = *b;
+                i
+            }
+            None => {
+                backends.push(*b);
+                backends.len() - 1
+            }
+        };
+        let at = BackendIndex::try_from(at).map_err(|_| format!("{file}: reload refused: more than 65536 backends over the running ones"))?;
+        index_of_new.push(at);
+    }
+    let mut pools = new.pools.clone();
+    for p in &mut pools {
+        for m in &mut p.members {
+            m.0 = index_of_new[usize::from(m.0)];
+        }
+    }
+
+    let mut applied = Vec::new();
+    for (i, s) in new.services.iter().enumerate() {
+        match running.services.get(i) {
+            None => applied.push(format!("service `{}` added ({}:{})", s.name, s.vip, s.port)),
+            // Pool indices may shift with the pools: compare by names.
+            Some(old) if route_view(old, running) != route_view(s, new) => applied.push(format!("service `{}`: routes changed", s.name)),
+            Some(_) => {}
+        }
+    }
+    let pool_view = |p: &switchyard_frontend::config::PoolSpec, bs: &[switchyard_frontend::config::BackendSpec]| {
+        let members: Vec<String> = p.members.iter().map(|(b, w)| format!("{:?}*{w}", bs[usize::from(*b)])).collect();
+        format!("{:?} {members:?}", p.policy)
+    };
+    for p in &pools {
+        match running.pools.iter().find(|o| o.name == p.name) {
+            None => applied.push(format!("pool `{}` added", p.name)),
+            Some(o) if pool_view(o, &running.backends) != pool_view(p, &backends) => applied.push(format!("pool `{}` changed", p.name)),
+            Some(_) => {}
+        }
+    }
+    for o in &running.pools {
+        if !pools.iter().any(|p| p.name == o.name) {
+            applied.push(format!("pool `{}` removed", o.name));
+        }
+    }
+    for b in &backends[running.backends.len()..] {
+        applied.push(format!("backend {}:{} added", b.address, b.port));
+    }
+    for (i, b) in running.backends.iter().enumerate() {
+        let named = pools.iter().any(|p| p.members.iter().any(|(m, _)| usize::from(*m) == i));
+        let was = running.pools.iter().any(|p| p.members.iter().any(|(m, _)| usize::from(*m) == i));
+        if was && !named {
+            applied.push(format!("backend {}:{} in no pool now: no new flows; its flows finish, its switch entries stay", b.address, b.port));
+        }
+    }
+
+    let mut not_applied = Vec::new();
+    let sections: [(&str, String, String); 6] = [
+        ("[frontend]", debug(&last_file.frontend), debug(&new.frontend)),
+        ("[switch]", debug(&last_file.switch), debug(&new.switch)),
+        ("[cookie]", debug(&last_file.cookie), debug(&new.cookie)),
+        ("[dpdk]", debug(&last_file.dpdk), debug(&new.dpdk)),
+        ("[timeouts]", debug(&last_file.timeouts), debug(&new.timeouts)),
+        ("[admin]", debug(&last_file.admin), debug(&new.admin)),
+    ];
+    for (name, was, now) in sections {
+        if was != now {
+            not_applied.push(format!("{name} changed: not applied by a reload (restart to apply it)"));
+        }
+    }
+
+    let config = Config { services: new.services.clone(), pools, backends, ..running.clone() };
+    Ok(Plan { config, applied, not_applied })
+}
+
+/// A service's routes with pools named, for comparing across reloads.
+fn route_view(s: &switchyard_frontend::config::Service, cfg: &Config) -> String {
+    let routes: Vec<String> = s
+        .routes
+        .iter()
+        .map(|r| format!("{:?} {:?} {:?} {:?} {} {:?}", r.host, r.path, r.method, r.headers, cfg.pools[r.pool].name, r.offload))
+        .collect();
+    format!("{:?} {routes:?}", s.offload)
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_frontend::config;
+
+    use super::*;
+
+    const BASE: &str = r#"
+[frontend]
+mac = "02:53:59:00:00:10"
+switch_mac = "02:53:59:01:00:10"
+[switch]
+p4runtime = "127.0.0.1:9559"
+[cookie]
+secrets = [{ k0 = 1, k1 = 2 }]
+rotation_secs = 60
+[[services]]
+name = "web"
+vip = "198.18.100.1"
+port = 80
+[[services.routes]]
+path_prefix = "/api/"
+pool = "api"
+[[services.routes]]
+pool = "web"
+[[pools]]
+name = "web"
+backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", port = 80 }]
+[[pools]]
+name = "api"
+backends = [{ address = "198.18.12.2", port = 80 }]
+"#;
+
+    fn parse(src: &str) -> Config {
+        config::parse(src, "t.toml").unwrap()
+    }
+
+    fn plan_of(new_src: &str) -> Result<Plan, String> {
+        let old = parse(BASE);
+        plan(&old, &old, &parse(new_src), new_src, "t.toml")
+    }
+
+    #[test]
+    fn the_same_file_changes_nothing() {
+        let p = plan_of(BASE).unwrap();
+        assert!(p.applied.is_empty() && p.not_applied.is_empty(), "{p:?}");
+    }
+
+    /// The file lists 12.2 first now and adds 13.2: kept backends keep
+    /// their numbers, the new one comes after them.
+    #[test]
+    fn backends_keep_their_numbers() {
+        let src = BASE.replace(
+            "[[pools]]\nname = \"web\"\nbackends = [{ address = \"198.18.10.2\", port = 80 }, { address = \"198.18.11.2\", port = 80 }]\n[[pools]]\nname = \"api\"\nbackends = [{ address = \"198.18.12.2\", port = 80 }]",
+            "[[pools]]\nname = \"api\"\nbackends = [{ address = \"198.18.12.2\", port = 80 }, { address = \"198.18.13.2\", port = 80 }]\n[[pools]]\nname = \"web\"\nbackends = [{ address = \"198.18.11.2\", port = 80, weight = 3 }]",
+        );
+        let new = parse(&src);
+        assert_eq!(new.backends[0].address.octets()[2], 12, "the file's own numbering differs");
+        let p = plan_of(&src).unwrap();
+        let addrs: Vec<u8> = p.config.backends.iter().map(|b| b.address.octets()[2]).collect();
+        assert_eq!(addrs, vec![10, 11, 12, 13]);
+        let api = p.config.pools.iter().find(|x| x.name == "api").unwrap();
+        assert_eq!(api.members, vec![(2, 1), (3, 1)]);
+        let web = p.config.pools.iter().find(|x| x.name == "web").unwrap();
+        assert_eq!(web.members, vec![(1, 3)]);
+        for want in ["pool `web` changed", "pool `api` changed", "backend 198.18.13.2:80 added", "backend 198.18.10.2:80 in no pool now"] {
+            assert!(p.applied.iter().any(|a| a.starts_with(want)), "{want}: {:?}", p.applied);
+        }
+        // Pools swapped places, routes name the same pools: unchanged.
+        assert!(!p.applied.iter().any(|a| a.contains("routes changed")), "{:?}", p.applied);
+    }
+
+    #[test]
+    fn routes_and_new_services_apply() {
+        let src = BASE.replace("path_prefix = \"/api/\"", "path_prefix = \"/v2/\"")
+            + "[[services]]\nname = \"gw\"\nvip = \"198.18.100.2\"\nport = 8080\n[[services.routes]]\npool = \"api\"\n";
+        let p = plan_of(&src).unwrap();
+        assert_eq!(p.applied, vec!["service `web`: routes changed".to_string(), "service `gw` added (198.18.100.2:8080)".to_string()]);
+        assert_eq!(p.config.services[1].id, 1);
+    }
+
+    #[test]
+    fn other_sections_are_kept_and_listed() {
+        let src = BASE.replace("rotation_secs = 60", "rotation_secs = 30").replace("switch_mac = \"02:53:59:01:00:10\"", "switch_mac = \"02:53:59:01:00:11\"");
+        let p = plan_of(&src).unwrap();
+        assert!(p.applied.is_empty());
+        assert_eq!(p.not_applied.len(), 2, "{:?}", p.not_applied);
+        assert!(p.not_applied[0].starts_with("[frontend] changed"));
+        assert_eq!(p.config.cookie.rotation.as_secs(), 60, "the running value stays");
+    }
+
+    #[test]
+    fn a_service_removed_or_moved_is_refused_with_its_line() {
+        let moved = BASE.replace("vip = \"198.18.100.1\"", "vip = \"198.18.100.9\"");
+        let e = plan_of(&moved).unwrap_err();
+        assert!(e.starts_with("t.toml:11: reload refused: service 1 is `web` 198.18.100.9:80"), "{e}");
+        let gone = BASE.split("[[services]]").next().unwrap().to_string()
+            + "[[pools]]\nname = \"web\"\nbackends = [{ address = \"198.18.10.2\", port = 80 }]\n";
+        assert!(plan_of(&gone).unwrap_err().contains("service `web` is gone"));
+    }
+}
