@@ -17,6 +17,12 @@
 //!
 //! `SwitchLink::P4Runtime` runs the real thing (`p4rt`); `Disabled` refuses
 //! every install (the `--no-switch` mode).
+//!
+//! The operator's side runs on a thread of its own (`admin`): the admin
+//! API and `/metrics` (`metrics`), hot reload (`reload`, `admin::reloader`)
+//! and the process's signals. It reaches the worker only through
+//! `CommandSender` and the control task only through `ControlRequests`
+//! (`requests`). The `switchyard` CLI (`cli`, src/bin) is its client.
 
 pub mod admin;
 pub mod bell;
