@@ -149,7 +149,14 @@ async fn serve(listener: std::net::TcpListener, ctx: Arc<AdminContext>, stop: Ar
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     while !stop.load(Relaxed) {
-        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+        // Both waits give way to the stop flag every STOP_POLL.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = tokio::time::sleep(STOP_POLL) => continue,
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = tokio::time::sleep(STOP_POLL) => continue,
