@@ -161,6 +161,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         let drained = cli_ok(ns, &["drain", &b0]);
         assert!(download.try_wait().unwrap().is_none(), "the download is still running when b0 is drained");
         assert!(drained.starts_with(&format!("{b0} draining: no new flows;")), "{drained}");
+        assert!(drained.contains(" switch entries remain") && !drained.contains(" and 0 switch entries"), "the download's entry counts: {drained}");
         let served = served_by(&tb, REQUESTS);
         assert!(served.iter().all(|b| b == "b1"), "a drained backend got new flows: {served:?}");
         let flows = cli_ok(ns, &["flows", "--backend", &b0]);

@@ -54,11 +54,16 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy)]
 struct Tracked {
     last_tag: u64,
+    /// The backend the latest write names (what a drain waits on).
+    backend: BackendIndex,
 }
 
 #[derive(Debug)]
 pub struct ConnEntries {
     tracked: HashMap<ConnKey, Tracked>,
+    /// Tracked keys per backend (index = `BackendIndex`), kept with
+    /// `tracked`, so a drain's remaining entries cost no scan.
+    per_backend: Vec<u64>,
     capacity: usize,
     next_tag: u64,
 }
@@ -90,7 +95,7 @@ impl ConnEntries {
     /// `capacity`: the most keys tracked (the switch table's size is the
     /// natural bound: beyond it the switch refuses anyway).
     pub fn new(capacity: usize) -> Self {
-        ConnEntries { tracked: HashMap::new(), capacity: capacity.max(1), next_tag: 1 }
+        ConnEntries { tracked: HashMap::new(), per_backend: Vec::new(), capacity: capacity.max(1), next_tag: 1 }
     }
 
     pub fn len(&self) -> usize {
@@ -120,7 +125,7 @@ impl ConnEntries {
             return Err(RefusedReason::TableFull);
         }
         let tag = self.tag();
-        self.tracked.insert(key, Tracked { last_tag: tag });
+        self.track(key, Tracked { last_tag: tag, backend });
         let kind = if known { OpKind::Modify } else { OpKind::Insert };
         Ok(Op { tag, kind, key, backend, mode, retried: false })
     }
@@ -128,7 +133,7 @@ impl ConnEntries {
     /// The write for a Delete (from the engine, a teardown or an idle
     /// timeout); the key is forgotten at once.
     pub fn delete(&mut self, key: ConnKey) -> Op {
-        self.tracked.remove(&key);
+        self.untrack(&key);
         Op { tag: self.tag(), kind: OpKind::Delete, key, backend: 0, mode: OffloadMode::Connection, retried: false }
     }
 
@@ -153,12 +158,12 @@ impl ConnEntries {
         let latest = self.is_latest(op);
         let retry = |me: &mut Self, kind| {
             let tag = me.tag();
-            me.tracked.insert(op.key, Tracked { last_tag: tag });
+            me.track(op.key, Tracked { last_tag: tag, backend: op.backend });
             Outcome::Retry(Op { tag, kind, retried: true, ..*op })
         };
         let refuse = |me: &mut Self, reason| {
             if latest {
-                me.tracked.remove(&op.key);
+                me.untrack(&op.key);
             }
             Outcome::Refused(reason)
         };
@@ -172,10 +177,34 @@ impl ConnEntries {
         }
     }
 
+    fn track(&mut self, key: ConnKey, t: Tracked) {
+        if let Some(old) = self.tracked.insert(key, t) {
+            self.per_backend[usize::from(old.backend)] -= 1;
+        }
+        let b = usize::from(t.backend);
+        if self.per_backend.len() <= b {
+            self.per_backend.resize(b + 1, 0);
+        }
+        self.per_backend[b] += 1;
+    }
+
+    fn untrack(&mut self, key: &ConnKey) {
+        if let Some(old) = self.tracked.remove(key) {
+            self.per_backend[usize::from(old.backend)] -= 1;
+        }
+    }
+
+    /// Tracked entries per backend (index = `BackendIndex`, `backends`
+    /// long): the offloaded flows a drained backend still carries.
+    pub fn per_backend(&self, backends: usize) -> Vec<u64> {
+        (0..backends).map(|b| self.per_backend.get(b).copied().unwrap_or(0)).collect()
+    }
+
     /// The switch lost its state (a new pipeline, a restart): nothing is
     /// known any more.
     pub fn forget_all(&mut self) {
         self.tracked.clear();
+        self.per_backend.clear();
     }
 }
 
@@ -200,6 +229,26 @@ mod tests {
         assert_eq!(d.kind, OpKind::Delete);
         assert_eq!(e.epoch(&key(1)), None);
         assert_eq!(e.complete(&d, Code::NotFound), Outcome::Deleted, "already gone is fine");
+    }
+
+    #[test]
+    fn entries_are_counted_per_backend() {
+        let mut e = ConnEntries::new(8);
+        e.install(key(1), 0, OffloadMode::Connection).unwrap();
+        e.install(key(2), 2, OffloadMode::Connection).unwrap();
+        e.install(key(3), 2, OffloadMode::Request).unwrap();
+        e.install(key(3), 0, OffloadMode::Request).unwrap();
+        assert_eq!(e.per_backend(3), vec![2, 0, 1], "a moved entry counts for its new backend");
+        e.delete(key(1));
+        assert_eq!(e.per_backend(3), vec![1, 0, 1]);
+        // A refusal forgets the key; a retry keeps it on its backend.
+        let a = e.install(key(4), 1, OffloadMode::Connection).unwrap();
+        assert_eq!(e.complete(&a, Code::ResourceExhausted), Outcome::Refused(RefusedReason::TableFull));
+        let a = e.install(key(5), 1, OffloadMode::Connection).unwrap();
+        assert!(matches!(e.complete(&a, Code::AlreadyExists), Outcome::Retry(_)));
+        assert_eq!(e.per_backend(3), vec![1, 1, 1]);
+        e.forget_all();
+        assert_eq!(e.per_backend(2), vec![0, 0]);
     }
 
     #[test]

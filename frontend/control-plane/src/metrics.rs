@@ -46,6 +46,8 @@ pub struct AdminCounters {
 pub struct Scrape<'a> {
     pub config: &'a Config,
     pub engine: &'a EngineSnapshot,
+    /// Switch entries per backend (None: no switch, or not known now).
+    pub backend_entries: Option<&'a [u64]>,
     pub control: &'a ControlStats,
     pub switch: SwitchState,
     pub admin: &'a AdminCounters,
@@ -189,6 +191,14 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             [("applied".to_string(), Value::Counter(g(&s.admin.reloads_applied))), ("refused".to_string(), Value::Counter(g(&s.admin.reloads_refused)))],
         ),
     ];
+    if let Some(e) = s.backend_entries {
+        fams.push(labeled(
+            "switchyard_frontend_backend_switch_entries",
+            "Connection entries naming each backend (its offloaded flows: what a drain waits on)",
+            "backend",
+            per_backend(&|i| Value::Gauge(e.get(i).copied().unwrap_or(0) as f64)),
+        ));
+    }
     let size = g(&cs.conn_table_size);
     if size > 0 {
         fams.push(one("switchyard_frontend_switch_connection_table_size", "The switch's connection table size (from its P4Info)", Value::Gauge(size as f64)));

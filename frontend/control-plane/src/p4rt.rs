@@ -357,6 +357,9 @@ impl Task {
                 Some((due, r)) = self.hits_rx.recv() => self.on_hits(due, r),
                 Some(request) = self.q.task_requests.recv() => match request {
                     TaskRequest::Table { reply } => self.on_table_query(reply),
+                    TaskRequest::EntriesPerBackend { backends, reply } => {
+                        let _ = reply.send(self.entries.per_backend(backends));
+                    }
                     TaskRequest::Reprogram { config, reply } => self.reprogram(config, reply),
                 },
                 _ = sleep => {}

@@ -86,6 +86,8 @@ pub struct ConnectionTable {
 pub(crate) enum TaskRequest {
     /// Read the switch's connection table.
     Table { reply: oneshot::Sender<Result<ConnectionTable, String>> },
+    /// Connection entries per backend, as the task tracks them.
+    EntriesPerBackend { backends: usize, reply: oneshot::Sender<Vec<u64>> },
     /// Program the services of a reloaded config (INSERT, or MODIFY what
     /// exists) and keep it as the task's config; answers the warnings.
     Reprogram { config: Arc<Config>, reply: oneshot::Sender<Result<Vec<String>, String>> },
@@ -122,6 +124,16 @@ impl ControlRequests {
         let (reply, answer) = oneshot::channel();
         tx.try_send(TaskRequest::Table { reply }).map_err(queue_error)?;
         answer.await.map_err(|_| "the control task dropped the read".to_string())?
+    }
+
+    /// Connection entries the control task believes installed, per
+    /// backend (index = `BackendIndex`): the offloaded flows a drained
+    /// backend still carries. None without a switch.
+    pub async fn entries_per_backend(&self, backends: usize) -> Result<Option<Vec<u64>>, String> {
+        let Some(tx) = &self.task else { return Ok(None) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TaskRequest::EntriesPerBackend { backends, reply }).map_err(queue_error)?;
+        answer.await.map(Some).map_err(|_| "the control task dropped the request".to_string())
     }
 
     /// Programs a reloaded config's services on the switch (nothing to do

@@ -213,8 +213,10 @@ fn every_metric_is_documented() {
     assert!(names.len() > 20, "{names:?}");
     let missing: Vec<&String> = names.iter().filter(|n| !docs.contains(&format!("`{n}`"))).collect();
     assert!(missing.is_empty(), "metrics missing from docs/OPERATIONS.md: {missing:?}");
-    // With a switch the table size is exported too; documented as well.
-    assert!(docs.contains("`switchyard_frontend_switch_connection_table_size`"));
+    // With a switch these are exported too; documented as well.
+    for n in ["switchyard_frontend_switch_connection_table_size", "switchyard_frontend_backend_switch_entries"] {
+        assert!(docs.contains(&format!("`{n}`")), "{n}");
+    }
 }
 
 #[test]

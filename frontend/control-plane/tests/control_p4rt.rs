@@ -546,6 +546,7 @@ fn admin_requests_read_the_table_rotate_now_and_keep_the_secrets() {
     assert_eq!(install(&fe, key(46001), 2, OffloadMode::Request), OffloadEvent::Installed { key: key(46001), backend: 2 });
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert_eq!(rt.block_on(requests.entries_per_backend(3)), Ok(Some(vec![0, 1, 1])), "what a drain of backend 1 or 2 waits on");
     let t = rt.block_on(requests.connection_table()).unwrap();
     assert_eq!((t.total, t.tracked), (2, 2));
     let mut got: Vec<_> = t.entries.iter().map(|e| (e.key, e.backend, e.mode)).collect();

@@ -234,6 +234,11 @@ async fn snapshot(commands: &CommandSender, filter: FlowFilter) -> Result<Engine
         .map_err(worker_refusal)
 }
 
+/// The switch entries per backend (None without a switch).
+async fn switch_entries(ctx: &AdminContext, cfg: &Config) -> Result<Option<Vec<u64>>, Refusal> {
+    ctx.control.entries_per_backend(cfg.backends.len()).await.map_err(|message| Refusal { status: 503, message })
+}
+
 async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal> {
     let cfg = &ctx.config();
     let uptime = ctx.started.elapsed().as_secs_f64();
@@ -243,7 +248,10 @@ async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal
             let refused = ctx.counters.refused_remote.load(Relaxed);
             json_reply(200, &views::status(cfg, &snap, ctx.control.stats(), ctx.control.switch_state(), uptime, refused))
         }
-        Endpoint::Backends => json_reply(200, &views::backends(cfg, &snapshot(&ctx.commands, FlowFilter::default()).await?)),
+        Endpoint::Backends => {
+            let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
+            json_reply(200, &views::backends(cfg, &snap, switch_entries(ctx, cfg).await?.as_deref()))
+        }
         Endpoint::SetDraining { backend, draining } => {
             let b = views::backend_index(cfg, &backend)?;
             let c = ctx.commands.clone();
@@ -251,7 +259,7 @@ async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal
                 .await
                 .map_err(|e| Refusal { status: 500, message: format!("drain task: {e}") })?
                 .map_err(worker_refusal)?;
-            json_reply(200, &views::backend(cfg, &snap, b))
+            json_reply(200, &views::backend(cfg, &snap, switch_entries(ctx, cfg).await?.as_deref(), b))
         }
         Endpoint::Flows { client, backend } => {
             let backend = backend.map(|n| views::backend_index(cfg, &n)).transpose()?;
@@ -271,9 +279,12 @@ async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal
         Endpoint::Reload => json_reply(200, &super::reloader::reload(ctx).await?),
         Endpoint::Metrics => {
             let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
+            // A busy control task costs the scrape this family, not the scrape.
+            let entries = ctx.control.entries_per_backend(cfg.backends.len()).await.ok().flatten();
             let text = metrics::render(&Scrape {
                 config: cfg,
                 engine: &snap,
+                backend_entries: entries.as_deref(),
                 control: ctx.control.stats(),
                 switch: ctx.control.switch_state(),
                 admin: &ctx.counters,

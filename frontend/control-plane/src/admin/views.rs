@@ -83,9 +83,10 @@ pub fn status(cfg: &Config, snap: &EngineSnapshot, cs: &ControlStats, switch: Sw
     })
 }
 
-/// One backend: where it is, its pools (with its weight in each), flags
-/// and flows.
-pub fn backend(cfg: &Config, snap: &EngineSnapshot, b: BackendIndex) -> Value {
+/// One backend: where it is, its pools (with its weight in each), flags,
+/// the worker's flows on it and the switch entries naming it (`entries`,
+/// per backend; None without a switch).
+pub fn backend(cfg: &Config, snap: &EngineSnapshot, entries: Option<&[u64]>, b: BackendIndex) -> Value {
     let spec = cfg.backends[usize::from(b)];
     let flags = snap.backends.get(usize::from(b)).copied().unwrap_or_default();
     let pools: Vec<Value> = cfg
@@ -101,11 +102,12 @@ pub fn backend(cfg: &Config, snap: &EngineSnapshot, b: BackendIndex) -> Value {
         "healthy": flags.healthy,
         "draining": flags.draining,
         "active_flows": flags.active_flows,
+        "switch_entries": entries.and_then(|e| e.get(usize::from(b)).copied()),
     })
 }
 
-pub fn backends(cfg: &Config, snap: &EngineSnapshot) -> Value {
-    json!({ "backends": (0..cfg.backends.len()).map(|i| backend(cfg, snap, i as BackendIndex)).collect::<Vec<_>>() })
+pub fn backends(cfg: &Config, snap: &EngineSnapshot, entries: Option<&[u64]>) -> Value {
+    json!({ "backends": (0..cfg.backends.len()).map(|i| backend(cfg, snap, entries, i as BackendIndex)).collect::<Vec<_>>() })
 }
 
 fn flow(cfg: &Config, f: &FlowView) -> Value {
@@ -192,7 +194,9 @@ backends = [{ address = "198.18.10.2", port = 80, weight = 3 }, { address = "198
         snap.backends = vec![Default::default(); 3];
         snap.backends[0].draining = true;
         snap.backends[0].active_flows = 4;
-        let v = backend(&cfg, &snap, 0);
+        let v = backend(&cfg, &snap, Some(&[7, 0, 0]), 0);
+        assert_eq!(v["switch_entries"], 7);
+        assert_eq!(backend(&cfg, &snap, None, 0)["switch_entries"], Value::Null, "no switch");
         assert_eq!(v["name"], "198.18.10.2:80");
         assert_eq!(v["pools"], json!([{ "pool": "web", "weight": 3 }]));
         assert_eq!((v["draining"].as_bool(), v["active_flows"].as_u64()), (Some(true), Some(4)));

@@ -66,10 +66,10 @@ fn pools(b: &Value) -> String {
 }
 
 fn backend_row(b: &Value) -> Vec<String> {
-    vec![s(&b["name"]), pools(b), yes_no(&b["healthy"]), yes_no(&b["draining"]), s(&b["active_flows"])]
+    vec![s(&b["name"]), pools(b), yes_no(&b["healthy"]), yes_no(&b["draining"]), s(&b["active_flows"]), s(&b["switch_entries"])]
 }
 
-const BACKEND_HEADER: [&str; 5] = ["BACKEND", "POOLS(WEIGHT)", "HEALTHY", "DRAINING", "FLOWS"];
+const BACKEND_HEADER: [&str; 6] = ["BACKEND", "POOLS(WEIGHT)", "HEALTHY", "DRAINING", "FLOWS", "SWITCH_ENTRIES"];
 
 pub fn backends(v: &Value) -> String {
     let rows: Vec<Vec<String>> = v["backends"].as_array().map(|a| a.iter().map(backend_row).collect()).unwrap_or_default();
@@ -79,7 +79,11 @@ pub fn backends(v: &Value) -> String {
 /// The answer to drain/undrain: the backend as it is now.
 pub fn backend(v: &Value) -> String {
     let what = if v["draining"].as_bool() == Some(true) {
-        format!("{} draining: no new flows; {} active flows remain\n", s(&v["name"]), s(&v["active_flows"]))
+        let entries = match &v["switch_entries"] {
+            Value::Null => String::new(),
+            n => format!(" and {n} switch entries"),
+        };
+        format!("{} draining: no new flows; {} active flows{entries} remain\n", s(&v["name"]), s(&v["active_flows"]))
     } else {
         format!("{} takes new flows again ({} active)\n", s(&v["name"]), s(&v["active_flows"]))
     };
@@ -145,13 +149,13 @@ mod tests {
     fn columns_align_and_backends_read_well() {
         let v = json!({ "backends": [
             { "name": "198.18.10.2:80", "pools": [{ "pool": "web", "weight": 1 }], "healthy": true, "draining": false, "active_flows": 3 },
-            { "name": "198.18.11.2:8080", "pools": [{ "pool": "web", "weight": 2 }, { "pool": "api", "weight": 1 }], "healthy": false, "draining": true, "active_flows": 0 },
+            { "name": "198.18.11.2:8080", "pools": [{ "pool": "web", "weight": 2 }, { "pool": "api", "weight": 1 }], "healthy": false, "draining": true, "active_flows": 0, "switch_entries": 5 },
         ]});
         let out = backends(&v);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "BACKEND           POOLS(WEIGHT)    HEALTHY  DRAINING  FLOWS");
-        assert_eq!(lines[1], "198.18.10.2:80    web(w1)          yes      no        3");
-        assert_eq!(lines[2], "198.18.11.2:8080  web(w2),api(w1)  no       yes       0");
+        assert_eq!(lines[0], "BACKEND           POOLS(WEIGHT)    HEALTHY  DRAINING  FLOWS  SWITCH_ENTRIES");
+        assert_eq!(lines[1], "198.18.10.2:80    web(w1)          yes      no        3      -");
+        assert_eq!(lines[2], "198.18.11.2:8080  web(w2),api(w1)  no       yes       0      5");
     }
 
     #[test]
@@ -163,8 +167,8 @@ mod tests {
 
     #[test]
     fn drain_answer_says_what_remains() {
-        let v = json!({ "name": "b", "pools": [], "healthy": true, "draining": true, "active_flows": 2 });
-        assert!(backend(&v).starts_with("b draining: no new flows; 2 active flows remain\n"));
+        let v = json!({ "name": "b", "pools": [], "healthy": true, "draining": true, "active_flows": 2, "switch_entries": 1 });
+        assert!(backend(&v).starts_with("b draining: no new flows; 2 active flows and 1 switch entries remain\n"));
         let f = flows(&json!({ "matched": 5, "listed": 1, "limit": 1000, "flows": [{ "client": "198.18.0.2:4000", "service": "web", "backend": null, "state": "assembling" }] }));
         assert!(f.contains("198.18.0.2:4000  web      -        assembling"), "{f}");
         assert!(f.ends_with("5 flows matched, 1 listed (at most 1000)\n"));
