@@ -190,6 +190,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         let reloaded = cli_ok(ns, &["reload"]);
         assert!(slow.try_wait().unwrap().is_none(), "the download is still running at the reload");
         assert!(reloaded.contains("applied\n  service `web`: routes changed"), "{reloaded}");
+        assert!(reloaded.contains(&format!("retiring {b0}: no service reaches it")), "only the web pool held b0: {reloaded}");
         let served = served_by(&tb, REQUESTS);
         assert!(served.iter().all(|b| b == "b2"), "new flows take the reloaded route: {served:?}");
         assert!(slow.wait().unwrap().success());
@@ -203,7 +204,17 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert!(!ok && err.contains(&format!("frontend.toml:{line}:")) && err.contains("unknown pool `nosuch`") && err.contains("HTTP 422"), "{err}");
         assert!(served_by(&tb, 2).iter().all(|b| b == "b2"), "the refused reload changed nothing");
 
-        // SIGHUP reloads too: the original file brings the web pool back.
+        // b0's flows end (FIN digests, the teardown grace, the engine's
+        // grace for offloaded flows): its backend_address entry goes.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let gone = format!("reload: backend {b0} has no flows left; its backend_address entry is deleted");
+        while !fe.log().contains(&gone) {
+            assert!(Instant::now() < deadline, "b0 was not retired within 30 s:\n{}", fe.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+
+        // SIGHUP reloads too: the original file brings the web pool back
+        // (and b0's backend_address entry: its new flows are offloaded).
         std::fs::write(&running, &original).unwrap();
         let pid = fe.child.id().to_string();
         ns.exec(&["kill", "-HUP", &pid]).unwrap();
@@ -214,7 +225,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         }
         assert!(fe.log().contains("routes changed"), "{}", fe.log());
         let served = served_by(&tb, REQUESTS);
-        assert!(served.iter().all(|b| b == "b0" || b == "b1"), "{served:?}");
+        assert!(served.iter().all(|b| b == "b0" || b == "b1") && served.contains(&"b0".to_string()), "b0 serves again, its entry written back: {served:?}");
 
         // Rotate now: kept on disk (0600), and new connections still work.
         let rotated = cli_ok(ns, &["rotate-secret"]);

@@ -361,6 +361,7 @@ impl Task {
                         let _ = reply.send(self.entries.per_backend(backends));
                     }
                     TaskRequest::Reprogram { config, reply } => self.reprogram(config, reply),
+                    TaskRequest::DeleteBackendAddress { address, port, reply } => self.delete_backend_address(address, port, reply),
                 },
                 _ = sleep => {}
             }
@@ -386,6 +387,26 @@ impl Task {
         let (client, tables) = (self.client.clone(), self.tables.clone());
         tokio::spawn(async move {
             let _ = reply.send(program(&client, &tables, &config, secrets).await);
+        });
+    }
+
+    /// A DELETE names the key alone: the action's values are placeholders.
+    fn delete_backend_address(&mut self, address: std::net::Ipv4Addr, port: u16, reply: tokio::sync::oneshot::Sender<Result<(), String>>) {
+        let entry = match self.tables.backend_address(address, port, 0, 0, std::net::Ipv4Addr::UNSPECIFIED, 0) {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = reply.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let r = client.write(vec![sy::delete(entry)], Atomicity::ContinueOnError).await;
+            let _ = reply.send(match r {
+                Ok(()) => Ok(()),
+                Err(ClientError::Updates(v)) if v.iter().all(|s| s.code == Code::NotFound) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            });
         });
     }
 

@@ -25,6 +25,10 @@ pub struct Plan {
     pub applied: Vec<String>,
     /// Sections the file changed that a reload does not apply.
     pub not_applied: Vec<String>,
+    /// Backends a service reached before and none reaches now: their
+    /// `backend_address` entry (which maps their packets back to the VIP)
+    /// is deleted once their last flow is gone (`admin::reloader`).
+    pub retired: Vec<BackendIndex>,
 }
 
 fn debug<T: std::fmt::Debug>(t: &T) -> String {
@@ -140,7 +144,10 @@ pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file:
     }
 
     let config = Config { services: new.services.clone(), pools, backends, ..running.clone() };
-    Ok(Plan { config, applied, not_applied })
+    let (before, after) = (crate::services::vip_of_backends(running), crate::services::vip_of_backends(&config));
+    let retired: Vec<BackendIndex> =
+        (0..running.backends.len()).filter(|&i| !before[i].is_empty() && after[i].is_empty()).map(|i| i as BackendIndex).collect();
+    Ok(Plan { config, applied, not_applied, retired })
 }
 
 /// A service's routes with pools named, for comparing across reloads.
@@ -220,6 +227,7 @@ backends = [{ address = "198.18.12.2", port = 80 }]
         for want in ["pool `web` changed", "pool `api` changed", "backend 198.18.13.2:80 added", "backend 198.18.10.2:80 in no pool now"] {
             assert!(p.applied.iter().any(|a| a.starts_with(want)), "{want}: {:?}", p.applied);
         }
+        assert_eq!(p.retired, vec![0], "10.2 is reached by no service now");
         // Pools swapped places, routes name the same pools: unchanged.
         assert!(!p.applied.iter().any(|a| a.contains("routes changed")), "{:?}", p.applied);
     }
@@ -231,6 +239,7 @@ backends = [{ address = "198.18.12.2", port = 80 }]
         let p = plan_of(&src).unwrap();
         assert_eq!(p.applied, vec!["service `web`: routes changed".to_string(), "service `gw` added (198.18.100.2:8080)".to_string()]);
         assert_eq!(p.config.services[1].id, 1);
+        assert!(p.retired.is_empty());
     }
 
     #[test]

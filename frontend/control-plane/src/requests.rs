@@ -88,6 +88,8 @@ pub(crate) enum TaskRequest {
     Table { reply: oneshot::Sender<Result<ConnectionTable, String>> },
     /// Connection entries per backend, as the task tracks them.
     EntriesPerBackend { backends: usize, reply: oneshot::Sender<Vec<u64>> },
+    /// Delete a retired backend's `backend_address` entry.
+    DeleteBackendAddress { address: std::net::Ipv4Addr, port: u16, reply: oneshot::Sender<Result<(), String>> },
     /// Program the services of a reloaded config (INSERT, or MODIFY what
     /// exists) and keep it as the task's config; answers the warnings.
     Reprogram { config: Arc<Config>, reply: oneshot::Sender<Result<Vec<String>, String>> },
@@ -134,6 +136,15 @@ impl ControlRequests {
         let (reply, answer) = oneshot::channel();
         tx.try_send(TaskRequest::EntriesPerBackend { backends, reply }).map_err(queue_error)?;
         answer.await.map(Some).map_err(|_| "the control task dropped the request".to_string())
+    }
+
+    /// Deletes the `backend_address` entry of a backend no service reaches
+    /// any more (after a reload, once its flows are gone).
+    pub async fn delete_backend_address(&self, address: std::net::Ipv4Addr, port: u16) -> Result<(), String> {
+        let Some(tx) = &self.task else { return Ok(()) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TaskRequest::DeleteBackendAddress { address, port, reply }).map_err(queue_error)?;
+        answer.await.map_err(|_| "the control task dropped the request".to_string())?
     }
 
     /// Programs a reloaded config's services on the switch (nothing to do

@@ -41,7 +41,7 @@ pub fn switch_secret(s: CookieSecret, generation: u8) -> SwitchSecret {
 /// The service a backend serves (the switch's backend_address table maps a
 /// backend address to exactly one VIP): the first service, in config
 /// order, with a route to a pool holding it.
-fn vip_of_backends(cfg: &Config) -> Vec<Vec<VipId>> {
+pub(crate) fn vip_of_backends(cfg: &Config) -> Vec<Vec<VipId>> {
     let mut vips: Vec<Vec<VipId>> = vec![Vec::new(); cfg.backends.len()];
     for s in &cfg.services {
         for r in &s.routes {

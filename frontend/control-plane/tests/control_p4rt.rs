@@ -624,9 +624,16 @@ backends = [{ address = "198.18.13.2", port = 8080 }]
     let plan = switchyard_control_plane::reload::plan(&cfg, &cfg, &new, src, "t.toml").unwrap();
     assert_eq!(plan.config.backends.len(), 4, "198.18.12.2 keeps index 2, 13.2 is 3");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let warnings = rt.block_on(fe.link.control_requests().reprogram(Arc::new(plan.config))).unwrap();
+    let warnings = rt.block_on(fe.link.control_requests().reprogram(Arc::new(plan.config.clone()))).unwrap();
     assert!(warnings.iter().any(|w| w.contains("198.18.12.2:80 is in no service's pools")), "{warnings:?}");
     assert_eq!((sw.table(sy::TABLE_VIP).len(), sw.table(sy::TABLE_BACKEND).len()), (2, 4));
     let gw = ConnKey { client_ip: CLIENT, client_port: 47000, vip_id: 1 };
     assert_eq!(install(&fe, gw, 3, OffloadMode::Request), OffloadEvent::Installed { key: gw, backend: 3 });
+    // 198.18.12.2:80 is reached by no service now: its backend_address
+    // entry stays (flows may still use it) until the retirement deletes it.
+    assert_eq!(plan.retired, vec![2]);
+    assert_eq!(sw.table(sy::TABLE_BACKEND_ADDRESS).len(), 4);
+    rt.block_on(fe.link.control_requests().delete_backend_address([198, 18, 12, 2].into(), 80)).unwrap();
+    assert_eq!(sw.table(sy::TABLE_BACKEND_ADDRESS).len(), 3);
+    rt.block_on(fe.link.control_requests().delete_backend_address([198, 18, 12, 2].into(), 80)).expect("already gone is fine");
 }

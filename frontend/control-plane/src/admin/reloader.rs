@@ -9,14 +9,20 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard_frontend::config::{self, Config};
+use switchyard_wire::flow::BackendIndex;
 
 use super::routes::Refusal;
 use super::server::{AdminContext, WORKER_TIMEOUT};
 use crate::command::{FlowFilter, WorkerCommand};
 use crate::reload;
+
+/// How often a retired backend's flows are counted (an operator's pace:
+/// the entry may stay this long after its last flow).
+const RETIRE_POLL: Duration = Duration::from_secs(1);
 
 /// The file and what was last read from it.
 pub struct Reloader {
@@ -38,14 +44,14 @@ fn refused(message: String) -> Refusal {
 }
 
 /// One reload; the answer lists what was applied and what was not.
-pub async fn reload(ctx: &AdminContext) -> Result<Value, Refusal> {
+pub async fn reload(ctx: &Arc<AdminContext>) -> Result<Value, Refusal> {
     let r = attempt(ctx).await;
     let counter = if r.is_ok() { &ctx.counters.reloads_applied } else { &ctx.counters.reloads_refused };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     r
 }
 
-async fn attempt(ctx: &AdminContext) -> Result<Value, Refusal> {
+async fn attempt(ctx: &Arc<AdminContext>) -> Result<Value, Refusal> {
     let r = &ctx.reloader;
     let mut last = r.last_file.lock().await;
     let file = r.path.display().to_string();
@@ -70,8 +76,42 @@ async fn attempt(ctx: &AdminContext) -> Result<Value, Refusal> {
         .await
         .map_err(|e| Refusal { status: 500, message: format!("reload task: {e}") })?
         .map_err(|e| Refusal { status: 503, message: format!("the worker did not take the reload: {e}") })?;
-        ctx.set_config(next);
+        ctx.set_config(next.clone());
+        for &b in &plan.retired {
+            tokio::spawn(retire(ctx.clone(), b));
+        }
     }
     *last = new;
-    Ok(json!({ "file": file, "applied": plan.applied, "not_applied": plan.not_applied, "warnings": warnings }))
+    let retiring: Vec<String> = plan.retired.iter().map(|&b| super::views::backend_name(&ctx.config(), b)).collect();
+    Ok(json!({ "file": file, "applied": plan.applied, "not_applied": plan.not_applied, "warnings": warnings, "retiring": retiring }))
+}
+
+/// A backend no service reaches any more keeps its `backend_address`
+/// entry while flows are on it (the switch maps its packets back to the
+/// VIP with it); once the worker has no flow on it and the control task
+/// no connection entry naming it, the entry is deleted. A later reload
+/// that reaches it again ends the wait (and writes the entry again).
+async fn retire(ctx: Arc<AdminContext>, b: BackendIndex) {
+    loop {
+        tokio::time::sleep(RETIRE_POLL).await;
+        let cfg = ctx.config();
+        if !crate::services::vip_of_backends(&cfg)[usize::from(b)].is_empty() {
+            return;
+        }
+        let Ok(Some(entries)) = ctx.control.entries_per_backend(cfg.backends.len()).await else { continue };
+        let c = ctx.commands.clone();
+        let Ok(Ok(snap)) = tokio::task::spawn_blocking(move || c.snapshot(FlowFilter { client: None, backend: Some(b) }, WORKER_TIMEOUT)).await else {
+            continue;
+        };
+        let flows = snap.backends.get(usize::from(b)).map_or(0, |f| f.active_flows);
+        if entries[usize::from(b)] > 0 || flows > 0 || snap.matched > 0 {
+            continue;
+        }
+        let spec = cfg.backends[usize::from(b)];
+        match ctx.control.delete_backend_address(spec.address, spec.port).await {
+            Ok(()) => println!("reload: backend {}:{} has no flows left; its backend_address entry is deleted", spec.address, spec.port),
+            Err(e) => eprintln!("reload: deleting backend {}:{}'s backend_address entry: {e} (it stays)", spec.address, spec.port),
+        }
+        return;
+    }
 }

@@ -239,7 +239,7 @@ async fn switch_entries(ctx: &AdminContext, cfg: &Config) -> Result<Option<Vec<u
     ctx.control.entries_per_backend(cfg.backends.len()).await.map_err(|message| Refusal { status: 503, message })
 }
 
-async fn answer(ctx: &AdminContext, endpoint: Endpoint) -> Result<Reply, Refusal> {
+async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Refusal> {
     let cfg = &ctx.config();
     let uptime = ctx.started.elapsed().as_secs_f64();
     Ok(match endpoint {

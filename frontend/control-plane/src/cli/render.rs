@@ -130,6 +130,9 @@ pub fn reloaded(v: &Value) -> String {
     } else {
         format!("reloaded {}: applied\n", s(&v["file"])) + &applied.iter().map(|a| format!("  {a}\n")).collect::<String>()
     };
+    for r in list("retiring") {
+        out += &format!("retiring {r}: no service reaches it; its backend_address entry is deleted once its flows end\n");
+    }
     for n in list("not_applied") {
         out += &format!("not applied: {n}\n");
     }
