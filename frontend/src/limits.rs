@@ -105,3 +105,25 @@ pub const REOPENING_CAPACITY: usize = 4096;
 /// A waiting SYN older than this is dropped to make room: the client has
 /// retransmitted it by then (Linux's initial SYN RTO is 1 s).
 pub const REOPENING_STALE_MS: u64 = 1_000;
+
+/// `[pools.health]` defaults. A check a second finds a dead backend within
+/// `fall` seconds (HAProxy's `inter 2s fall 3 rise 2` is the same order)
+/// at a cost per backend of one short HTTP exchange a second.
+pub const DEFAULT_HEALTH_PATH: &str = "/";
+pub const DEFAULT_HEALTH_INTERVAL_MS: u64 = 1_000;
+/// Well above a LAN round trip and a busy backend's accept delay, and below
+/// the interval so checks of one backend never overlap.
+pub const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 500;
+/// Two passes in a row: one lucky answer of a flapping backend does not
+/// bring it back.
+pub const DEFAULT_HEALTH_RISE: u32 = 2;
+/// Three failures in a row: one lost packet (a retransmitted SYN takes
+/// 1 s) does not take a healthy backend out.
+pub const DEFAULT_HEALTH_FALL: u32 = 3;
+pub const DEFAULT_HEALTH_EXPECT_STATUS: u16 = 200;
+/// Checks closer than this are refused: 10 checks a second per backend is
+/// already more load than a health signal needs.
+pub const MIN_HEALTH_INTERVAL_MS: u64 = 100;
+/// Rise and fall above this would keep a dead backend in (or a recovered
+/// one out) for minutes at the default interval.
+pub const MAX_HEALTH_THRESHOLD: u32 = 100;

@@ -33,6 +33,15 @@ fn example_loads() {
     let admin = c.admin.expect("the example enables the admin API");
     assert_eq!((admin.listen.to_string().as_str(), admin.allow_remote), ("127.0.0.1:9180", false));
     assert_eq!(c.cookie.rotated_secrets_file, None);
+    let web = c.pools[0].health.as_ref().expect("the example checks pool `web`");
+    assert_eq!((web.path.as_str(), web.interval.as_millis(), web.timeout.as_millis()), ("/", 1000, 500));
+    assert_eq!((web.rise, web.fall, web.expect_status), (2, 3, 200));
+    assert!(c.pools[1].health.is_none(), "no [pools.health]: no active checks");
+    let defaults = edit("path = \"/\"\ninterval_ms = 1000\ntimeout_ms = 500\nrise = 2\nfall = 3\nexpect_status = 200\n", "");
+    let d = config::parse(&defaults, "t.toml").unwrap();
+    assert_eq!(d.pools[0].health.as_ref(), Some(web), "an empty [pools.health] takes the defaults, which the example spells out");
+    let short = edit("interval_ms = 1000\ntimeout_ms = 500\n", "interval_ms = 200\n");
+    assert_eq!(config::parse(&short, "t.toml").unwrap().pools[0].health.as_ref().unwrap().timeout.as_millis(), 200, "the default timeout is cut to the interval");
     let open = edit("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"");
     assert!(config::parse(&open, "t.toml").unwrap().admin.is_some_and(|a| !a.allow_remote), "0.0.0.0 serves local clients");
     let remote = edit("listen = \"127.0.0.1:9180\"", "listen = \"198.18.0.9:9180\"\nallow_remote = true");
@@ -89,6 +98,15 @@ fn refusals_are_located() {
             "rotated_secrets_file",
             "absolute path",
         ),
+        ("health path", edit("path = \"/\"", "path = \"health\""), "path = \"health\"", "must start with `/`"),
+        ("health path with a space", edit("path = \"/\"", "path = \"/a b\""), "path = \"/a b\"", "no spaces"),
+        ("health interval too short", edit("interval_ms = 1000", "interval_ms = 10"), "interval_ms = 10", "at least 100"),
+        ("health timeout above the interval", edit("timeout_ms = 500", "timeout_ms = 1500"), "timeout_ms = 1500", "at most interval_ms (1000)"),
+        ("health timeout zero", edit("timeout_ms = 500", "timeout_ms = 0"), "timeout_ms = 0", "above 0"),
+        ("health rise zero", edit("rise = 2", "rise = 0"), "rise = 0", "rise must be 1..=100"),
+        ("health fall too big", edit("fall = 3", "fall = 1000"), "fall = 1000", "fall must be 1..=100"),
+        ("health status", edit("expect_status = 200", "expect_status = 2000"), "expect_status = 2000", "not an HTTP status"),
+        ("health unknown key", edit("expect_status = 200", "expect_status = 200\nexpect_body = \"ok\""), "expect_body", "unknown field `expect_body`"),
     ];
     for (what, src, marker, words) in cases {
         let e = config::parse(&src, "t.toml").err().unwrap_or_else(|| panic!("{what}: accepted"));

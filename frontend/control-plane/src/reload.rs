@@ -103,7 +103,7 @@ pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file:
     }
     let pool_view = |p: &switchyard_frontend::config::PoolSpec, bs: &[switchyard_frontend::config::BackendSpec]| {
         let members: Vec<String> = p.members.iter().map(|(b, w)| format!("{:?}*{w}", bs[usize::from(*b)])).collect();
-        format!("{:?} {members:?}", p.policy)
+        format!("{:?} {members:?} {:?}", p.policy, p.health)
     };
     for p in &pools {
         match running.pools.iter().find(|o| o.name == p.name) {

@@ -201,6 +201,22 @@ pub struct PoolSpec {
     pub policy: Policy,
     /// (backend, weight); weights are at least 1.
     pub members: Vec<(BackendIndex, u32)>,
+    /// `[pools.health]`: active HTTP checks of every member (None: none).
+    pub health: Option<HealthCheck>,
+}
+
+/// An active HTTP health check: `GET path` to the backend's address:port
+/// every `interval`, a response with `expect_status` within `timeout`
+/// passes. `fall` failures in a row take a backend out, `rise` passes in a
+/// row bring it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    pub expect_status: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

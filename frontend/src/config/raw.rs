@@ -180,6 +180,20 @@ pub struct PoolSection {
     /// For `maglev`: `client_ip`, `header:NAME` or `cookie:NAME`.
     pub hash: Option<Spanned<String>>,
     pub backends: Spanned<Vec<BackendSection>>,
+    /// `[pools.health]`: active HTTP checks of each member (absent: none).
+    pub health: Option<Spanned<HealthSection>>,
+}
+
+/// `[pools.health]`; every key has a default (`limits::DEFAULT_HEALTH_*`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSection {
+    pub path: Option<Spanned<String>>,
+    pub interval_ms: Option<Spanned<u64>>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub rise: Option<Spanned<u32>>,
+    pub fall: Option<Spanned<u32>>,
+    pub expect_status: Option<Spanned<u16>>,
 }
 
 fn default_policy() -> Spanned<String> {
@@ -193,8 +207,9 @@ pub struct BackendSection {
     pub port: Spanned<u16>,
     #[serde(default = "default_weight")]
     pub weight: Spanned<u32>,
-    /// The backend agent's probe endpoint (ip:port), for health checks of
-    /// backends: validated and kept, but nothing polls it yet.
+    /// The backend agent's presence probe (ip:port, its `--status-listen`):
+    /// polled by the control plane; a backend whose agent does not answer
+    /// takes no new flows.
     pub agent: Option<Spanned<String>>,
 }
 

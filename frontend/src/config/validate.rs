@@ -268,8 +268,9 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
             }
             members.push((idx, w));
         }
+        let health = p.health.as_ref().map(health_check).transpose()?;
         pool_ids.insert(p.name.get_ref().clone(), pools.len());
-        pools.push(PoolSpec { name: p.name.get_ref().clone(), policy, members });
+        pools.push(PoolSpec { name: p.name.get_ref().clone(), policy, members, health });
     }
 
     let mut services = Vec::new();
@@ -330,6 +331,49 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
 
     let admin = f.admin.as_ref().map(admin).transpose()?;
     Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends, admin })
+}
+
+fn health_check(h: &Spanned<raw::HealthSection>) -> VResult<HealthCheck> {
+    use crate::limits::*;
+    let s = h.get_ref();
+    let path = match &s.path {
+        // The request line carries it as is: no spaces, no control bytes.
+        Some(p) if !p.get_ref().starts_with('/') || !p.get_ref().bytes().all(|b| b.is_ascii_graphic()) => {
+            return err(p, format!("health path `{}` must start with `/` and hold no spaces or control characters", p.get_ref()))
+        }
+        Some(p) => p.get_ref().clone(),
+        None => DEFAULT_HEALTH_PATH.to_string(),
+    };
+    let interval_ms = match &s.interval_ms {
+        Some(v) if *v.get_ref() < MIN_HEALTH_INTERVAL_MS => return err(v, format!("interval_ms must be at least {MIN_HEALTH_INTERVAL_MS}")),
+        Some(v) => *v.get_ref(),
+        None => DEFAULT_HEALTH_INTERVAL_MS,
+    };
+    let timeout_ms = match &s.timeout_ms {
+        Some(v) if *v.get_ref() == 0 || *v.get_ref() > interval_ms => {
+            return err(v, format!("timeout_ms must be above 0 and at most interval_ms ({interval_ms})"))
+        }
+        Some(v) => *v.get_ref(),
+        None => DEFAULT_HEALTH_TIMEOUT_MS.min(interval_ms),
+    };
+    let threshold = |v: &Option<Spanned<u32>>, default: u32, what: &str| match v {
+        Some(n) if *n.get_ref() == 0 || *n.get_ref() > MAX_HEALTH_THRESHOLD => err(n, format!("{what} must be 1..={MAX_HEALTH_THRESHOLD}")),
+        Some(n) => Ok(*n.get_ref()),
+        None => Ok(default),
+    };
+    let expect_status = match &s.expect_status {
+        Some(v) if !(100..=599).contains(v.get_ref()) => return err(v, format!("expect_status {} is not an HTTP status (100..=599)", v.get_ref())),
+        Some(v) => *v.get_ref(),
+        None => DEFAULT_HEALTH_EXPECT_STATUS,
+    };
+    Ok(HealthCheck {
+        path,
+        interval: Duration::from_millis(interval_ms),
+        timeout: Duration::from_millis(timeout_ms),
+        rise: threshold(&s.rise, DEFAULT_HEALTH_RISE, "rise")?,
+        fall: threshold(&s.fall, DEFAULT_HEALTH_FALL, "fall")?,
+        expect_status,
+    })
 }
 
 fn admin(a: &raw::AdminSection) -> VResult<AdminSettings> {
