@@ -6,12 +6,14 @@
 //! [`client`] is the async P4Runtime client (arbitration, pipeline push, batched writes,
 //! reads, the stream of digests / idle timeouts / packet-ins); [`switchyard`] the typed
 //! operations on the Switchyard program's tables; [`provision`] pushes a pipeline and
-//! writes an entries file (what `switchyard-ctl push-pipeline` / `apply-entries` do).
+//! writes an entries file (what `switchyard-ctl push-pipeline` / `apply-entries` do);
+//! [`tls`] generates the CA and certificates of the mutually authenticated channel.
 
 pub mod bitstring;
 pub mod client;
 pub mod p4info;
 pub mod provision;
 pub mod switchyard;
+pub mod tls;
 
 pub use p4runtime_proto as proto;

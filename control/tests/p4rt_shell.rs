@@ -2,7 +2,8 @@
 //! switch-sim server (tests/p4rt_shell/shell_conformance.py), then this
 //! project's client does the same steps on the same server; the answers must
 //! be identical (P4Info names and ids, read-back entries byte for byte, the
-//! duplicate insert's status).
+//! duplicate insert's status). Over mutual TLS: the shell presents the
+//! `ctl` certificate through its SSLOptions, our client the `frontend` one.
 //!
 //! Needs the workspace venv with p4runtime-shell (or P4RUNTIME_PYTHON):
 //!   python3 -m venv .venv && .venv/bin/pip install p4runtime-shell
@@ -13,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use switchyard_control::client::ClientError;
+use switchyard_control::client::{ClientError, ClientOptions, P4rtClient};
 use switchyard_control::proto::p4::v1::write_request::Atomicity;
 use switchyard_control::proto::prost::Message;
 use switchyard_control::switchyard::{self as sy, SwitchyardTables};
@@ -42,17 +43,31 @@ fn hex(b: &[u8]) -> String {
 #[ignore = "needs the p4runtime venv (python3 -m venv .venv && .venv/bin/pip install p4runtime-shell)"]
 async fn p4runtime_shell_and_our_client_get_the_same_answers() {
     let py = python();
-    let sw = start_switch(DeviceOptions::default()).await;
+    let dir = TempDir::new("shell");
+    let (sw, certs) = start_switch_tls(DeviceOptions::default(), &dir.0).await;
+    let ours = certs.client("frontend", "127.0.0.1");
+    let connect = |election_id: u128| {
+        let opts = ClientOptions { election_id, tls: ours.clone(), ..Default::default() };
+        let endpoint = sw.endpoint.clone();
+        async move { P4rtClient::connect(&endpoint, opts).await.expect("connect over mutual TLS") }
+    };
     // Push the pipeline with our client, then leave (the shell connects without a config).
     {
-        let (c, _) = primary_with_pipeline(&sw.endpoint, 1, &[]).await;
-        drop(c);
+        let c = connect(1).await;
+        let (info, cfg) = pipeline(&[]);
+        c.set_pipeline(info, cfg, 42, switchyard_control::proto::p4::v1::set_forwarding_pipeline_config_request::Action::VerifyAndCommit).await.unwrap();
     }
+    let shell_tls = certs.client("ctl", "127.0.0.1").unwrap().files;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/p4rt_shell/shell_conformance.py");
     let addr = sw.addr.to_string();
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(120),
-        tokio::process::Command::new(&py).arg(&script).arg(&addr).kill_on_drop(true).output(),
+        tokio::process::Command::new(&py)
+            .arg(&script)
+            .arg(&addr)
+            .args([&shell_tls.ca, &shell_tls.cert, &shell_tls.key])
+            .kill_on_drop(true)
+            .output(),
     )
     .await
     .expect("p4runtime-shell finished in time")
@@ -63,7 +78,7 @@ async fn p4runtime_shell_and_our_client_get_the_same_answers() {
     let shell: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
 
     // Our client, same steps, same server (the shell has left; election 2^64+1 wins).
-    let c = client(&sw.endpoint, (1u128 << 64) + 1).await;
+    let c = connect((1u128 << 64) + 1).await;
     assert!(c.is_primary());
     let info = c.get_pipeline(switchyard_control::proto::p4::v1::get_forwarding_pipeline_config_request::ResponseType::P4infoAndCookie).await.unwrap().p4info.unwrap();
     let mut tables: Vec<serde_json::Value> = info.tables.iter().map(|t| { let p = t.preamble.as_ref().unwrap(); serde_json::json!([p.name, p.id]) }).collect();

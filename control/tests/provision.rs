@@ -29,24 +29,6 @@ fn p4_dir() -> PathBuf {
     p4_path().parent().unwrap().to_path_buf()
 }
 
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("sy-provision-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The P4Info `switchyard-p4info -o` (p4c's id scheme) writes, as a binary file.
 fn write_p4info_bin(dir: &TempDir) -> PathBuf {
     let (info, _) = pipeline(&[]);
@@ -241,18 +223,33 @@ async fn a_writer_below_the_primary_is_refused() {
     assert!(fe.read_table(0).await.unwrap().is_empty());
 }
 
-/// The binary, as the testbed runs it: push-pipeline then apply-entries.
+/// The binary, as the testbed runs it: push-pipeline then apply-entries,
+/// over mutual TLS with the `ctl` certificate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_pushes_and_applies() {
-    let sw = empty_switch().await;
     let dir = TempDir::new("cli");
+    let (sw, certs) = start_switch_tls(DeviceOptions { include_dir: Some(p4_dir()), ..Default::default() }, &dir.path("tls")).await;
     let p4info = write_p4info_bin(&dir);
     let addr = sw.addr.to_string();
+    let ctl = certs.client("ctl", "127.0.0.1").unwrap().files;
+    let tls: Vec<String> = [("--tls-ca", &ctl.ca), ("--tls-cert", &ctl.cert), ("--tls-key", &ctl.key)]
+        .iter()
+        .flat_map(|(f, p)| [f.to_string(), p.display().to_string()])
+        .collect();
     let run = |args: Vec<String>| {
+        let tls = tls.clone();
         tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_switchyard-ctl")).args(&args).output().expect("run switchyard-ctl")
+            std::process::Command::new(env!("CARGO_BIN_EXE_switchyard-ctl")).args(&tls).args(&args).output().expect("run switchyard-ctl")
         })
     };
+    // Neither TLS nor --insecure: refused before connecting.
+    let out = tokio::task::spawn_blocking({
+        let a = addr.clone();
+        move || std::process::Command::new(env!("CARGO_BIN_EXE_switchyard-ctl")).args(["--switch", &a, "counters"]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--insecure"), "{out:?}");
     let out = run(vec!["--switch".into(), addr.clone(), "apply-entries".into(), fixture().display().to_string()]).await.unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no pipeline"), "{out:?}");
@@ -278,7 +275,9 @@ async fn the_cli_pushes_and_applies() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("6 entries inserted, 2 default actions set"), "{out:?}");
 
     // The writer has disconnected: a controller with the front-end's lower id is primary now.
-    let fe = P4rtClient::connect(&sw.endpoint, ClientOptions { election_id: 10, ..Default::default() }).await.unwrap();
+    let fe = P4rtClient::connect(&sw.endpoint, ClientOptions { election_id: 10, tls: certs.client("frontend", "localhost"), ..Default::default() })
+        .await
+        .unwrap();
     assert!(fe.wait_mastership(Duration::from_secs(2), |m| *m == switchyard_control::client::Mastership::Primary).await.is_some());
     assert_eq!(fe.read_table(0).await.unwrap().len(), 6);
 }

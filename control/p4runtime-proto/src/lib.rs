@@ -37,6 +37,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// it in `CapabilitiesResponse.p4runtime_api_version`.
 pub const P4RUNTIME_API_VERSION: &str = "1.4.1";
 
+/// Mutual TLS for the channel (PEM files to tonic's rustls configs).
+pub mod tls;
+
 pub use prost;
 pub use prost_types;
 pub use tonic;

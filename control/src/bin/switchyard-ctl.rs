@@ -11,6 +11,10 @@
 //!   switchyard-ctl --switch ADDR push-pipeline --p4info sw.p4info.bin --device-config sw.json
 //!   switchyard-ctl --switch ADDR apply-entries infra.json
 //!
+//! The channel is mutual TLS (`--tls-ca`, `--tls-cert`, `--tls-key`, the
+//! files `gen-certs` writes), or plain gRPC with an explicit `--insecure`:
+//!   switchyard-ctl gen-certs /etc/switchyard/tls --switch-name 198.18.254.1
+//!
 //! The logic is in `switchyard_control::provision`.
 
 use std::time::Duration;
@@ -18,11 +22,12 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use switchyard_control::client::{ClientOptions, P4rtClient};
+use switchyard_control::client::{ClientOptions, ClientTls, P4rtClient};
 use switchyard_control::p4info::{ObjectKind, P4InfoIndex};
 use switchyard_control::provision::{self, WRITER_ELECTION_ID};
 use switchyard_control::proto::p4::config::v1 as p4info;
 use switchyard_control::proto::p4::v1 as p4;
+use switchyard_control::proto::tls::TlsFiles;
 use switchyard_control::switchyard::SwitchyardTables;
 use switchyard_wire::reason::{DROP_REASONS, PATH_COUNTERS};
 
@@ -34,12 +39,43 @@ struct Args {
     switch: String,
     #[arg(long, default_value_t = 1)]
     device_id: u64,
+    /// Mutual TLS: the CA certificate (PEM) the switch's certificate must
+    /// chain to.
+    #[arg(long, requires_all = ["tls_cert", "tls_key"], conflicts_with = "insecure")]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: this client's certificate (PEM), signed by the CA the
+    /// switch trusts.
+    #[arg(long, requires = "tls_ca")]
+    tls_cert: Option<PathBuf>,
+    /// Mutual TLS: this client's private key (PEM).
+    #[arg(long, requires = "tls_ca")]
+    tls_key: Option<PathBuf>,
+    /// The name the switch's certificate must carry (default: the host of
+    /// --switch).
+    #[arg(long, requires = "tls_ca")]
+    tls_server_name: Option<String>,
+    /// Plain gRPC, for a switch started without TLS: nothing authenticates
+    /// either end.
+    #[arg(long)]
+    insecure: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Writes a new private CA (`ca.pem`; its key is not kept), the switch's
+    /// certificate (`switch.pem`, `switch.key`) and one certificate per
+    /// client (`NAME.pem`, `NAME.key`) into DIR, every file mode 0600.
+    GenCerts {
+        dir: PathBuf,
+        /// A DNS name or IP address the switch is reached by (repeatable).
+        #[arg(long = "switch-name", required = true)]
+        switch_names: Vec<String>,
+        /// A client certificate to write (repeatable).
+        #[arg(long = "client", default_values_t = ["frontend".to_string(), "ctl".to_string()])]
+        clients: Vec<String>,
+    },
     /// Per-path packet counters and drop reasons of the P4 program, named
     /// by the shared registry (wire::reason).
     Counters {
@@ -120,9 +156,27 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
     let election_id = match a.cmd {
         Cmd::PushPipeline { election_id, .. } | Cmd::ApplyEntries { election_id, .. } => election_id,
-        Cmd::Counters { .. } | Cmd::Connections { .. } => 1,
+        Cmd::Counters { .. } | Cmd::Connections { .. } | Cmd::GenCerts { .. } => 1,
     };
-    let opts = ClientOptions { device_id: a.device_id, election_id, connect_timeout: Duration::from_secs(3), ..ClientOptions::default() };
+    if let Cmd::GenCerts { dir, switch_names, clients } = &a.cmd {
+        let clients: Vec<&str> = clients.iter().map(String::as_str).collect();
+        let g = switchyard_control::tls::generate(dir, switch_names, &clients)?;
+        println!("CA: {}", g.switch.ca.display());
+        println!("switch ({}): {} {}", switch_names.join(", "), g.switch.cert.display(), g.switch.key.display());
+        for (name, f) in &g.clients {
+            println!("client {name}: {} {}", f.cert.display(), f.key.display());
+        }
+        return Ok(());
+    }
+    let tls = match (&a.tls_ca, &a.tls_cert, &a.tls_key) {
+        (Some(ca), Some(cert), Some(key)) => Some(ClientTls {
+            files: TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() },
+            server_name: a.tls_server_name.clone(),
+        }),
+        _ if a.insecure => None,
+        _ => return Err("the switch's P4Runtime channel is mutual TLS: give --tls-ca, --tls-cert and --tls-key, or --insecure for a switch serving plain gRPC".into()),
+    };
+    let opts = ClientOptions { device_id: a.device_id, election_id, connect_timeout: Duration::from_secs(3), tls, ..ClientOptions::default() };
     match &a.cmd {
         Cmd::PushPipeline { p4info, device_config, action, cookie, .. } => {
             // Read both files before connecting: a bad file never touches the switch.
@@ -141,7 +195,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             println!("{} entries inserted, {} default actions set on {} (device {})", done.inserted, done.defaults_modified, a.switch, a.device_id);
             return Ok(());
         }
-        Cmd::Counters { .. } | Cmd::Connections { .. } => {}
+        Cmd::Counters { .. } | Cmd::Connections { .. } | Cmd::GenCerts { .. } => {}
     }
     let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
     let cfg = client.get_pipeline(p4::get_forwarding_pipeline_config_request::ResponseType::P4infoAndCookie).await?;
@@ -170,7 +224,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        Cmd::PushPipeline { .. } | Cmd::ApplyEntries { .. } => {} // returned above
+        Cmd::PushPipeline { .. } | Cmd::ApplyEntries { .. } | Cmd::GenCerts { .. } => {} // returned above
         Cmd::Connections { limit } => {
             let tables = SwitchyardTables::new(index)?;
             let entries = client.read_table(tables.connection_table_id()).await?;

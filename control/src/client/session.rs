@@ -15,6 +15,7 @@ use p4runtime_proto::p4::v1::{
     self as p4, p4_runtime_client::P4RuntimeClient, stream_message_request::Update as In,
     stream_message_response::Update as Out,
 };
+use p4runtime_proto::tls::TlsFiles;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
@@ -38,6 +39,19 @@ pub struct ClientOptions {
     /// Capacity of the event fan-out (a subscriber that falls this far
     /// behind misses events and is told how many).
     pub event_capacity: usize,
+    /// Mutual TLS (the client's certificate, the CA the switch's must chain
+    /// to); None: plain gRPC, for a switch started insecure.
+    pub tls: Option<ClientTls>,
+}
+
+/// The client's side of mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTls {
+    pub files: TlsFiles,
+    /// The name the switch's certificate must carry; None: the host of the
+    /// endpoint (an IP address is checked against the certificate's IP
+    /// addresses).
+    pub server_name: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +65,7 @@ impl Default for ClientOptions {
             arbitration_timeout: Duration::from_secs(5),
             auto_ack_digests: true,
             event_capacity: 4096,
+            tls: None,
         }
     }
 }
@@ -94,14 +109,20 @@ fn arbitration(opts: &ClientOptions, election_id: u128) -> p4::StreamMessageRequ
 }
 
 impl P4rtClient {
-    /// Connects to `endpoint` (`http://host:port`), retrying with back-off,
+    /// Connects to `endpoint` (`http://host:port`; with `opts.tls` the
+    /// connection is TLS whatever the scheme), retrying with back-off,
     /// opens the stream and waits for the first arbitration answer.
     pub async fn connect(endpoint: &str, opts: ClientOptions) -> Result<P4rtClient, ClientError> {
         let cerr = |reason: String| ClientError::Connect { endpoint: endpoint.to_string(), reason };
-        let ep = Endpoint::from_shared(endpoint.to_string())
-            .map_err(|e| cerr(e.to_string()))?
-            .connect_timeout(opts.connect_timeout)
-            .tcp_nodelay(true);
+        let uri = match (&opts.tls, endpoint.strip_prefix("http://")) {
+            (Some(_), Some(rest)) => format!("https://{rest}"),
+            _ => endpoint.to_string(),
+        };
+        let mut ep = Endpoint::from_shared(uri).map_err(|e| cerr(e.to_string()))?.connect_timeout(opts.connect_timeout).tcp_nodelay(true);
+        if let Some(tls) = &opts.tls {
+            let cfg = tls.files.client_config(tls.server_name.as_deref()).map_err(&cerr)?;
+            ep = ep.tls_config(cfg).map_err(|e| cerr(format!("TLS: {e}")))?;
+        }
         let mut backoff = Backoff::new(opts.backoff, opts.election_id as u64);
         let channel = loop {
             match ep.connect().await {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use switchyard_control::client::{ClientOptions, P4rtClient};
 use switchyard_control::p4info::P4InfoIndex;
+use switchyard_control::tls::Generated;
 use switchyard_control::proto::p4::config::v1::P4Info;
 use switchyard_control::proto::p4::v1::set_forwarding_pipeline_config_request::Action;
 use switchyard_p4rt_server::{Device, DeviceOptions, Server};
@@ -37,6 +38,36 @@ pub async fn start_switch(opts: DeviceOptions) -> TestSwitch {
     let server = Server::new(Device::new(opts));
     let (addr, _task) = switchyard_p4rt_server::serve(server.clone(), "127.0.0.1:0".parse().unwrap()).await.expect("bind 127.0.0.1:0");
     TestSwitch { server, endpoint: format!("http://{addr}"), addr }
+}
+
+/// A scratch directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("sy-ctl-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The switch-sim server over mutual TLS, with a CA and certificates
+/// generated into `dir` (server names `localhost`, `127.0.0.1`; clients
+/// `frontend` and `ctl`).
+pub async fn start_switch_tls(opts: DeviceOptions, dir: &std::path::Path) -> (TestSwitch, Generated) {
+    let certs = switchyard_control::tls::generate(dir, &["localhost".into(), "127.0.0.1".into()], &["frontend", "ctl"]).expect("certificates");
+    let server = Server::new(Device::new(opts));
+    let tls = certs.switch.server_config().expect("server TLS config");
+    let (addr, _task) = switchyard_p4rt_server::serve_with(server.clone(), "127.0.0.1:0".parse().unwrap(), Some(tls)).await.expect("bind 127.0.0.1:0");
+    (TestSwitch { server, endpoint: format!("https://{addr}"), addr }, certs)
 }
 
 pub async fn client(endpoint: &str, election_id: u128) -> P4rtClient {

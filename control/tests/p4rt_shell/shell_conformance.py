@@ -4,13 +4,15 @@ insert again (must fail) / delete a connection entry. Prints one JSON object:
 what the shell saw at each step, with read-back entries as hex-encoded
 p4.v1.TableEntry bytes so the Rust test can compare them with its own client.
 
-usage: shell_conformance.py HOST:PORT
+usage: shell_conformance.py HOST:PORT [CA CERT KEY]
+With CA, CERT and KEY (PEM files) the shell connects over mutual TLS
+(p4runtime-shell's SSLOptions), else over plain gRPC.
 """
 import json
 import sys
 
 import p4runtime_sh.shell as sh
-from p4runtime_sh.p4runtime import P4RuntimeWriteException
+from p4runtime_sh.p4runtime import P4RuntimeWriteException, SSLOptions
 
 TABLE = "SwitchyardIngress.connection"
 ACTION = "SwitchyardIngress.set_conn_backend"
@@ -31,7 +33,8 @@ def entry(backend):
 
 def main():
     addr = sys.argv[1]
-    sh.setup(device_id=1, grpc_addr=addr, election_id=(1, 0), verbose=False)
+    ssl = SSLOptions(False, *sys.argv[2:5]) if len(sys.argv) >= 5 else None
+    sh.setup(device_id=1, grpc_addr=addr, election_id=(1, 0), ssl_options=ssl, verbose=False)
     out = {}
     info = sh.context.p4info
     out["tables"] = sorted([t.preamble.name, t.preamble.id] for t in info.tables)

@@ -328,7 +328,7 @@ pub fn set_frontend_count(tb: &Testbed, count: u16) -> Result<()> {
         {"table": "frontend_count", "default": true, "action": "set_frontend_count", "params": {"count": count}}
     ]});
     std::fs::write(&file, entries.to_string())?;
-    tb.frontend.exec(&[bin.to_str().unwrap(), "--switch", &sw, "apply-entries", file.to_str().unwrap()])?;
+    tb.frontend.exec(&[bin.to_str().unwrap(), "--insecure", "--switch", &sw, "apply-entries", file.to_str().unwrap()])?;
     Ok(())
 }
 
@@ -338,7 +338,7 @@ pub fn set_frontend_count(tb: &Testbed, count: u16) -> Result<()> {
 pub fn switch_counters(tb: &Testbed) -> Result<std::collections::HashMap<String, u64>> {
     let bin = find_bin("switchyard-ctl")?;
     let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
-    let out = tb.frontend.exec(&[bin.to_str().unwrap(), "--switch", &sw, "counters", "--plain"])?;
+    let out = tb.frontend.exec(&[bin.to_str().unwrap(), "--insecure", "--switch", &sw, "counters", "--plain"])?;
     Ok(out
         .lines()
         .filter_map(|l| {

@@ -278,6 +278,7 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
         bin.to_string_lossy().into_owned(),
         "--addr".into(),
         format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT),
+        "--insecure".into(),
         "--p4".into(),
         p4.to_string_lossy().into_owned(),
         // A `switch stats:` line every second (lb::switch_stats reads it).
@@ -335,8 +336,8 @@ fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedS
     let ctl = crate::find_bin("switchyard-ctl")?;
     let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
     let (ctl, p4info, json, entries) = (ctl.to_string_lossy(), p4info.to_string_lossy(), json.to_string_lossy(), entries.to_string_lossy());
-    frontend.exec(&[&ctl, "--switch", &sw, "push-pipeline", "--p4info", &p4info, "--device-config", &json])?;
-    frontend.exec(&[&ctl, "--switch", &sw, "apply-entries", &entries])?;
+    frontend.exec(&[&ctl, "--insecure", "--switch", &sw, "push-pipeline", "--p4info", &p4info, "--device-config", &json])?;
+    frontend.exec(&[&ctl, "--insecure", "--switch", &sw, "apply-entries", &entries])?;
     Ok(child)
 }
 

@@ -20,7 +20,7 @@ pub mod service;
 pub mod translate;
 
 pub use device::{Device, DeviceOptions};
-pub use service::{serve, Server};
+pub use service::{serve, serve_with, Server};
 
 /// Idle timeouts shorter than this are raised to it (bmv2's sweep granularity).
 pub const MIN_IDLE_TIMEOUT_NS: u64 = 500_000_000;

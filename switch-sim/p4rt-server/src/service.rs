@@ -77,8 +77,9 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 #[tonic::async_trait]
 impl P4Runtime for Server {
     async fn write(&self, req: Request<p4::WriteRequest>) -> Result<Response<p4::WriteResponse>, Status> {
+        let peer = req.remote_addr();
         let req = req.into_inner();
-        let results = self.device().write(&req)?;
+        let results = self.device().write(peer, &req)?;
         if results.iter().all(|r| r.is_ok()) {
             Ok(Response::new(p4::WriteResponse {}))
         } else {
@@ -102,7 +103,8 @@ impl P4Runtime for Server {
         &self,
         req: Request<p4::SetForwardingPipelineConfigRequest>,
     ) -> Result<Response<p4::SetForwardingPipelineConfigResponse>, Status> {
-        self.device().set_pipeline(&req.into_inner())?;
+        let peer = req.remote_addr();
+        self.device().set_pipeline(peer, &req.into_inner())?;
         Ok(Response::new(p4::SetForwardingPipelineConfigResponse {}))
     }
 
@@ -116,9 +118,10 @@ impl P4Runtime for Server {
     type StreamChannelStream = BoxStream<p4::StreamMessageResponse>;
 
     async fn stream_channel(&self, req: Request<Streaming<p4::StreamMessageRequest>>) -> Result<Response<Self::StreamChannelStream>, Status> {
+        let peer = req.remote_addr();
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-        let id = self.device().open_stream(tx.clone());
+        let id = self.device().open_stream(tx.clone(), peer);
         let server = self.clone();
         tokio::spawn(async move {
             loop {
@@ -143,9 +146,25 @@ impl P4Runtime for Server {
     }
 }
 
-/// Binds `addr` and serves until the future is dropped; returns the bound
-/// address (port 0 picks a free one) and the serving task.
+/// Binds `addr` and serves plain gRPC (no authentication: the in-process
+/// tests and `switchyard-p4rt --insecure`) until the task is aborted;
+/// returns the bound address (port 0 picks a free one) and the serving task.
 pub async fn serve(server: Server, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_with(server, addr, None).await
+}
+
+/// As [`serve`]; with `tls` the server speaks only TLS and, with the config
+/// of `p4runtime_proto::tls::TlsFiles::server_config`, admits only clients
+/// whose certificate its CA signed (mutual TLS).
+pub async fn serve_with(
+    server: Server,
+    addr: SocketAddr,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).map_err(|e| std::io::Error::other(format!("TLS: {e}")))?;
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     server.spawn_ticker();
@@ -157,7 +176,7 @@ pub async fn serve(server: Server, addr: SocketAddr) -> std::io::Result<(SocketA
     // ACK (40 ms on Linux), which showed up as 42-46 ms Write round trips.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let task = tokio::spawn(async move {
-        if let Err(e) = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming).await {
+        if let Err(e) = builder.add_service(svc).serve_with_incoming(incoming).await {
             tracing::error!("P4Runtime server stopped: {e}");
         }
     });

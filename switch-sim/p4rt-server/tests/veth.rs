@@ -162,7 +162,7 @@ fn serves_p4runtime_and_forwards_between_veths() {
     .unwrap();
     let p4 = concat!(env!("CARGO_MANIFEST_DIR"), "/../../p4/switchyard.p4");
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_switchyard-p4rt"), "--p4", p4, "--addr", "127.0.0.1:9559"])
+        .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_switchyard-p4rt"), "--p4", p4, "--addr", "127.0.0.1:9559", "--insecure"])
         .args(["--port", "1=a1", "--port", "2=b1", "--entries"])
         .arg(&entries)
         .stdout(Stdio::null())

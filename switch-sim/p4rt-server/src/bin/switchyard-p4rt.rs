@@ -1,8 +1,11 @@
 //! switch-sim with its ports and the P4Runtime server:
 //! `switchyard-p4rt --p4 p4/switchyard.p4 --entries entries.json --port 1=veth1 --port 2=veth2`.
 //! Without `--p4` the switch waits for SetForwardingPipelineConfig.
+//! P4Runtime is served over mutual TLS (`--tls-ca`, `--tls-cert`,
+//! `--tls-key`: only clients with a certificate the CA signed get in), or
+//! plain gRPC with an explicit `--insecure`; one of the two is required.
 //!
-//! Prints `switchyard-p4rt: listening on ADDR, N ports` on stderr once the
+//! Prints `switchyard-p4rt: listening on ADDR, N ports, TRANSPORT` on stderr once the
 //! program and entries are in, the ports are open and gRPC accepts
 //! connections; exits 0 on SIGTERM/SIGINT, non-zero if a start-up step or
 //! the forwarding loop fails.
@@ -23,9 +26,24 @@ use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Parser)]
 #[command(about = "switch-sim with a P4Runtime server")]
+#[command(group = clap::ArgGroup::new("transport").required(true).args(["tls_ca", "insecure"]))]
 struct Args {
     #[arg(long, default_value = "0.0.0.0:9559")]
     addr: SocketAddr,
+    /// Mutual TLS: the CA certificate (PEM) that must have signed every
+    /// client's certificate.
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: the switch's certificate (PEM).
+    #[arg(long, requires = "tls_ca")]
+    tls_cert: Option<PathBuf>,
+    /// Mutual TLS: the switch's private key (PEM).
+    #[arg(long, requires = "tls_ca")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain gRPC: no encryption, no authentication (anyone who
+    /// reaches the address can read and, once primary, write every table).
+    #[arg(long, conflicts_with = "tls_ca")]
+    insecure: bool,
     /// P4 program to load at start (else wait for a pipeline push).
     #[arg(long)]
     p4: Option<PathBuf>,
@@ -100,12 +118,21 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let tls = match (&a.tls_ca, &a.tls_cert, &a.tls_key) {
+        (Some(ca), Some(cert), Some(key)) => {
+            let files = p4runtime_proto::tls::TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() };
+            Some(files.server_config().map_err(anyhow::Error::msg)?)
+        }
+        _ => None,
+    };
+    let transport = if tls.is_some() { "mutual TLS" } else { "plain gRPC (--insecure)" };
     let server = Server::new(device);
-    let (addr, serving) = switchyard_p4rt_server::serve(server.clone(), a.addr).await.with_context(|| format!("binding {}", a.addr))?;
+    let (addr, serving) =
+        switchyard_p4rt_server::serve_with(server.clone(), a.addr, tls).await.with_context(|| format!("binding {}", a.addr))?;
     let stop = Arc::new(AtomicBool::new(false));
     let opts = switchyard_switch_sim::forward::Options { stats_every: (a.stats_interval > 0).then(|| Duration::from_secs(a.stats_interval)) };
     let forwarding = dataplane::spawn(server.clone(), ports, stop.clone(), opts)?;
-    eprintln!("switchyard-p4rt: listening on {addr}, {} ports", a.ports.len());
+    eprintln!("switchyard-p4rt: listening on {addr}, {} ports, {transport}", a.ports.len());
     // The loop only ends on its own when a port fails; check it often.
     let mut check = tokio::time::interval(Duration::from_millis(200));
     let why = loop {

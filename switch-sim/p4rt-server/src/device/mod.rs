@@ -11,6 +11,7 @@
 //! digest batching, the idle-timeout sweep).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -97,6 +98,8 @@ pub struct Device {
     /// Where the idle sweep continues, per table index.
     sweep_cursor: HashMap<usize, usize>,
     streams: HashMap<StreamId, StreamTx>,
+    /// The connection each served stream came on (remote address).
+    stream_peers: HashMap<StreamId, SocketAddr>,
     next_stream: StreamId,
     egress: Option<EgressSink>,
     pub stats: Stats,
@@ -136,6 +139,7 @@ impl Device {
             idle_notified: HashMap::new(),
             sweep_cursor: HashMap::new(),
             streams: HashMap::new(),
+            stream_peers: HashMap::new(),
             next_stream: 1,
             egress: None,
             stats: Stats::default(),
@@ -161,12 +165,29 @@ impl Device {
         Ok(())
     }
 
-    fn check_primary(&self, role: &str, election_id: &Option<p4::Uint128>) -> Result<(), Status> {
+    /// A Write or SetForwardingPipelineConfig must come from the primary:
+    /// its election id is the primary's of the role, and (stricter than the
+    /// specification, which trusts the id and leaves authentication to the
+    /// transport) it arrives on the connection whose StreamChannel won the
+    /// arbitration, so a client that never arbitrated cannot write by
+    /// quoting the primary's id. `peer` None: a caller in this process.
+    fn check_primary(&self, peer: Option<SocketAddr>, role: &str, election_id: &Option<p4::Uint128>) -> Result<(), Status> {
         let Some(e) = u128_of(election_id) else {
             return Err(Status::permission_denied("no election id: only the primary controller may write"));
         };
-        if !self.arbiter.is_primary(self.opts.device_id, role, e) {
+        let Some((stream, primary)) = self.arbiter.primary(self.opts.device_id, role) else {
+            return Err(Status::permission_denied(format!("role `{role}` has no primary controller: arbitrate on the StreamChannel first")));
+        };
+        if primary != e {
             return Err(Status::permission_denied(format!("election id {e} is not the primary of role `{role}`")));
+        }
+        if let Some(p) = peer {
+            if self.stream_peers.get(&stream) != Some(&p) {
+                return Err(Status::permission_denied(format!(
+                    "election id {e} is the primary's, but this connection ({p}) did not win the arbitration: \
+                     write on the connection of the arbitrated StreamChannel"
+                )));
+            }
         }
         Ok(())
     }
@@ -183,7 +204,7 @@ mod tests {
         let mut d = Device::new(DeviceOptions::default());
         d.install_program(Arc::new(sw.program().clone()), vec![]).unwrap();
         let (tx, rx) = mpsc::channel(1 << 16);
-        let id = d.open_stream(tx);
+        let id = d.open_stream(tx, None);
         let arb = p4::MasterArbitrationUpdate { device_id: 1, election_id: Some(uint128(1)), ..Default::default() };
         d.stream_message(id, p4::StreamMessageRequest { update: Some(p4::stream_message_request::Update::Arbitration(arb)) }).unwrap();
         let r = d.running.as_mut().unwrap();

@@ -51,10 +51,11 @@ impl Device {
         Pipeline::new(prog, info, cfg.p4_device_config.clone(), cfg.cookie.as_ref().map(|c| c.cookie).unwrap_or(0)).map_err(Status::invalid_argument)
     }
 
-    pub fn set_pipeline(&mut self, req: &p4::SetForwardingPipelineConfigRequest) -> Result<(), Status> {
+    /// `peer`: the connection the request came on (None: in this process).
+    pub fn set_pipeline(&mut self, peer: Option<SocketAddr>, req: &p4::SetForwardingPipelineConfigRequest) -> Result<(), Status> {
         use p4::set_forwarding_pipeline_config_request::Action as A;
         self.check_device(req.device_id)?;
-        self.check_primary(&req.role, &req.election_id)?;
+        self.check_primary(peer, &req.role, &req.election_id)?;
         let action = A::try_from(req.action).map_err(|_| Status::invalid_argument(format!("unknown action {}", req.action)))?;
         let given = || req.config.as_ref().ok_or_else(|| Status::invalid_argument("no config"));
         match action {

@@ -4,15 +4,21 @@
 use super::*;
 
 impl Device {
-    pub fn open_stream(&mut self, tx: StreamTx) -> StreamId {
+    /// A StreamChannel opened on the connection from `peer` (None: in this
+    /// process): Writes for its election id must come on that connection.
+    pub fn open_stream(&mut self, tx: StreamTx, peer: Option<SocketAddr>) -> StreamId {
         let id = self.next_stream;
         self.next_stream += 1;
         self.streams.insert(id, tx);
+        if let Some(p) = peer {
+            self.stream_peers.insert(id, p);
+        }
         id
     }
 
     pub fn close_stream(&mut self, id: StreamId) {
         self.streams.remove(&id);
+        self.stream_peers.remove(&id);
         let notices = self.arbiter.remove(id);
         self.send_notices(notices);
     }

@@ -6,11 +6,12 @@ use super::*;
 
 impl Device {
     /// Applies a WriteRequest. `Ok(statuses)`: one per update (all OK means
-    /// success); `Err`: the whole request was refused.
-    pub fn write(&mut self, req: &p4::WriteRequest) -> Result<Vec<Result<(), Fail>>, Status> {
+    /// success); `Err`: the whole request was refused. `peer`: the
+    /// connection it came on (None: a caller in this process).
+    pub fn write(&mut self, peer: Option<SocketAddr>, req: &p4::WriteRequest) -> Result<Vec<Result<(), Fail>>, Status> {
         use p4::write_request::Atomicity;
         self.check_device(req.device_id)?;
-        self.check_primary(&req.role, &req.election_id)?;
+        self.check_primary(peer, &req.role, &req.election_id)?;
         if self.running.is_none() {
             return Err(Status::failed_precondition("no forwarding pipeline config has been set"));
         }
