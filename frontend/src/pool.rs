@@ -15,9 +15,9 @@ use crate::maglev::MaglevTable;
 #[derive(Debug, Clone, Copy)]
 pub struct BackendState {
     pub spec: BackendSpec,
-    /// Eligible as far as health goes. Starts healthy and stays so today:
-    /// only `Engine::set_backend_flags` changes it, and no health check
-    /// calls that yet (docs/FRONTEND.md, "Not done").
+    /// Eligible as far as health goes. Starts healthy; the control plane's
+    /// health checks change it through `Engine::set_backend_flags`
+    /// (`WorkerCommand::SetBackend`).
     pub healthy: bool,
     /// Operator asked to drain: keep existing flows, take no new ones.
     pub draining: bool,

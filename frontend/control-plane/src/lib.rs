@@ -22,13 +22,15 @@
 //! API and `/metrics` (`metrics`), hot reload (`reload`, `admin::reloader`)
 //! and the process's signals. It reaches the worker only through
 //! `CommandSender` and the control task only through `ControlRequests`
-//! (`requests`). The `switchyard` CLI (`cli`, src/bin) is its client.
+//! (`requests`). The backends' health checks (`health`) run on that
+//! thread too. The `switchyard` CLI (`cli`, src/bin) is its client.
 
 pub mod admin;
 pub mod bell;
 pub mod cli;
 pub mod command;
 pub mod entries;
+pub mod health;
 pub mod metrics;
 pub mod p4rt;
 pub mod reload;
@@ -65,6 +67,15 @@ const DISABLED_BATCH: usize = 256;
 /// one only after the previous was applied, so one slot is enough.
 const ROTATION_QUEUE: usize = 1;
 
+/// Sends the control plane's log events (health transitions) to stdout,
+/// beside the front-end's other lines, at `info` unless `RUST_LOG` says
+/// otherwise. Called once by the front-end's `main`; a second call (or a
+/// subscriber already set) changes nothing.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(false).try_init();
+}
+
 /// Where the control task sends writes.
 pub enum SwitchLink {
     /// No switch: every install is refused as unreachable.
@@ -85,6 +96,9 @@ pub struct Shared {
     /// The admin API asked for a rotation now.
     pub(crate) rotate_now: AtomicBool,
     pub stats: ControlStats,
+    /// The health checks' states (`health`), written by their tasks, read
+    /// by the admin API and `/metrics`.
+    pub(crate) health: Arc<std::sync::Mutex<health::HealthBoard>>,
 }
 
 impl Shared {
@@ -97,6 +111,7 @@ impl Shared {
             switch_state: AtomicU8::new(SwitchState::Disabled.code()),
             rotate_now: AtomicBool::new(false),
             stats: ControlStats::default(),
+            health: Default::default(),
         })
     }
 }

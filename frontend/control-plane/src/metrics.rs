@@ -48,6 +48,8 @@ pub struct Scrape<'a> {
     pub engine: &'a EngineSnapshot,
     /// Switch entries per backend (None: no switch, or not known now).
     pub backend_entries: Option<&'a [u64]>,
+    /// The health checks' states.
+    pub health: &'a crate::health::HealthBoard,
     pub control: &'a ControlStats,
     pub switch: SwitchState,
     pub admin: &'a AdminCounters,
@@ -181,6 +183,22 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
         one("switchyard_frontend_cookie_rotations", "Cookie secret rotations completed (written to the switch)", Value::Counter(g(&cs.rotations))),
         labeled("switchyard_frontend_backend_flows", "Flows on each backend (this worker's count)", "backend", per_backend(&|i| Value::Gauge(f64::from(backend(i).active_flows)))),
         labeled("switchyard_frontend_backend_healthy", "1 while a backend is healthy", "backend", per_backend(&|i| flag(backend(i).healthy))),
+        Family {
+            name: "switchyard_frontend_backend_health_transitions",
+            help: "Changes of a backend's health by its checks, by the state it went to",
+            unit: None,
+            series: backend_names
+                .iter()
+                .enumerate()
+                .flat_map(|(i, n)| {
+                    let (down, up) = s.health.backends.get(i).map_or((0, 0), |h| (h.went_down, h.went_up));
+                    [
+                        (vec![("backend", n.clone()), ("to", "down".to_string())], Value::Counter(down)),
+                        (vec![("backend", n.clone()), ("to", "up".to_string())], Value::Counter(up)),
+                    ]
+                })
+                .collect(),
+        },
         labeled("switchyard_frontend_backend_draining", "1 while a backend is draining (no new flows)", "backend", per_backend(&|i| flag(backend(i).draining))),
         one("switchyard_frontend_admin_requests", "Requests to the admin API", Value::Counter(g(&s.admin.requests))),
         one("switchyard_frontend_admin_refused", "Admin API requests refused: the client was not on a loopback address", Value::Counter(g(&s.admin.refused_remote))),
@@ -198,6 +216,21 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             "backend",
             per_backend(&|i| Value::Gauge(e.get(i).copied().unwrap_or(0) as f64)),
         ));
+    }
+    let checks: Vec<(Vec<(&'static str, String)>, Value)> = s
+        .health
+        .backends
+        .iter()
+        .zip(&backend_names)
+        .flat_map(|(h, n)| h.checks.iter().map(move |(k, c)| (vec![("backend", n.clone()), ("check", k.label())], flag(c.up))))
+        .collect();
+    if !checks.is_empty() {
+        fams.push(Family {
+            name: "switchyard_frontend_backend_check_up",
+            help: "1 while a health check of a backend passes (check: http:POOL or agent)",
+            unit: None,
+            series: checks,
+        });
     }
     let size = g(&cs.conn_table_size);
     if size > 0 {

@@ -115,6 +115,16 @@ impl ControlRequests {
         &self.shared.stats
     }
 
+    /// The health checks' board (the checker's tasks write it).
+    pub(crate) fn health_board(&self) -> Arc<std::sync::Mutex<crate::health::HealthBoard>> {
+        self.shared.health.clone()
+    }
+
+    /// The health checks' states now.
+    pub fn health(&self) -> crate::health::HealthBoard {
+        crate::health::checker::lock(&self.shared.health).clone()
+    }
+
     pub fn switch_state(&self) -> SwitchState {
         SwitchState::from_code(self.shared.switch_state.load(Relaxed))
     }

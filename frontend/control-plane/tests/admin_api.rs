@@ -342,3 +342,84 @@ fn reload_applies_a_diff_and_refuses_an_invalid_file() {
     drop(fe);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A backend on 127.0.0.1 answering `GET /healthz` with 200 while `ok`,
+/// 503 otherwise.
+fn health_server(ok: Arc<AtomicBool>) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let status = if ok.load(Ordering::SeqCst) { "200 OK" } else { "503 Service Unavailable" };
+            let _ = s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+        }
+    });
+    port
+}
+
+/// Active checks through the real checker: a backend answering 503 is
+/// taken out after `fall` checks (the worker's engine takes it out of the
+/// pool), shown in /backends, /metrics and the log counters, and back in
+/// after `rise` passes; a backend whose agent does not answer goes out too.
+#[test]
+fn health_checks_take_a_failing_backend_out_and_back() {
+    let good = health_server(Arc::new(AtomicBool::new(true)));
+    let flaky_ok = Arc::new(AtomicBool::new(false));
+    let flaky = health_server(flaky_ok.clone());
+    // Nothing listens on a port just released: an agent that is gone.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let src = SRC
+        .replace(
+            r#"backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", port = 80, weight = 2 }]"#,
+            &format!(
+                "backends = [{{ address = \"127.0.0.1\", port = {good} }}, {{ address = \"127.0.0.1\", port = {flaky} }}]\n\
+                 [pools.health]\npath = \"/healthz\"\ninterval_ms = 100\ntimeout_ms = 100\nrise = 2\nfall = 2\n\
+                 [[pools]]\nname = \"lonely\"\nbackends = [{{ address = \"127.0.0.1\", port = 1, agent = \"127.0.0.1:{gone}\" }}]"
+            ),
+        );
+    let cfg = config::parse(&src, "health.toml").unwrap();
+    let fe = start(&cfg);
+    let name_good = format!("127.0.0.1:{good}");
+    let name_flaky = format!("127.0.0.1:{flaky}");
+    let healthy = |name: &str| {
+        let v = get(&fe, "GET", "/backends").1;
+        v["backends"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap()["healthy"].as_bool().unwrap()
+    };
+    let t = Instant::now();
+    until("the 503 backend out", || !healthy(&name_flaky));
+    // fall 2 at 100 ms, staggered start: out within ~0.3 s, reported within 0.1 s more.
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    until("the agentless backend out", || !healthy("127.0.0.1:1"));
+    assert!(healthy(&name_good));
+    let v = get(&fe, "GET", "/backends").1;
+    let flaky_view = v["backends"].as_array().unwrap().iter().find(|b| b["name"] == name_flaky.as_str()).unwrap().clone();
+    assert_eq!(flaky_view["checks"][0]["check"], "http:web");
+    assert_eq!(flaky_view["checks"][0]["last_error"], "status 503, expected 200");
+    let lonely = &v["backends"][2];
+    assert_eq!(lonely["checks"][0]["check"], "agent");
+    assert!(lonely["checks"][0]["last_error"].as_str().unwrap().starts_with("connect:"), "{lonely}");
+    // New flows all go to the healthy one.
+    for p in 0..4 {
+        fe.frames.send(valid_request(&cfg, 42000 + p)).unwrap();
+    }
+    until("four flows", || get(&fe, "GET", "/status").1["flows"] == 4);
+    assert_eq!(get(&fe, "GET", &format!("/flows?backend={name_good}")).1["matched"], 4);
+    let (text, m) = scrape(&fe);
+    assert_eq!(sample(&m, "switchyard_frontend_backend_healthy", &[("backend", &name_flaky)]), 0.0);
+    assert_eq!(sample(&m, "switchyard_frontend_backend_check_up", &[("backend", &name_flaky), ("check", "http:web")]), 0.0);
+    assert_eq!(sample(&m, "switchyard_frontend_backend_check_up", &[("backend", &name_good), ("check", "http:web")]), 1.0);
+    assert_eq!(sample(&m, "switchyard_frontend_backend_health_transitions_total", &[("backend", &name_flaky), ("to", "down")]), 1.0);
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATIONS.md")).unwrap();
+    for n in metrics::exported_names(&text) {
+        assert!(docs.contains(&format!("`{n}`")), "{n} is not in docs/OPERATIONS.md");
+    }
+    flaky_ok.store(true, Ordering::SeqCst);
+    until("the recovered backend back", || healthy(&name_flaky));
+    let (_, m) = scrape(&fe);
+    assert_eq!(sample(&m, "switchyard_frontend_backend_health_transitions_total", &[("backend", &name_flaky), ("to", "up")]), 1.0);
+    assert!(!healthy("127.0.0.1:1"), "its agent is still gone");
+}

@@ -70,6 +70,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    switchyard_control_plane::init_logging();
     let mut cfg = config::load(&args.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     // A reload compares the file with what it held at start.
     let as_loaded = cfg.clone();

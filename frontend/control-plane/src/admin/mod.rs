@@ -9,7 +9,8 @@
 //! Clients not on a loopback address get 403 unless `allow_remote`
 //! (`access`). The same thread handles the process's signals, also when
 //! no `[admin]` listener is configured: SIGHUP is a hot reload
-//! (`reloader`), SIGINT and SIGTERM stop the front-end.
+//! (`reloader`), SIGINT and SIGTERM stop the front-end; and it runs the
+//! backends' health checks (`crate::health`).
 
 pub mod access;
 pub mod reloader;

@@ -91,6 +91,9 @@ impl AdminServer {
                 if let Some(signals) = signals {
                     tokio::spawn(on_signals(ctx.clone(), signals, stop.clone()));
                 }
+                // The health checks of the running config (none without
+                // `[pools.health]` or agent addresses).
+                tokio::spawn(crate::health::checker::run(ctx.clone(), stop.clone()));
                 let served = match listener {
                     Some(l) => serve(l, ctx, stop).await,
                     None => {
@@ -250,7 +253,7 @@ async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Re
         }
         Endpoint::Backends => {
             let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
-            json_reply(200, &views::backends(cfg, &snap, switch_entries(ctx, cfg).await?.as_deref()))
+            json_reply(200, &views::backends(cfg, &snap, &ctx.control.health(), switch_entries(ctx, cfg).await?.as_deref()))
         }
         Endpoint::SetDraining { backend, draining } => {
             let b = views::backend_index(cfg, &backend)?;
@@ -259,7 +262,7 @@ async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Re
                 .await
                 .map_err(|e| Refusal { status: 500, message: format!("drain task: {e}") })?
                 .map_err(worker_refusal)?;
-            json_reply(200, &views::backend(cfg, &snap, switch_entries(ctx, cfg).await?.as_deref(), b))
+            json_reply(200, &views::backend(cfg, &snap, &ctx.control.health(), switch_entries(ctx, cfg).await?.as_deref(), b))
         }
         Endpoint::Flows { client, backend } => {
             let backend = backend.map(|n| views::backend_index(cfg, &n)).transpose()?;
@@ -285,6 +288,7 @@ async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Re
                 config: cfg,
                 engine: &snap,
                 backend_entries: entries.as_deref(),
+                health: &ctx.control.health(),
                 control: ctx.control.stats(),
                 switch: ctx.control.switch_state(),
                 admin: &ctx.counters,

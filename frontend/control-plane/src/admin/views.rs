@@ -12,6 +12,7 @@ use switchyard_wire::reason::DROP_REASONS;
 
 use super::routes::Refusal;
 use crate::command::{EngineSnapshot, FlowPhase, FlowView, MAX_LISTED_FLOWS};
+use crate::health::HealthBoard;
 use crate::requests::{ConnectionTable, SwitchState};
 use crate::stats::ControlStats;
 use switchyard_control::switchyard::ConnMode;
@@ -84,9 +85,9 @@ pub fn status(cfg: &Config, snap: &EngineSnapshot, cs: &ControlStats, switch: Sw
 }
 
 /// One backend: where it is, its pools (with its weight in each), flags,
-/// the worker's flows on it and the switch entries naming it (`entries`,
-/// per backend; None without a switch).
-pub fn backend(cfg: &Config, snap: &EngineSnapshot, entries: Option<&[u64]>, b: BackendIndex) -> Value {
+/// its health checks, the worker's flows on it and the switch entries
+/// naming it (`entries`, per backend; None without a switch).
+pub fn backend(cfg: &Config, snap: &EngineSnapshot, health: &HealthBoard, entries: Option<&[u64]>, b: BackendIndex) -> Value {
     let spec = cfg.backends[usize::from(b)];
     let flags = snap.backends.get(usize::from(b)).copied().unwrap_or_default();
     let pools: Vec<Value> = cfg
@@ -101,13 +102,32 @@ pub fn backend(cfg: &Config, snap: &EngineSnapshot, entries: Option<&[u64]>, b: 
         "pools": pools,
         "healthy": flags.healthy,
         "draining": flags.draining,
+        "checks": checks(health, b),
         "active_flows": flags.active_flows,
         "switch_entries": entries.and_then(|e| e.get(usize::from(b)).copied()),
     })
 }
 
-pub fn backends(cfg: &Config, snap: &EngineSnapshot, entries: Option<&[u64]>) -> Value {
-    json!({ "backends": (0..cfg.backends.len()).map(|i| backend(cfg, snap, entries, i as BackendIndex)).collect::<Vec<_>>() })
+pub fn backends(cfg: &Config, snap: &EngineSnapshot, health: &HealthBoard, entries: Option<&[u64]>) -> Value {
+    json!({ "backends": (0..cfg.backends.len()).map(|i| backend(cfg, snap, health, entries, i as BackendIndex)).collect::<Vec<_>>() })
+}
+
+/// A backend's health checks: each one's state and last failure.
+fn checks(health: &HealthBoard, b: BackendIndex) -> Value {
+    let Some(h) = health.backends.get(usize::from(b)) else { return json!([]) };
+    h.checks
+        .iter()
+        .map(|(kind, c)| {
+            json!({
+                "check": kind.label(),
+                "up": c.up,
+                "streak": c.streak,
+                "probes": c.probes,
+                "failures": c.failures,
+                "last_error": c.last_error,
+            })
+        })
+        .collect()
 }
 
 fn flow(cfg: &Config, f: &FlowView) -> Value {
@@ -194,9 +214,15 @@ backends = [{ address = "198.18.10.2", port = 80, weight = 3 }, { address = "198
         snap.backends = vec![Default::default(); 3];
         snap.backends[0].draining = true;
         snap.backends[0].active_flows = 4;
-        let v = backend(&cfg, &snap, Some(&[7, 0, 0]), 0);
+        let mut health = HealthBoard::default();
+        let t = crate::health::CheckTarget { backend: 0, kind: crate::health::CheckKind::Agent, addr: "198.18.10.2:9100".parse().unwrap(), check: crate::health::agent_probe() };
+        health.retarget(3, std::slice::from_ref(&t));
+        health.observe(&t, Err("connect: refused".into()));
+        let v = backend(&cfg, &snap, &health, Some(&[7, 0, 0]), 0);
         assert_eq!(v["switch_entries"], 7);
-        assert_eq!(backend(&cfg, &snap, None, 0)["switch_entries"], Value::Null, "no switch");
+        assert_eq!(v["checks"], json!([{ "check": "agent", "up": true, "streak": 1, "probes": 1, "failures": 1, "last_error": "connect: refused" }]));
+        assert_eq!(backend(&cfg, &snap, &health, None, 1)["checks"], json!([]), "no check");
+        assert_eq!(backend(&cfg, &snap, &health, None, 0)["switch_entries"], Value::Null, "no switch");
         assert_eq!(v["name"], "198.18.10.2:80");
         assert_eq!(v["pools"], json!([{ "pool": "web", "weight": 3 }]));
         assert_eq!((v["draining"].as_bool(), v["active_flows"].as_u64()), (Some(true), Some(4)));

@@ -65,11 +65,20 @@ fn pools(b: &Value) -> String {
     list.join(",")
 }
 
-fn backend_row(b: &Value) -> Vec<String> {
-    vec![s(&b["name"]), pools(b), yes_no(&b["healthy"]), yes_no(&b["draining"]), s(&b["active_flows"]), s(&b["switch_entries"])]
+/// `-` without checks, `ok` while all pass, else each failing one with
+/// its last error (a check that failed but is still up is not listed).
+fn checks(b: &Value) -> String {
+    let Some(list) = b["checks"].as_array().filter(|a| !a.is_empty()) else { return "-".into() };
+    let failing: Vec<String> =
+        list.iter().filter(|c| c["up"].as_bool() == Some(false)).map(|c| format!("{} ({})", s(&c["check"]), s(&c["last_error"]))).collect();
+    if failing.is_empty() { "ok".into() } else { failing.join(", ") }
 }
 
-const BACKEND_HEADER: [&str; 6] = ["BACKEND", "POOLS(WEIGHT)", "HEALTHY", "DRAINING", "FLOWS", "SWITCH_ENTRIES"];
+fn backend_row(b: &Value) -> Vec<String> {
+    vec![s(&b["name"]), pools(b), yes_no(&b["healthy"]), yes_no(&b["draining"]), s(&b["active_flows"]), s(&b["switch_entries"]), checks(b)]
+}
+
+const BACKEND_HEADER: [&str; 7] = ["BACKEND", "POOLS(WEIGHT)", "HEALTHY", "DRAINING", "FLOWS", "SWITCH_ENTRIES", "CHECKS"];
 
 pub fn backends(v: &Value) -> String {
     let rows: Vec<Vec<String>> = v["backends"].as_array().map(|a| a.iter().map(backend_row).collect()).unwrap_or_default();
@@ -152,13 +161,16 @@ mod tests {
     fn columns_align_and_backends_read_well() {
         let v = json!({ "backends": [
             { "name": "198.18.10.2:80", "pools": [{ "pool": "web", "weight": 1 }], "healthy": true, "draining": false, "active_flows": 3 },
-            { "name": "198.18.11.2:8080", "pools": [{ "pool": "web", "weight": 2 }, { "pool": "api", "weight": 1 }], "healthy": false, "draining": true, "active_flows": 0, "switch_entries": 5 },
+            { "name": "198.18.11.2:8080", "pools": [{ "pool": "web", "weight": 2 }, { "pool": "api", "weight": 1 }], "healthy": false, "draining": true, "active_flows": 0, "switch_entries": 5,
+              "checks": [{ "check": "http:web", "up": false, "last_error": "connect: Connection refused" }, { "check": "agent", "up": true, "last_error": null }] },
+            { "name": "198.18.12.2:80", "pools": [], "healthy": true, "draining": false, "active_flows": 0, "checks": [{ "check": "agent", "up": true }] },
         ]});
         let out = backends(&v);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "BACKEND           POOLS(WEIGHT)    HEALTHY  DRAINING  FLOWS  SWITCH_ENTRIES");
-        assert_eq!(lines[1], "198.18.10.2:80    web(w1)          yes      no        3      -");
-        assert_eq!(lines[2], "198.18.11.2:8080  web(w2),api(w1)  no       yes       0      5");
+        assert_eq!(lines[0], "BACKEND           POOLS(WEIGHT)    HEALTHY  DRAINING  FLOWS  SWITCH_ENTRIES  CHECKS");
+        assert_eq!(lines[1], "198.18.10.2:80    web(w1)          yes      no        3      -               -");
+        assert_eq!(lines[2], "198.18.11.2:8080  web(w2),api(w1)  no       yes       0      5               http:web (connect: Connection refused)");
+        assert_eq!(lines[3], "198.18.12.2:80                     yes      no        0      -               ok");
     }
 
     #[test]
