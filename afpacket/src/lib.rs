@@ -12,11 +12,14 @@
 //!
 //! * Batched I/O (`batch`): recvmmsg/sendmmsg bursts and the poll between
 //!   them.
+//! * A memory-mapped receive ring (`ring`, TPACKET_V2): frames taken
+//!   without a system call.
 //!
 //! Only calls on a descriptor the caller owns; opening and binding stay
 //! with each user, and so do the frame buffers.
 
 pub mod batch;
+pub mod ring;
 
 use std::io;
 use std::os::fd::RawFd;

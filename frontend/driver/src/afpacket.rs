@@ -8,12 +8,17 @@
 //! Buffers are sized like switch-sim's ports (`switchyard_afpacket`,
 //! several MB) and the kernel's drops on this socket (PACKET_STATISTICS)
 //! are counted in `stats_line`.
+//! Frames are received through a memory-mapped ring
+//! (`switchyard_afpacket::ring`, TPACKET_V2) unless the environment turns
+//! it off: a burst is taken without a system call and an empty ring costs
+//! nothing to look at (docs/FRONTEND.md, "Where the time goes").
 
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
+use switchyard_afpacket::ring::{self, RxRing};
 use switchyard_afpacket::{batch, Buffers, KernelCounter, KernelStats};
 
 use crate::io::{Frame, FrameIo};
@@ -32,7 +37,12 @@ pub struct AfPacket {
     pub tx: u64,
     pub tx_errors: u64,
     pub rx_errors: u64,
+    /// Frames the ring cut to its slot size (dropped: a partial frame is
+    /// no frame).
+    pub rx_truncated: u64,
     buffers: Buffers,
+    /// The receive ring; None when turned off (recvmmsg is used then).
+    ring: Option<RxRing>,
     kernel: KernelCounter,
     /// Buffers for the next recvmmsg (each `MAX_FRAME` long).
     rx_bufs: Vec<Vec<u8>>,
@@ -64,12 +74,18 @@ impl AfPacket {
                 return Err(io::Error::new(io::ErrorKind::NotFound, format!("no interface `{iface}` in this network namespace")));
             }
             let proto = (libc::ETH_P_ALL as u16).to_be();
-            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, i32::from(proto));
+            // Protocol 0 until bound: the socket sees no frame (of any
+            // interface) before its ring is in place.
+            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
             if fd < 0 {
                 let e = io::Error::last_os_error();
                 return Err(io::Error::new(e.kind(), format!("AF_PACKET socket (needs root or CAP_NET_RAW): {e}")));
             }
             let fd = OwnedFd::from_raw_fd(fd);
+            let ring = match ring::configured_bytes() {
+                Some(bytes) => Some(RxRing::attach(fd.as_raw_fd(), bytes).map_err(|e| io::Error::new(e.kind(), format!("af_packet on {iface}: {e}")))?),
+                None => None,
+            };
             let one: libc::c_int = 1;
             // Our own transmissions are not input (Linux >= 4.20).
             libc::setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one as *const _ as *const libc::c_void, 4);
@@ -84,7 +100,7 @@ impl AfPacket {
             if let Some(w) = buffers.warning(&format!("af_packet on {iface}")) {
                 eprintln!("{w}");
             }
-            Ok(Self { fd, rx: 0, tx: 0, tx_errors: 0, rx_errors: 0, buffers, kernel: KernelCounter::default(), rx_bufs: Vec::new(), rx_lens: Vec::new(), pool: Vec::new() })
+            Ok(Self { fd, rx: 0, tx: 0, tx_errors: 0, rx_errors: 0, rx_truncated: 0, buffers, ring, kernel: KernelCounter::default(), rx_bufs: Vec::new(), rx_lens: Vec::new(), pool: Vec::new() })
         }
     }
 
@@ -114,6 +130,14 @@ impl AfPacket {
 
     /// One frame if one is waiting (never blocks).
     pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        if let Some(ring) = &mut self.ring {
+            let frame = ring.take(|f| (!f.truncated()).then(|| f.bytes.to_vec()))?;
+            match frame {
+                Some(_) => self.rx += 1,
+                None => self.rx_truncated += 1,
+            }
+            return frame;
+        }
         let mut buf = vec![0u8; MAX_FRAME];
         // SAFETY: buf is valid for MAX_FRAME bytes.
         let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, MAX_FRAME, libc::MSG_DONTWAIT) };
@@ -156,6 +180,31 @@ impl FrameIo for AfPacket {
     type Frame = Vec<u8>;
 
     fn rx_burst(&mut self, out: &mut Vec<Vec<u8>>) -> usize {
+        if let Some(ring) = &mut self.ring {
+            let mut n = 0;
+            while n < BURST {
+                let pool = &mut self.pool;
+                let Some(frame) = ring.take(|f| {
+                    (!f.truncated()).then(|| {
+                        let mut b = pool.pop().unwrap_or_default();
+                        b.clear();
+                        b.extend_from_slice(f.bytes);
+                        b
+                    })
+                }) else {
+                    break;
+                };
+                match frame {
+                    Some(b) => {
+                        out.push(b);
+                        n += 1;
+                    }
+                    None => self.rx_truncated += 1,
+                }
+            }
+            self.rx += n as u64;
+            return n;
+        }
         while self.rx_bufs.len() < BURST {
             let mut b = self.pool.pop().unwrap_or_default();
             b.resize(MAX_FRAME, 0);
@@ -215,8 +264,17 @@ impl FrameIo for AfPacket {
     fn stats_line(&mut self) -> String {
         let k = self.kernel_stats();
         format!(
-            "driver af_packet rx {} tx {} tx_errors {} rx_errors {} kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {}",
-            self.rx, self.tx, self.tx_errors, self.rx_errors, k.packets, k.drops, self.buffers.rcvbuf, self.buffers.sndbuf
+            "driver af_packet rx {} tx {} tx_errors {} rx_errors {} rx_truncated {} kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {} rx_ring_slots {}",
+            self.rx,
+            self.tx,
+            self.tx_errors,
+            self.rx_errors,
+            self.rx_truncated,
+            k.packets,
+            k.drops,
+            self.buffers.rcvbuf,
+            self.buffers.sndbuf,
+            self.ring.as_ref().map_or(0, RxRing::slots)
         )
     }
 }
