@@ -34,12 +34,14 @@ fn example_loads() {
     assert_eq!((admin.listen.to_string().as_str(), admin.allow_remote), ("127.0.0.1:9180", false));
     assert_eq!(c.cookie.rotated_secrets_file, None);
     let web = c.pools[0].health.as_ref().expect("the example checks pool `web`");
-    assert_eq!((web.path.as_str(), web.interval.as_millis(), web.timeout.as_millis()), ("/", 1000, 500));
+    assert_eq!((web.path.as_str(), web.interval.as_millis(), web.timeout.as_millis()), ("/health", 1000, 500));
     assert_eq!((web.rise, web.fall, web.expect_status), (2, 3, 200));
     assert!(c.pools[1].health.is_none(), "no [pools.health]: no active checks");
-    let defaults = edit("path = \"/\"\ninterval_ms = 1000\ntimeout_ms = 500\nrise = 2\nfall = 3\nexpect_status = 200\n", "");
+    let defaults = edit("interval_ms = 1000\ntimeout_ms = 500\nrise = 2\nfall = 3\nexpect_status = 200\n", "");
     let d = config::parse(&defaults, "t.toml").unwrap();
-    assert_eq!(d.pools[0].health.as_ref(), Some(web), "an empty [pools.health] takes the defaults, which the example spells out");
+    assert_eq!(d.pools[0].health.as_ref(), Some(web), "the keys left out take the defaults, which the example spells out");
+    let bare = edit("path = \"/health\"", "");
+    assert_eq!(config::parse(&bare, "t.toml").unwrap().pools[0].health.as_ref().unwrap().path, "/");
     let short = edit("interval_ms = 1000\ntimeout_ms = 500\n", "interval_ms = 200\n");
     assert_eq!(config::parse(&short, "t.toml").unwrap().pools[0].health.as_ref().unwrap().timeout.as_millis(), 200, "the default timeout is cut to the interval");
     let open = edit("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"");
@@ -98,8 +100,8 @@ fn refusals_are_located() {
             "rotated_secrets_file",
             "absolute path",
         ),
-        ("health path", edit("path = \"/\"", "path = \"health\""), "path = \"health\"", "must start with `/`"),
-        ("health path with a space", edit("path = \"/\"", "path = \"/a b\""), "path = \"/a b\"", "no spaces"),
+        ("health path", edit("path = \"/health\"", "path = \"health\""), "path = \"health\"", "must start with `/`"),
+        ("health path with a space", edit("path = \"/health\"", "path = \"/a b\""), "path = \"/a b\"", "no spaces"),
         ("health interval too short", edit("interval_ms = 1000", "interval_ms = 10"), "interval_ms = 10", "at least 100"),
         ("health timeout above the interval", edit("timeout_ms = 500", "timeout_ms = 1500"), "timeout_ms = 1500", "at most interval_ms (1000)"),
         ("health timeout zero", edit("timeout_ms = 500", "timeout_ms = 0"), "timeout_ms = 0", "above 0"),
