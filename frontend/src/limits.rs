@@ -127,3 +127,18 @@ pub const MIN_HEALTH_INTERVAL_MS: u64 = 100;
 /// Rise and fall above this would keep a dead backend in (or a recovered
 /// one out) for minutes at the default interval.
 pub const MAX_HEALTH_THRESHOLD: u32 = 100;
+
+/// Passive ejection (`Router::backend_failed`): this many failed backend
+/// handshakes in a row (a RST to the replayed SYN: nothing listens; no
+/// SYN-ACK after every retransmission; a SYN-ACK no agent rewrote) take the
+/// backend out of every pool. Three, as the active checks' default `fall`:
+/// one refused connection (a backend's accept queue overflowing once) is
+/// not an outage, three in a row with no success between are.
+pub const PASSIVE_EJECT_FAILURES: u32 = 3;
+/// How long a passively ejected backend stays out before new flows try it
+/// again (a success then clears its count, three more failures eject it
+/// again). Ten seconds: longer than the active checks need to take a dead
+/// backend out for good (3.5 s at their defaults), so the two do not flap
+/// against each other, and short enough that a restarted backend without
+/// active checks is back soon.
+pub const PASSIVE_EJECT_COOLDOWN_MS: u64 = 10_000;

@@ -23,11 +23,21 @@ pub struct BackendState {
     pub draining: bool,
     /// Flows this worker has on the backend (for `least_flows`).
     pub active_flows: u32,
+    /// Failed handshakes with it in a row (passive ejection).
+    pub failures_in_a_row: u32,
+    /// Passively ejected until this time (engine ms): no new flows.
+    pub ejected_until: Option<u64>,
+    /// Passive ejections so far.
+    pub ejections: u64,
 }
 
 impl BackendState {
+    pub fn new(spec: BackendSpec) -> Self {
+        BackendState { spec, healthy: true, draining: false, active_flows: 0, failures_in_a_row: 0, ejected_until: None, ejections: 0 }
+    }
+
     pub fn eligible(&self) -> bool {
-        self.healthy && !self.draining
+        self.healthy && !self.draining && self.ejected_until.is_none()
     }
 }
 

@@ -23,6 +23,7 @@ use switchyard_wire::flow::{BackendIndex, VipId};
 
 use crate::config::{Config, HostMatch, OffloadMode, PathMatch, RouteSpec, Service};
 use crate::http::RequestHead;
+use crate::limits::{PASSIVE_EJECT_COOLDOWN_MS, PASSIVE_EJECT_FAILURES};
 use crate::pool::{BackendState, Pool};
 
 /// The outcome of routing one request.
@@ -40,6 +41,8 @@ pub struct Router {
     pub pools: Vec<Pool>,
     pub backends: Vec<BackendState>,
     by_backend_addr: HashMap<(Ipv4Addr, u16), BackendIndex>,
+    /// The earliest `ejected_until` of any backend.
+    next_readmit: Option<u64>,
 }
 
 fn host_matches(m: &HostMatch, host: Option<&str>) -> bool {
@@ -82,13 +85,13 @@ impl Router {
         let backends: Vec<BackendState> = config
             .backends
             .iter()
-            .map(|&spec| BackendState { spec, healthy: true, draining: false, active_flows: 0 })
+            .map(|&spec| BackendState::new(spec))
             .collect();
         let pools = config.pools.iter().map(|p| Pool::new(p.clone(), &backends)).collect();
         let by_vip = config.services.iter().map(|s| ((s.vip, s.port), s.id)).collect();
         let by_backend_addr =
             config.backends.iter().enumerate().map(|(i, b)| ((b.address, b.port), i as BackendIndex)).collect();
-        Self { services: config.services.clone(), by_vip, pools, backends, by_backend_addr }
+        Self { services: config.services.clone(), by_vip, pools, backends, by_backend_addr, next_readmit: None }
     }
 
     /// The router for a reloaded `config` whose backend numbering extends
@@ -106,6 +109,7 @@ impl Router {
         for p in &mut next.pools {
             p.rebuild(&next.backends);
         }
+        next.next_readmit = next.backends.iter().filter_map(|b| b.ejected_until).min();
         next
     }
 
@@ -162,10 +166,62 @@ impl Router {
         }
         s.healthy = healthy;
         s.draining = draining;
+        self.eligibility_changed(b);
+    }
+
+    /// Pools that hold `b` recompute what depends on eligibility.
+    fn eligibility_changed(&mut self, b: BackendIndex) {
         for p in &mut self.pools {
             if p.spec.members.iter().any(|&(m, _)| m == b) {
                 p.rebuild(&self.backends);
             }
         }
+    }
+
+    /// A handshake with `b` failed (it reset the replayed SYN, never
+    /// answered it, or answered without its agent). The
+    /// `PASSIVE_EJECT_FAILURES`th in a row ejects it for
+    /// `PASSIVE_EJECT_COOLDOWN_MS`; true when this one did.
+    pub fn backend_failed(&mut self, b: BackendIndex, now: u64) -> bool {
+        let Some(s) = self.backends.get_mut(usize::from(b)) else { return false };
+        s.failures_in_a_row = s.failures_in_a_row.saturating_add(1);
+        if s.failures_in_a_row < PASSIVE_EJECT_FAILURES || s.ejected_until.is_some() {
+            return false;
+        }
+        let until = now + PASSIVE_EJECT_COOLDOWN_MS;
+        s.ejected_until = Some(until);
+        s.ejections += 1;
+        s.failures_in_a_row = 0;
+        self.next_readmit = Some(self.next_readmit.map_or(until, |t| t.min(until)));
+        self.eligibility_changed(b);
+        true
+    }
+
+    /// A handshake with `b` succeeded: its failures no longer run in a row.
+    pub fn backend_answered(&mut self, b: BackendIndex) {
+        if let Some(s) = self.backends.get_mut(usize::from(b)) {
+            s.failures_in_a_row = 0;
+        }
+    }
+
+    /// When the next ejected backend is due back (for the engine's timer).
+    pub fn next_readmit(&self) -> Option<u64> {
+        self.next_readmit
+    }
+
+    /// Takes back every backend whose cool-down is over at `now`.
+    pub fn readmit_due(&mut self, now: u64) {
+        if self.next_readmit.is_none_or(|t| t > now) {
+            return;
+        }
+        let due: Vec<BackendIndex> = (0..self.backends.len())
+            .filter(|&i| self.backends[i].ejected_until.is_some_and(|t| t <= now))
+            .map(|i| i as BackendIndex)
+            .collect();
+        for &b in &due {
+            self.backends[usize::from(b)].ejected_until = None;
+            self.eligibility_changed(b);
+        }
+        self.next_readmit = self.backends.iter().filter_map(|b| b.ejected_until).min();
     }
 }

@@ -1295,3 +1295,106 @@ fn segments_of_forgotten_flows_get_a_reset_within_the_budget() {
 
 #[path = "engine/fuzz.rs"]
 mod fuzz;
+
+/// The client's request on a fresh port of `e`, and how the backend
+/// answers the replayed SYN: `None` when no SYN went out (the pool had no
+/// eligible backend), else the reply the client got (None: spliced).
+fn handshake_with(e: Engine, cport: u16, now: u64, answer: &dyn Fn(&mut Walk, u64)) -> (Engine, Option<Option<Vec<u8>>>) {
+    let mut w = Walk::with(e, VIP, cport);
+    w.client(0, ACK, REQ, now);
+    let (tx, _) = w.take();
+    if !tx.iter().any(|t| t.flags == SYN && t.dst == WEB) {
+        let reply = tx.iter().find(|t| t.dst == CIP).map(|t| t.payload.clone()).expect("a reply");
+        assert_eq!(reply, ErrorReply::ServiceUnavailable.bytes(), "no SYN: the pool had no one");
+        return (w.e, None);
+    }
+    answer(&mut w, now + 1);
+    let (tx, _) = w.take();
+    let reply = tx.iter().find(|t| t.dst == CIP && !t.payload.is_empty()).map(|t| t.payload.clone());
+    (w.e, Some(reply))
+}
+
+fn refuse(w: &mut Walk, now: u64) {
+    w.backend(WEB, 0, C_ISN.wrapping_add(1), RST | ACK, b"", now);
+}
+
+fn answer_without_agent(w: &mut Walk, now: u64) {
+    w.backend(WEB, 12345, C_ISN.wrapping_add(1), SYN | ACK, b"", now);
+}
+
+fn answer_through_agent(w: &mut Walk, now: u64) {
+    let s = w.s;
+    w.backend(WEB, s, C_ISN.wrapping_add(1), SYN | ACK, b"", now);
+}
+
+/// Passive ejection: failed handshakes in a row (RST, no agent, no
+/// answer at all) take the pool's only backend out for the cool-down, so
+/// the next request gets 503 at once; a success in between resets the
+/// count; the cool-down's end is an engine deadline, after which the
+/// backend is tried again.
+#[test]
+fn failing_handshakes_in_a_row_eject_a_backend_for_the_cool_down() {
+    use switchyard_frontend::limits::{PASSIVE_EJECT_COOLDOWN_MS, PASSIVE_EJECT_FAILURES};
+    assert_eq!(PASSIVE_EJECT_FAILURES, 3, "the table below spells three");
+    let conf = config::parse(&CONF.replace("flow_table_capacity = 4", "flow_table_capacity = 64"), "t").unwrap();
+    let mut e = Engine::new(&conf);
+    let bad = ErrorReply::BadGateway.bytes().to_vec();
+    // (how the backend answers, the client's reply, ejected after it)
+    let steps: [(&str, &dyn Fn(&mut Walk, u64), Option<Vec<u8>>, bool); 6] = [
+        ("RST", &refuse, Some(bad.clone()), false),
+        ("no agent", &answer_without_agent, Some(bad.clone()), false),
+        ("spliced: the count starts over", &answer_through_agent, None, false),
+        ("RST", &refuse, Some(bad.clone()), false),
+        ("RST", &refuse, Some(bad.clone()), false),
+        ("no agent: the third in a row", &answer_without_agent, Some(bad.clone()), true),
+    ];
+    for (i, (what, answer, reply, ejected)) in steps.into_iter().enumerate() {
+        let (next, got) = handshake_with(e, 41000 + i as u16, 10 * i as u64, answer);
+        e = next;
+        assert_eq!(got, Some(reply), "step {i} ({what})");
+        assert_eq!(e.router().backend(0).ejected_until.is_some(), ejected, "step {i} ({what})");
+    }
+    assert_eq!(e.counters().backend_ejections, 1);
+    assert_eq!(e.router().backend(0).ejections, 1);
+    let until = e.router().backend(0).ejected_until.unwrap();
+    assert_eq!(until, 50 + 1 + PASSIVE_EJECT_COOLDOWN_MS);
+    assert!(e.next_deadline().is_some_and(|d| d <= until), "the return is a deadline");
+    // Out: the pool's only backend, so 503 at once, no SYN.
+    let (next, got) = handshake_with(e, 42000, 100, &refuse);
+    e = next;
+    assert_eq!(got, None);
+    let mut out = Vec::new();
+    e.on_timer(until - 1, &mut out);
+    assert!(e.router().backend(0).ejected_until.is_some(), "not before the cool-down's end");
+    e.on_timer(until, &mut out);
+    assert!(e.router().backend(0).eligible(), "back");
+    let (e, got) = handshake_with(e, 42001, until + 1, &answer_through_agent);
+    assert_eq!(got, Some(None), "tried again and spliced");
+    assert_eq!(e.counters().backend_ejections, 1);
+}
+
+/// A backend that never answers the replayed SYN (every retransmission
+/// lost) counts like a refusal.
+#[test]
+fn handshake_timeouts_count_towards_ejection() {
+    let conf = config::parse(&CONF.replace("flow_table_capacity = 4", "flow_table_capacity = 64"), "t").unwrap();
+    let mut e = Engine::new(&conf);
+    let mut out = Vec::new();
+    let mut now = 0;
+    for i in 0..3u16 {
+        let mut w = Walk::with(e, VIP, 43000 + i);
+        w.client(0, ACK, REQ, now);
+        w.take();
+        e = w.e;
+        // 1 + 2 + 4 + 8 s of retransmissions, then 504.
+        for step in [1000, 2000, 4000, 8000] {
+            now += step;
+            e.on_timer(now, &mut out);
+        }
+        let to_this_port = |f: &Vec<u8>| read(f).dport == 43000 + i && read(f).payload == ErrorReply::GatewayTimeout.bytes();
+        assert!(out.iter().any(|a| matches!(a, Action::Transmit(f) if to_this_port(f))), "timeout {i} answered 504");
+        out.clear();
+    }
+    assert_eq!(e.counters().backend_ejections, 1);
+    assert!(!e.router().backend(0).eligible());
+}

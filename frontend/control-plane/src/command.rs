@@ -108,6 +108,9 @@ impl FlowPhase {
 pub struct BackendFlags {
     pub healthy: bool,
     pub draining: bool,
+    /// Passively ejected (failed handshakes in a row) for its cool-down.
+    pub ejected: bool,
+    pub ejections: u64,
     pub active_flows: u32,
 }
 
@@ -149,7 +152,13 @@ impl EngineSnapshot {
                 .router()
                 .backends
                 .iter()
-                .map(|b| BackendFlags { healthy: b.healthy, draining: b.draining, active_flows: b.active_flows })
+                .map(|b| BackendFlags {
+                    healthy: b.healthy,
+                    draining: b.draining,
+                    ejected: b.ejected_until.is_some(),
+                    ejections: b.ejections,
+                    active_flows: b.active_flows,
+                })
                 .collect(),
             ..Default::default()
         };
@@ -299,8 +308,8 @@ backends = [{ address = "198.18.10.2", port = 80 }, { address = "198.18.11.2", p
         let mut e = engine();
         WorkerCommand::SetBackend { backend: 1, healthy: None, draining: Some(true) }.apply(&mut e);
         let s = EngineSnapshot::of(&e, FlowFilter::default());
-        assert_eq!(s.backends[1], BackendFlags { healthy: true, draining: true, active_flows: 0 });
-        assert_eq!(s.backends[0], BackendFlags { healthy: true, draining: false, active_flows: 0 });
+        assert_eq!(s.backends[1], BackendFlags { healthy: true, draining: true, ..Default::default() });
+        assert_eq!(s.backends[0], BackendFlags { healthy: true, ..Default::default() });
         WorkerCommand::SetBackend { backend: 1, healthy: Some(false), draining: None }.apply(&mut e);
         assert_eq!(e.router().backend(1).draining, true, "None keeps draining");
         assert!(!e.router().backend(1).healthy);

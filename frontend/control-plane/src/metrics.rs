@@ -199,6 +199,18 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
                 })
                 .collect(),
         },
+        labeled(
+            "switchyard_frontend_backend_ejected",
+            "1 while a backend is passively ejected (failed handshakes in a row) for its cool-down",
+            "backend",
+            per_backend(&|i| flag(backend(i).ejected)),
+        ),
+        labeled(
+            "switchyard_frontend_backend_ejections",
+            "Passive ejections of a backend (failed handshakes in a row)",
+            "backend",
+            per_backend(&|i| Value::Counter(backend(i).ejections)),
+        ),
         labeled("switchyard_frontend_backend_draining", "1 while a backend is draining (no new flows)", "backend", per_backend(&|i| flag(backend(i).draining))),
         one("switchyard_frontend_admin_requests", "Requests to the admin API", Value::Counter(g(&s.admin.requests))),
         one("switchyard_frontend_admin_refused", "Admin API requests refused: the client was not on a loopback address", Value::Counter(g(&s.admin.refused_remote))),

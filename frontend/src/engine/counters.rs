@@ -60,6 +60,9 @@ pub struct Counters {
     pub reused_ports: u64,
     /// Cookie SYN-ACKs the engine sent itself (for reused ports).
     pub syn_acks_sent: u64,
+    /// Backends passively ejected (`PASSIVE_EJECT_FAILURES` failed
+    /// handshakes in a row).
+    pub backend_ejections: u64,
 }
 
 impl Counters {

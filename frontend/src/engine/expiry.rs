@@ -26,6 +26,7 @@ impl Ctx<'_> {
                 } else {
                     self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
                     self.router.flow_ended(b);
+                    self.backend_failed(b);
                     self.reply(flow, Some(ErrorReply::GatewayTimeout))
                 }
             }

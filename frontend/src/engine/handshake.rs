@@ -47,6 +47,7 @@ impl Ctx<'_> {
                 if seg.has(RST) {
                     // Refused by the backend.
                     self.router.flow_ended(b);
+                    self.backend_failed(b);
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
                 }
                 if seg.has(FIN) && seg.has(ACK) && !seg.has(SYN) && !seg.has(RST) {
@@ -68,11 +69,13 @@ impl Ctx<'_> {
                     // No agent rewrote it: splicing would corrupt the flow.
                     self.to_backend(flow, b, seg.ack, 0, RST, &[], &[]);
                     self.router.flow_ended(b);
+                    self.backend_failed(b);
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
                 }
                 let so = SynOptions::from_options(&frame[seg.options.clone()]).unwrap_or_default();
                 flow.backend_mss = so.mss.unwrap_or(switchyard_wire::cookie::DEFAULT_MSS);
                 self.counters.backend_syn_acks += 1;
+                self.router.backend_answered(b);
                 flow.state = SpliceState::Spliced { backend: b };
                 flow.retries = 0;
                 if flow.hold == Hold::Off && self.p.hold_until_offloaded && Self::will_install(flow) {
@@ -111,6 +114,13 @@ impl Ctx<'_> {
             }
             // Assembling has no backend; Replied flows closed theirs.
             _ => (Verdict::Drop(DropReason::NoFlow), After::Keep),
+        }
+    }
+
+    /// A failed handshake with `b`, for passive ejection.
+    pub(super) fn backend_failed(&mut self, b: BackendIndex) {
+        if self.router.backend_failed(b, self.now) {
+            self.counters.backend_ejections += 1;
         }
     }
 

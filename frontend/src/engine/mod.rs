@@ -207,7 +207,10 @@ impl Engine {
     /// flow deadline, possibly earlier (a stale or re-armed entry), which
     /// costs one cheap `on_timer` call.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.timers.next_deadline()
+        match (self.timers.next_deadline(), self.router.next_readmit()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Hands back the buffer of an `Action::Transmit` once the driver has
@@ -386,8 +389,10 @@ impl Engine {
         }
     }
 
-    /// Runs due timers: retransmissions, timeouts, forgetting closed flows.
+    /// Runs due timers: retransmissions, timeouts, forgetting closed flows,
+    /// and passively ejected backends' return.
     pub fn on_timer(&mut self, now: u64, out: &mut Vec<Action>) {
+        self.router.readmit_due(now);
         let mut due = core::mem::take(&mut self.due);
         self.timers.expire(now, &mut due);
         for &(t, key) in &due {

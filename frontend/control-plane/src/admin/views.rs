@@ -102,6 +102,8 @@ pub fn backend(cfg: &Config, snap: &EngineSnapshot, health: &HealthBoard, entrie
         "pools": pools,
         "healthy": flags.healthy,
         "draining": flags.draining,
+        "ejected": flags.ejected,
+        "ejections": flags.ejections,
         "checks": checks(health, b),
         "active_flows": flags.active_flows,
         "switch_entries": entries.and_then(|e| e.get(usize::from(b)).copied()),

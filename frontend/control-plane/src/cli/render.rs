@@ -74,8 +74,17 @@ fn checks(b: &Value) -> String {
     if failing.is_empty() { "ok".into() } else { failing.join(", ") }
 }
 
+/// `yes`, `no` (its checks fail) or `ejected` (passively, for its
+/// cool-down).
+fn health(b: &Value) -> String {
+    if b["healthy"].as_bool() == Some(true) && b["ejected"].as_bool() == Some(true) {
+        return "ejected".into();
+    }
+    yes_no(&b["healthy"])
+}
+
 fn backend_row(b: &Value) -> Vec<String> {
-    vec![s(&b["name"]), pools(b), yes_no(&b["healthy"]), yes_no(&b["draining"]), s(&b["active_flows"]), s(&b["switch_entries"]), checks(b)]
+    vec![s(&b["name"]), pools(b), health(b), yes_no(&b["draining"]), s(&b["active_flows"]), s(&b["switch_entries"]), checks(b)]
 }
 
 const BACKEND_HEADER: [&str; 7] = ["BACKEND", "POOLS(WEIGHT)", "HEALTHY", "DRAINING", "FLOWS", "SWITCH_ENTRIES", "CHECKS"];
@@ -164,6 +173,7 @@ mod tests {
             { "name": "198.18.11.2:8080", "pools": [{ "pool": "web", "weight": 2 }, { "pool": "api", "weight": 1 }], "healthy": false, "draining": true, "active_flows": 0, "switch_entries": 5,
               "checks": [{ "check": "http:web", "up": false, "last_error": "connect: Connection refused" }, { "check": "agent", "up": true, "last_error": null }] },
             { "name": "198.18.12.2:80", "pools": [], "healthy": true, "draining": false, "active_flows": 0, "checks": [{ "check": "agent", "up": true }] },
+            { "name": "198.18.13.2:80", "pools": [], "healthy": true, "ejected": true, "draining": false, "active_flows": 0 },
         ]});
         let out = backends(&v);
         let lines: Vec<&str> = out.lines().collect();
@@ -171,6 +181,7 @@ mod tests {
         assert_eq!(lines[1], "198.18.10.2:80    web(w1)          yes      no        3      -               -");
         assert_eq!(lines[2], "198.18.11.2:8080  web(w2),api(w1)  no       yes       0      5               http:web (connect: Connection refused)");
         assert_eq!(lines[3], "198.18.12.2:80                     yes      no        0      -               ok");
+        assert_eq!(lines[4], "198.18.13.2:80                     ejected  no        0      -               -");
     }
 
     #[test]
