@@ -24,6 +24,7 @@ mac = "02:53:59:00:00:10"
 switch_mac = "02:53:59:01:00:10"
 [switch]
 p4runtime = "127.0.0.1:9559"
+insecure = true
 [cookie]
 secrets = [{ k0 = 1, k1 = 2 }]
 rotation_secs = 3600

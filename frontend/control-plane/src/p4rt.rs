@@ -19,7 +19,9 @@ use switchyard_control::client::{
 use switchyard_control::p4info::P4InfoIndex;
 use switchyard_control::proto::p4::v1::{self as p4, get_forwarding_pipeline_config_request::ResponseType, update, write_request::Atomicity};
 use switchyard_control::switchyard::{self as sy, ConnMode, SwitchyardTables};
-use switchyard_frontend::config::{Config, OffloadMode};
+use switchyard_control::client::ClientTls;
+use switchyard_control::proto::tls::TlsFiles;
+use switchyard_frontend::config::{Config, OffloadMode, SwitchTransport};
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_wire::cookie::CookieSecret;
 use tokio::sync::{broadcast, mpsc};
@@ -71,6 +73,9 @@ pub struct P4rtOptions {
     pub idle_timeout: Duration,
     /// Completed rotations are persisted here (`secret_store`).
     pub rotated_secrets_file: Option<std::path::PathBuf>,
+    /// `[switch]` mutual TLS or insecure; None: neither chosen, and the
+    /// start refuses to connect.
+    pub transport: Option<SwitchTransport>,
 }
 
 impl P4rtOptions {
@@ -89,6 +94,7 @@ impl P4rtOptions {
             rotation: Some(cfg.cookie.rotation),
             idle_timeout: Duration::from_millis(cfg.timeouts.idle_ms).max(MIN_IDLE_TIMEOUT),
             rotated_secrets_file: cfg.cookie.rotated_secrets_file.clone(),
+            transport: cfg.switch.transport.clone(),
         }
     }
 }
@@ -224,7 +230,21 @@ fn conn_mode(m: OffloadMode) -> ConnMode {
 async fn reach(opts: &P4rtOptions) -> Result<(P4rtClient, SwitchyardTables), String> {
     let deadline = tokio::time::Instant::now() + opts.start_timeout;
     let secs = opts.start_timeout.as_secs_f64();
+    let tls = match &opts.transport {
+        Some(SwitchTransport::MutualTls { ca, cert, key, server_name }) => {
+            Some(ClientTls { files: TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() }, server_name: server_name.clone() })
+        }
+        Some(SwitchTransport::Insecure) => None,
+        None => {
+            return Err(format!(
+                "the [switch] section chooses no transport for P4Runtime at {}: set tls_ca, tls_cert and tls_key (mutual TLS) \
+                 or insecure = true (plain gRPC, nothing authenticated)",
+                opts.endpoint
+            ))
+        }
+    };
     let copts = ClientOptions {
+        tls,
         device_id: opts.device_id,
         election_id: opts.election_id,
         backoff: BackoffPolicy { initial: Duration::from_millis(100), max: Duration::from_secs(2), max_attempts: Some(4) },

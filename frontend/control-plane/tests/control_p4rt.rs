@@ -43,6 +43,7 @@ mac = "02:53:59:00:00:10"
 switch_mac = "02:53:59:01:00:10"
 [switch]
 p4runtime = "127.0.0.1:9559"
+insecure = true
 [cookie]
 secrets = [{{ k0 = 0x03020100, k1 = 0x07060504 }}, {{ k0 = 0xdeadbeef, k1 = 0x0badf00d }}]
 rotation_secs = 60
@@ -598,6 +599,7 @@ mac = "02:53:59:00:00:10"
 switch_mac = "02:53:59:01:00:10"
 [switch]
 p4runtime = "127.0.0.1:9559"
+insecure = true
 [cookie]
 secrets = [{ k0 = 0x03020100, k1 = 0x07060504 }, { k0 = 0xdeadbeef, k1 = 0x0badf00d }]
 rotation_secs = 60
@@ -636,4 +638,17 @@ backends = [{ address = "198.18.13.2", port = 8080 }]
     rt.block_on(fe.link.control_requests().delete_backend_address([198, 18, 12, 2].into(), 80)).unwrap();
     assert_eq!(sw.table(sy::TABLE_BACKEND_ADDRESS).len(), 3);
     rt.block_on(fe.link.control_requests().delete_backend_address([198, 18, 12, 2].into(), 80)).expect("already gone is fine");
+}
+
+/// `[switch]` with neither mutual TLS nor `insecure = true`: the start is
+/// refused before anything is sent, and says what to set.
+#[test]
+fn a_switch_section_without_a_transport_is_refused_at_start() {
+    let cfg = test_config(300_000);
+    let sw = start_switch(&[], false);
+    let mut o = options(&sw, &cfg);
+    o.transport = None;
+    let err = front_end(&cfg, o).err().expect("start refused").to_string();
+    assert!(err.contains("tls_ca, tls_cert and tls_key") && err.contains("insecure = true"), "{err}");
+    drop(sw.rt);
 }

@@ -62,6 +62,21 @@ pub struct SwitchSettings {
     pub p4runtime: SocketAddrV4,
     pub device_id: u64,
     pub syn_ack: SynAckParams,
+    /// How the control plane talks to the switch; None: the file chose
+    /// neither TLS nor `insecure`, and the front-end refuses to connect
+    /// (`--no-switch` needs neither).
+    pub transport: Option<SwitchTransport>,
+}
+
+/// The P4Runtime channel to the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchTransport {
+    /// Mutual TLS: the CA the switch's certificate must chain to, the
+    /// front-end's certificate and key (PEM), and the name the switch's
+    /// certificate must carry (None: the `p4runtime` address).
+    MutualTls { ca: PathBuf, cert: PathBuf, key: PathBuf, server_name: Option<String> },
+    /// `insecure = true`: plain gRPC, nothing authenticated.
+    Insecure,
 }
 
 #[derive(Debug, Clone)]

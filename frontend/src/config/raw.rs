@@ -73,6 +73,13 @@ pub struct SwitchSection {
     pub syn_ack_wscale: Spanned<u8>,
     #[serde(default = "default_syn_ack_window")]
     pub syn_ack_window: u16,
+    /// Mutual TLS to the switch's P4Runtime server (absolute paths, PEM).
+    pub tls_ca: Option<Spanned<String>>,
+    pub tls_cert: Option<Spanned<String>>,
+    pub tls_key: Option<Spanned<String>>,
+    pub tls_server_name: Option<Spanned<String>>,
+    /// Plain gRPC, explicitly.
+    pub insecure: Option<Spanned<bool>>,
 }
 
 fn default_device_id() -> u64 {

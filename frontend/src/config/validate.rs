@@ -126,6 +126,40 @@ fn hash_key(h: &Spanned<String>) -> VResult<HashKey> {
     err(h, format!("hash `{v}`: want `client_ip`, `header:NAME` or `cookie:NAME`"))
 }
 
+fn absolute(p: &Option<Spanned<String>>, what: &str) -> VResult<Option<std::path::PathBuf>> {
+    match p {
+        Some(s) if !std::path::Path::new(s.get_ref()).is_absolute() => err(s, format!("{what} `{}` must be an absolute path", s.get_ref())),
+        Some(s) => Ok(Some(std::path::PathBuf::from(s.get_ref()))),
+        None => Ok(None),
+    }
+}
+
+/// `[switch]` tls_ca + tls_cert + tls_key (mutual TLS), or insecure = true,
+/// or neither (None: refused when the front-end connects).
+fn switch_transport(sw: &raw::SwitchSection) -> VResult<Option<SwitchTransport>> {
+    let (ca, cert, key) = (absolute(&sw.tls_ca, "tls_ca")?, absolute(&sw.tls_cert, "tls_cert")?, absolute(&sw.tls_key, "tls_key")?);
+    let insecure = sw.insecure.as_ref().filter(|i| *i.get_ref());
+    match (ca, cert, key, insecure) {
+        (Some(_), _, _, Some(i)) | (_, Some(_), _, Some(i)) | (_, _, Some(_), Some(i)) => {
+            err(i, "insecure = true and tls_ca/tls_cert/tls_key exclude each other")
+        }
+        (Some(ca), Some(cert), Some(key), None) => {
+            Ok(Some(SwitchTransport::MutualTls { ca, cert, key, server_name: sw.tls_server_name.as_ref().map(|n| n.get_ref().clone()) }))
+        }
+        (None, None, None, insecure) => match &sw.tls_server_name {
+            Some(n) => err(n, "tls_server_name needs tls_ca, tls_cert and tls_key"),
+            None => Ok(insecure.map(|_| SwitchTransport::Insecure)),
+        },
+        _ => {
+            let given = [&sw.tls_ca, &sw.tls_cert, &sw.tls_key].into_iter().flatten().next();
+            match given {
+                Some(g) => err(g, "tls_ca, tls_cert and tls_key go together (mutual TLS to the switch)"),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
 pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
     let fe = &f.frontend;
     if *fe.workers.get_ref() == 0 {
@@ -158,6 +192,7 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
             wscale: *sw.syn_ack_wscale.get_ref(),
             window: sw.syn_ack_window,
         },
+        transport: switch_transport(sw)?,
     };
 
     let ck = &f.cookie;

@@ -7,6 +7,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use switchyard_control::tls::Generated;
 use switchyard_frontend::config::Config;
 
 use crate::switch_entries::{SecretEntries, ServiceEntries};
@@ -71,10 +72,50 @@ pub fn start_agents(tb: &Testbed) -> Result<Vec<Child>> {
     Ok(agents)
 }
 
+/// The `[switch]` section of `text` with the testbed's mutual TLS (the
+/// `frontend` certificate; any transport keys the file had are replaced),
+/// or `insecure = true` when the testbed has no TLS.
+fn with_switch_tls(text: &str, tls: Option<&Generated>) -> String {
+    const KEYS: [&str; 5] = ["tls_ca", "tls_cert", "tls_key", "tls_server_name", "insecure"];
+    let ours = match tls.and_then(|g| g.clients.iter().find(|(n, _)| n == "frontend")) {
+        Some((_, f)) => format!(
+            "tls_ca = {:?}\ntls_cert = {:?}\ntls_key = {:?}\ntls_server_name = \"{}\"\n",
+            f.ca.display().to_string(),
+            f.cert.display().to_string(),
+            f.key.display().to_string(),
+            addr::MGMT_SWITCH
+        ),
+        None => "insecure = true\n".to_string(),
+    };
+    let mut out = String::new();
+    let mut in_switch = false;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_switch = t.starts_with("[switch]");
+            out.push_str(line);
+            out.push('\n');
+            if in_switch {
+                out.push_str(&ours);
+            }
+            continue;
+        }
+        let key = t.split(['=', ' ']).next().unwrap_or("");
+        if in_switch && KEYS.contains(&key) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// A copy of the front-end config whose DPDK `--file-prefix` names this
-/// testbed, so two testbeds' front-ends never share DPDK's runtime files.
-fn with_file_prefix(config: &Path, tag: &str, dir: &Path) -> Result<PathBuf> {
+/// testbed, so two testbeds' front-ends never share DPDK's runtime files,
+/// and whose `[switch]` uses the testbed's certificates.
+fn with_file_prefix(config: &Path, tag: &str, dir: &Path, tls: Option<&Generated>) -> Result<PathBuf> {
     let text = std::fs::read_to_string(config).with_context(|| format!("{}", config.display()))?;
+    let text = with_switch_tls(&text, tls);
     const KEY: &str = "--file-prefix=";
     let out = match text.find(KEY) {
         Some(i) => {
@@ -105,7 +146,7 @@ impl Frontend {
         let bin = find_bin("switchyard-frontend")?;
         let log = tb.dir.join("frontend.log");
         let _ = std::fs::remove_file(&log);
-        let config = with_file_prefix(config, &tb.spec.tag, &tb.dir)?;
+        let config = with_file_prefix(config, &tb.spec.tag, &tb.dir, tb.tls.as_ref())?;
         let config = config.as_path();
         let mut argv = vec![
             bin.to_string_lossy().into_owned(),
@@ -283,6 +324,24 @@ pub fn parse_switch_stats(log: &str) -> std::collections::HashMap<String, u64> {
 
 #[cfg(test)]
 mod tests {
+    /// The testbed's copy of a config uses its certificates, whatever
+    /// transport the file chose, and still parses.
+    #[test]
+    fn the_config_copy_uses_the_testbeds_certificates() {
+        use switchyard_frontend::config::SwitchTransport;
+        let dir = std::env::temp_dir().join(format!("sy-lb-tls-{}", std::process::id()));
+        let g = switchyard_control::tls::generate(&dir, &["switch".into()], &["frontend"]).unwrap();
+        let example = include_str!("../../../frontend/examples/switchyard.toml").replacen("[switch]\n", "[switch]\ninsecure = true\n", 1);
+        let text = with_switch_tls(&example, Some(&g));
+        let cfg = switchyard_frontend::config::parse(&text, "copy.toml").unwrap();
+        let f = &g.clients[0].1;
+        let want = SwitchTransport::MutualTls { ca: f.ca.clone(), cert: f.cert.clone(), key: f.key.clone(), server_name: Some(addr::MGMT_SWITCH.to_string()) };
+        assert_eq!(cfg.switch.transport, Some(want));
+        let plain = switchyard_frontend::config::parse(&with_switch_tls(&example, None), "copy.toml").unwrap();
+        assert_eq!(plain.switch.transport, Some(SwitchTransport::Insecure));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     use super::*;
 
     #[test]
@@ -316,19 +375,26 @@ mod tests {
     }
 }
 
+/// Runs `switchyard-ctl` in the front-end namespace against the testbed's
+/// switch (over mutual TLS with the `ctl` certificate); its stdout.
+pub fn ctl(tb: &Testbed, args: &[&str]) -> Result<String> {
+    let mut argv = vec![find_bin("switchyard-ctl")?.to_string_lossy().into_owned()];
+    argv.extend(crate::topology::ctl_switch_args(tb.tls.as_ref()));
+    argv.extend(args.iter().map(|a| a.to_string()));
+    tb.frontend.exec(&argv.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Writes the switch's number of live front-ends (`frontend_count`'s
 /// default action) over P4Runtime with `switchyard-ctl apply-entries`, as
 /// an operator or a health checker does; 0 makes the switch refuse new
 /// connections with a RST (docs/P4.md).
 pub fn set_frontend_count(tb: &Testbed, count: u16) -> Result<()> {
-    let bin = find_bin("switchyard-ctl")?;
-    let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
     let file = tb.dir.join("frontend-count.json");
     let entries = serde_json::json!({"entries": [
         {"table": "frontend_count", "default": true, "action": "set_frontend_count", "params": {"count": count}}
     ]});
     std::fs::write(&file, entries.to_string())?;
-    tb.frontend.exec(&[bin.to_str().unwrap(), "--insecure", "--switch", &sw, "apply-entries", file.to_str().unwrap()])?;
+    ctl(tb, &["apply-entries", file.to_str().unwrap()])?;
     Ok(())
 }
 
@@ -336,9 +402,7 @@ pub fn set_frontend_count(tb: &Testbed, count: u16) -> Result<()> {
 /// from the front-end namespace (the only one with a management link):
 /// `path.<name>` and `drop.<name>`, named by the shared registry.
 pub fn switch_counters(tb: &Testbed) -> Result<std::collections::HashMap<String, u64>> {
-    let bin = find_bin("switchyard-ctl")?;
-    let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
-    let out = tb.frontend.exec(&[bin.to_str().unwrap(), "--insecure", "--switch", &sw, "counters", "--plain"])?;
+    let out = ctl(tb, &["counters", "--plain"])?;
     Ok(out
         .lines()
         .filter_map(|l| {

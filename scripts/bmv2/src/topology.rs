@@ -20,6 +20,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
+use switchyard_control::tls::Generated;
+
 use crate::addr;
 use crate::netns::Netns;
 use crate::nginx::{self, NginxBackend};
@@ -126,6 +128,29 @@ pub struct Testbed {
     pub dir: PathBuf,
     /// The switch process in P4 modes (killed with the switch namespace).
     pub switch_proc: Option<std::process::Child>,
+    /// P4 modes: the CA and certificates of the P4Runtime channel (mutual
+    /// TLS), new at every start, in `dir/tls` (files 0600): the switch's,
+    /// the front-end's (`frontend`) and `switchyard-ctl`'s (`ctl`).
+    pub tls: Option<Generated>,
+}
+
+/// The TLS subdirectory of a testbed's run directory.
+pub const TLS_DIR: &str = "tls";
+
+/// `switchyard-ctl`'s global arguments for the testbed's switch: its
+/// management address and, with `tls`, the `ctl` certificate.
+pub fn ctl_switch_args(tls: Option<&Generated>) -> Vec<String> {
+    let mut a = vec!["--switch".to_string(), format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT)];
+    match tls.and_then(|g| g.clients.iter().find(|(n, _)| n == "ctl")) {
+        Some((_, f)) => {
+            for (flag, p) in [("--tls-ca", &f.ca), ("--tls-cert", &f.cert), ("--tls-key", &f.key)] {
+                a.push(flag.into());
+                a.push(p.to_string_lossy().into_owned());
+            }
+        }
+        None => a.push("--insecure".into()),
+    }
+    a
 }
 
 fn ns_name(tag: &str, role: &str) -> String {
@@ -176,13 +201,22 @@ impl Testbed {
             switch.exec(&["ip", "addr", "add", &format!("{}/30", addr::MGMT_SWITCH), "dev", "mgmt0"])?;
             frontend.exec(&["ip", "addr", "add", &format!("{}/30", addr::MGMT_FRONTEND), "dev", "mgmt0"])?;
         }
-        let switch_proc = match spec.mode {
-            SwitchMode::Router => {
+        // A fresh CA per run: the switch admits only the front-end's and
+        // switchyard-ctl's certificates of this run.
+        let tls = match spec.mode {
+            SwitchMode::Router => None,
+            SwitchMode::Sim | SwitchMode::Bmv2 => Some(
+                switchyard_control::tls::generate(&dir.join(TLS_DIR), &[addr::MGMT_SWITCH.to_string(), "switch".into()], &["frontend", "ctl"])
+                    .map_err(|e| anyhow::anyhow!("generating the P4Runtime certificates: {e}"))?,
+            ),
+        };
+        let switch_proc = match (spec.mode, &tls) {
+            (SwitchMode::Router, _) | (_, None) => {
                 switch.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
                 None
             }
-            SwitchMode::Sim => Some(start_switch_sim(&switch, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir)?),
-            SwitchMode::Bmv2 => Some(start_bmv2(&switch, &frontend, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir)?),
+            (SwitchMode::Sim, Some(tls)) => Some(start_switch_sim(&switch, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir, tls)?),
+            (SwitchMode::Bmv2, Some(tls)) => Some(start_bmv2(&switch, &frontend, &links.iter().map(|(_, l)| l).collect::<Vec<_>>(), &spec, &dir, tls)?),
         };
         let www = nginx::write_bodies(&dir)?;
         let mut backends = Vec::new();
@@ -191,7 +225,7 @@ impl Testbed {
             let bdir = dir.join(&name);
             backends.push(NginxBackend::start(ns, &name, addr::backend(i), 80, &bdir, &www)?);
         }
-        Ok(Self { spec, backends, client, frontend, switch, backend_ns, dir, switch_proc })
+        Ok(Self { spec, backends, client, frontend, switch, backend_ns, dir, switch_proc, tls })
     }
 
     pub fn backend_addr(&self, i: usize) -> Ipv4Addr {
@@ -270,7 +304,7 @@ fn wait_ready(child: &mut std::process::Child, log: &std::path::Path, ready: &st
 /// Starts switch-sim with its P4Runtime server (`switchyard-p4rt`) on the
 /// switch's interfaces and the topology's entries; waits until its ports
 /// are open and the server listens.
-fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
+fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path, tls: &Generated) -> Result<std::process::Child> {
     let entries = write_entries(links, spec, dir)?;
     let bin = crate::find_bin("switchyard-p4rt")?;
     let p4 = crate::repo_root().join("p4/switchyard.p4");
@@ -278,7 +312,12 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
         bin.to_string_lossy().into_owned(),
         "--addr".into(),
         format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT),
-        "--insecure".into(),
+        "--tls-ca".into(),
+        tls.switch.ca.to_string_lossy().into_owned(),
+        "--tls-cert".into(),
+        tls.switch.cert.to_string_lossy().into_owned(),
+        "--tls-key".into(),
+        tls.switch.key.to_string_lossy().into_owned(),
         "--p4".into(),
         p4.to_string_lossy().into_owned(),
         // A `switch stats:` line every second (lb::switch_stats reads it).
@@ -306,7 +345,7 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
 /// and the topology's entries over P4Runtime with `switchyard-ctl` from the
 /// front-end namespace (the management link). Not exercised in this
 /// project's CI: no package provides bmv2 here.
-fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path) -> Result<std::process::Child> {
+fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &std::path::Path, tls: &Generated) -> Result<std::process::Child> {
     let entries = write_entries(links, spec, dir)?;
     let p4 = crate::repo_root().join("p4/switchyard.p4");
     let (p4info, json) = (dir.join("switchyard.p4info.bin"), dir.join("switchyard.json"));
@@ -322,6 +361,17 @@ fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedS
         argv.push(format!("{}@{}", switch_entries::port_of(l.host), l.switch_if));
     }
     argv.extend(["--".into(), "--grpc-server-addr".into(), format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT)]);
+    // PI's gRPC server options for mutual TLS: the same files switch-sim gets.
+    argv.extend([
+        "--grpc-server-ssl".into(),
+        "--grpc-server-cacert".into(),
+        tls.switch.ca.to_string_lossy().into_owned(),
+        "--grpc-server-cert".into(),
+        tls.switch.cert.to_string_lossy().into_owned(),
+        "--grpc-server-key".into(),
+        tls.switch.key.to_string_lossy().into_owned(),
+        "--grpc-server-with-client-auth".into(),
+    ]);
     let log = dir.join("switch.log");
     let mut child = switch.spawn(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &log)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -334,10 +384,13 @@ fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedS
         }
     }
     let ctl = crate::find_bin("switchyard-ctl")?;
-    let sw = format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT);
-    let (ctl, p4info, json, entries) = (ctl.to_string_lossy(), p4info.to_string_lossy(), json.to_string_lossy(), entries.to_string_lossy());
-    frontend.exec(&[&ctl, "--insecure", "--switch", &sw, "push-pipeline", "--p4info", &p4info, "--device-config", &json])?;
-    frontend.exec(&[&ctl, "--insecure", "--switch", &sw, "apply-entries", &entries])?;
+    let mut push = vec![ctl.to_string_lossy().into_owned()];
+    push.extend(ctl_switch_args(Some(tls)));
+    let mut apply = push.clone();
+    push.extend(["push-pipeline".into(), "--p4info".into(), p4info.to_string_lossy().into_owned(), "--device-config".into(), json.to_string_lossy().into_owned()]);
+    apply.extend(["apply-entries".into(), entries.to_string_lossy().into_owned()]);
+    frontend.exec(&push.iter().map(String::as_str).collect::<Vec<_>>())?;
+    frontend.exec(&apply.iter().map(String::as_str).collect::<Vec<_>>())?;
     Ok(child)
 }
 
