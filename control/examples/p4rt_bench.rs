@@ -10,6 +10,7 @@
 //! RATE (entries/s) submissions are paced in 1 ms steps: latency at that
 //! load. IN_FLIGHT is the writer's window of Writes in flight (default
 //! `DEFAULT_IN_FLIGHT`; 1 is the old one-at-a-time writer).
+//! `P4RT_BENCH_TLS=1` runs it over mutual TLS.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -32,8 +33,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let info = switchyard_p4rt_server::p4info_gen::generate(sw.program());
     let cfg = format!("{{\"p4_path\": {:?}, \"defines\": {{\"CONNECTION_TABLE_SIZE\": \"1048576\"}}}}", p4);
     let server = Server::new(Device::new(DeviceOptions::default()));
-    let (addr, _task) = switchyard_p4rt_server::serve(server.clone(), "127.0.0.1:0".parse()?).await?;
-    let client = P4rtClient::connect(&format!("http://{addr}"), ClientOptions { election_id: 1, ..Default::default() }).await?;
+    // P4RT_BENCH_TLS=1: the same run over mutual TLS (a CA made for the run).
+    let tls_dir = std::env::temp_dir().join(format!("sy-p4rt-bench-{}", std::process::id()));
+    let certs = match std::env::var("P4RT_BENCH_TLS").as_deref() {
+        Ok("1") => Some(switchyard_control::tls::generate(&tls_dir, &["127.0.0.1".into()], &["bench"])?),
+        _ => None,
+    };
+    let server_tls = certs.as_ref().map(|g| g.switch.server_config()).transpose()?;
+    let (addr, _task) = switchyard_p4rt_server::serve_with(server.clone(), "127.0.0.1:0".parse()?, server_tls).await?;
+    let tls = certs.as_ref().and_then(|g| g.client("bench", "127.0.0.1"));
+    println!("transport: {}", if tls.is_some() { "mutual TLS" } else { "plain gRPC" });
+    let client = P4rtClient::connect(&format!("http://{addr}"), ClientOptions { election_id: 1, tls, ..Default::default() }).await?;
+    let _ = std::fs::remove_dir_all(&tls_dir);
     client.set_pipeline(info.clone(), cfg.into_bytes(), 1, Action::VerifyAndCommit).await?;
     let tables = SwitchyardTables::new(P4InfoIndex::new(info)?)?;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
