@@ -158,12 +158,21 @@ impl Router {
     }
 
     /// Health or draining change (from the control task): affects new
-    /// flows only.
+    /// flows only. A backend coming back healthy (its active checks just
+    /// passed `rise` times) is also taken back from a passive ejection, as
+    /// Envoy's outlier detection does by default: the checks' verdict is
+    /// newer than the failures that ejected it.
     pub fn set_backend_flags(&mut self, b: BackendIndex, healthy: bool, draining: bool) {
         let Some(s) = self.backends.get_mut(usize::from(b)) else { return };
         if (s.healthy, s.draining) == (healthy, draining) {
             return;
         }
+        if healthy && !s.healthy {
+            s.ejected_until = None;
+            s.failures_in_a_row = 0;
+            self.next_readmit = self.backends.iter().filter_map(|b| b.ejected_until).min();
+        }
+        let s = &mut self.backends[usize::from(b)];
         s.healthy = healthy;
         s.draining = draining;
         self.eligibility_changed(b);

@@ -1368,9 +1368,20 @@ fn failing_handshakes_in_a_row_eject_a_backend_for_the_cool_down() {
     assert!(e.router().backend(0).ejected_until.is_some(), "not before the cool-down's end");
     e.on_timer(until, &mut out);
     assert!(e.router().backend(0).eligible(), "back");
-    let (e, got) = handshake_with(e, 42001, until + 1, &answer_through_agent);
+    let (mut e, got) = handshake_with(e, 42001, until + 1, &answer_through_agent);
     assert_eq!(got, Some(None), "tried again and spliced");
     assert_eq!(e.counters().backend_ejections, 1);
+    // Ejected again; then its active checks fail and pass again: the pass
+    // takes it back at once, before the cool-down's end.
+    for i in 0..3 {
+        e = handshake_with(e, 42010 + i, until + 10 + u64::from(i), &refuse).0;
+    }
+    assert!(e.router().backend(0).ejected_until.is_some());
+    e.set_backend_flags(0, false, false);
+    assert!(e.router().backend(0).ejected_until.is_some(), "down by its checks too");
+    e.set_backend_flags(0, true, false);
+    assert!(e.router().backend(0).eligible(), "its checks passed: back");
+    assert_eq!(e.router().next_readmit(), None);
 }
 
 /// A backend that never answers the replayed SYN (every retransmission
