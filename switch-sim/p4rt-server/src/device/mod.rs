@@ -231,6 +231,30 @@ mod tests {
         n
     }
 
+    /// A Write with the primary's election id counts only on the connection
+    /// whose stream won the arbitration (issue 10: an impostor quoting the
+    /// id from another connection was accepted).
+    #[test]
+    fn writes_count_only_on_the_primarys_connection() {
+        let (mut d, _rx) = device_with_entries(0);
+        let write = |d: &mut Device, peer: Option<SocketAddr>, e: u128| {
+            d.write(peer, &p4::WriteRequest { device_id: 1, election_id: Some(uint128(e)), ..Default::default() }).map(|_| ()).map_err(|s| s.code())
+        };
+        // device_with_entries arbitrated id 1 on an in-process stream (no peer).
+        let (a, b): (SocketAddr, SocketAddr) = ("127.0.0.1:4000".parse().unwrap(), "127.0.0.1:4001".parse().unwrap());
+        assert_eq!(write(&mut d, Some(a), 1), Err(Code::PermissionDenied), "a served request, the primary's stream has no connection");
+        assert_eq!(write(&mut d, None, 1), Ok(()));
+        let (tx, _rx2) = mpsc::channel(16);
+        let id = d.open_stream(tx, Some(a));
+        let arb = p4::MasterArbitrationUpdate { device_id: 1, election_id: Some(uint128(10)), ..Default::default() };
+        d.stream_message(id, p4::StreamMessageRequest { update: Some(p4::stream_message_request::Update::Arbitration(arb)) }).unwrap();
+        assert_eq!(write(&mut d, Some(b), 10), Err(Code::PermissionDenied), "another connection quoting the primary's id");
+        assert_eq!(write(&mut d, Some(a), 1), Err(Code::PermissionDenied), "the old id");
+        assert_eq!(write(&mut d, Some(a), 10), Ok(()), "the primary's connection");
+        d.close_stream(id);
+        assert_eq!(write(&mut d, Some(a), 10), Err(Code::PermissionDenied), "the stream is gone");
+    }
+
     /// A large table is swept a bounded slice per tick, yet every idle
     /// entry is reported exactly once within `SWEEP_TICKS` ticks.
     #[test]
