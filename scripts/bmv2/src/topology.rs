@@ -142,15 +142,21 @@ pub const TLS_DIR: &str = "tls";
 pub fn ctl_switch_args(tls: Option<&Generated>) -> Vec<String> {
     let mut a = vec!["--switch".to_string(), format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT)];
     match tls.and_then(|g| g.clients.iter().find(|(n, _)| n == "ctl")) {
-        Some((_, f)) => {
-            for (flag, p) in [("--tls-ca", &f.ca), ("--tls-cert", &f.cert), ("--tls-key", &f.key)] {
-                a.push(flag.into());
-                a.push(p.to_string_lossy().into_owned());
-            }
-        }
+        Some((_, f)) => a.extend(tls_flags(f, TLS_FLAGS)),
         None => a.push("--insecure".into()),
     }
     a
+}
+
+/// switch-sim's and switchyard-ctl's flags for the CA, certificate and key.
+const TLS_FLAGS: [&str; 3] = ["--tls-ca", "--tls-cert", "--tls-key"];
+
+/// `flags[0] CA flags[1] CERT flags[2] KEY`.
+fn tls_flags(f: &switchyard_control::proto::tls::TlsFiles, flags: [&str; 3]) -> Vec<String> {
+    [(flags[0], &f.ca), (flags[1], &f.cert), (flags[2], &f.key)]
+        .into_iter()
+        .flat_map(|(flag, p)| [flag.to_string(), p.to_string_lossy().into_owned()])
+        .collect()
 }
 
 fn ns_name(tag: &str, role: &str) -> String {
@@ -312,18 +318,13 @@ fn start_switch_sim(switch: &Netns, links: &[&Link], spec: &TestbedSpec, dir: &s
         bin.to_string_lossy().into_owned(),
         "--addr".into(),
         format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT),
-        "--tls-ca".into(),
-        tls.switch.ca.to_string_lossy().into_owned(),
-        "--tls-cert".into(),
-        tls.switch.cert.to_string_lossy().into_owned(),
-        "--tls-key".into(),
-        tls.switch.key.to_string_lossy().into_owned(),
         "--p4".into(),
         p4.to_string_lossy().into_owned(),
         // A `switch stats:` line every second (lb::switch_stats reads it).
         "--stats-interval".into(),
         "1".into(),
     ];
+    argv.extend(tls_flags(&tls.switch, TLS_FLAGS));
     for (k, v) in &spec.p4_defines {
         argv.push(format!("-D{k}={v}"));
     }
@@ -362,16 +363,8 @@ fn start_bmv2(switch: &Netns, frontend: &Netns, links: &[&Link], spec: &TestbedS
     }
     argv.extend(["--".into(), "--grpc-server-addr".into(), format!("{}:{}", addr::MGMT_SWITCH, addr::P4RUNTIME_PORT)]);
     // PI's gRPC server options for mutual TLS: the same files switch-sim gets.
-    argv.extend([
-        "--grpc-server-ssl".into(),
-        "--grpc-server-cacert".into(),
-        tls.switch.ca.to_string_lossy().into_owned(),
-        "--grpc-server-cert".into(),
-        tls.switch.cert.to_string_lossy().into_owned(),
-        "--grpc-server-key".into(),
-        tls.switch.key.to_string_lossy().into_owned(),
-        "--grpc-server-with-client-auth".into(),
-    ]);
+    argv.extend(["--grpc-server-ssl".into(), "--grpc-server-with-client-auth".into()]);
+    argv.extend(tls_flags(&tls.switch, ["--grpc-server-cacert", "--grpc-server-cert", "--grpc-server-key"]));
     let log = dir.join("switch.log");
     let mut child = switch.spawn(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &log)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
