@@ -107,8 +107,14 @@ async fn only_clients_with_a_certificate_of_the_ca_get_in() {
     let wrong_trust = ClientTls { files: TlsFiles { ca: theirs.switch.ca.clone(), ..ctl.clone() }, server_name: Some("127.0.0.1".into()) };
     assert!(P4rtClient::connect(&sw.endpoint, opts(20, Some(wrong_trust))).await.is_err());
     // A name the switch's certificate does not carry: refused.
-    let wrong_name = ClientTls { files: ctl, server_name: Some("switch.example".into()) };
+    let wrong_name = ClientTls { files: ctl.clone(), server_name: Some("switch.example".into()) };
     assert!(P4rtClient::connect(&sw.endpoint, opts(20, Some(wrong_name))).await.is_err());
+    // No name given: the endpoint's host (an IP address in the certificate) is checked, and
+    // an `http://` endpoint still gets TLS.
+    let by_address = ClientTls { files: ctl, server_name: None };
+    let c = P4rtClient::connect(&format!("http://{}", sw.addr), opts(5, Some(by_address))).await.expect("the address is in the certificate");
+    assert!(!c.is_primary());
+    drop(c);
     // None of that disturbed the primary.
     assert!(fe.is_primary());
     assert_eq!(secrets_of(&fe.read(vec![p4::Entity { entity: Some(p4::entity::Entity::TableEntry(p4::TableEntry { table_id, is_default_action: true, ..Default::default() })) }]).await.unwrap()), values);
