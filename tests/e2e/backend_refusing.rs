@@ -24,7 +24,7 @@ fn stopped_backend_is_ejected_then_readmitted() {
         // The front-end programs the services itself over P4Runtime.
         let mut tb = Testbed::up(TestbedSpec::new(tag, 2, SwitchMode::Sim)).unwrap();
         let _agents = lb::start_agents(&tb).unwrap();
-        let fe = Frontend::start(&tb, &path, FrontendDriver::AfPacket, false).unwrap();
+        let fe = Frontend::start(&tb, &path, FrontendDriver::Dpdk, false).unwrap();
         let (b0, b1) = (format!("{}:80", addr::backend(0)), format!("{}:80", addr::backend(1)));
         // The checks leave through the front-end host's kernel and the
         // switch, and pass (HTTP and agent) before anything fails.

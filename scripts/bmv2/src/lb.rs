@@ -167,6 +167,12 @@ impl Frontend {
         loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             if text.contains("front-end up") {
+                // DPDK's net_af_packet takes eth0 down and up when it
+                // starts its port, which flushes the namespace's static
+                // neighbour of the gateway (the switch answers no ARP): the
+                // health checks, which leave through this host's kernel,
+                // would then fail with `No route to host`. Pin it again.
+                tb.frontend.pin_neighbour(&addr::FRONTEND_GW.to_string(), &addr::mac_str(addr::mac(1, true)), "eth0")?;
                 return Ok(Self { child, log });
             }
             if let Some(st) = child.try_wait()? {

@@ -50,6 +50,12 @@ impl Netns {
         cmd::output(&self.argv(args))
     }
 
+    /// A static neighbour entry (`ip neigh replace ... nud permanent`): the
+    /// testbed's hosts never ARP (switch-sim and DPDK answer no ARP).
+    pub fn pin_neighbour(&self, ip: &str, mac: &str, dev: &str) -> Result<()> {
+        self.exec(&["ip", "neigh", "replace", ip, "lladdr", mac, "dev", dev, "nud", "permanent"]).map(|_| ())
+    }
+
     /// Starts a long-running process inside the namespace with stdout and
     /// stderr appended to `log`. It is killed when the namespace is dropped.
     pub fn spawn(&self, args: &[&str], log: &Path) -> Result<Child> {
