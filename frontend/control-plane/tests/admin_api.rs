@@ -382,7 +382,9 @@ fn health_checks_take_a_failing_backend_out_and_back() {
             ),
         );
     let cfg = config::parse(&src, "health.toml").unwrap();
-    let fe = start(&cfg);
+    let file = std::env::temp_dir().join(format!("sy-admin-health-{}.toml", std::process::id()));
+    std::fs::write(&file, &src).unwrap();
+    let fe = start_with_file(&cfg, &file);
     let name_good = format!("127.0.0.1:{good}");
     let name_flaky = format!("127.0.0.1:{flaky}");
     let healthy = |name: &str| {
@@ -422,4 +424,21 @@ fn health_checks_take_a_failing_backend_out_and_back() {
     let (_, m) = scrape(&fe);
     assert_eq!(sample(&m, "switchyard_frontend_backend_health_transitions_total", &[("backend", &name_flaky), ("to", "up")]), 1.0);
     assert!(!healthy("127.0.0.1:1"), "its agent is still gone");
+
+    // Down again; a reload that removes the pool's checks brings it back
+    // (its failing check is gone) and keeps the agent's probe.
+    flaky_ok.store(false, Ordering::SeqCst);
+    until("the backend out again", || !healthy(&name_flaky));
+    let unchecked = src.replacen("[pools.health]\npath = \"/healthz\"\ninterval_ms = 100\ntimeout_ms = 100\nrise = 2\nfall = 2\n", "", 1);
+    assert_ne!(unchecked, src);
+    std::fs::write(&file, &unchecked).unwrap();
+    let (status, v) = get(&fe, "POST", "/reload");
+    assert_eq!(status, 200, "{v}");
+    assert!(v["applied"].as_array().unwrap().iter().any(|a| a == "pool `web` changed"), "{v}");
+    until("no checks, healthy", || healthy(&name_flaky));
+    let v = get(&fe, "GET", "/backends").1;
+    assert_eq!(v["backends"][1]["checks"], serde_json::json!([]), "{v}");
+    assert_eq!(v["backends"][2]["checks"][0]["check"], "agent", "{v}");
+    drop(fe);
+    let _ = std::fs::remove_file(&file);
 }
