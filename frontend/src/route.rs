@@ -220,7 +220,7 @@ impl Router {
 
     /// Takes back every backend whose cool-down is over at `now`.
     pub fn readmit_due(&mut self, now: u64) {
-        if self.next_readmit.is_none_or(|t| t > now) {
+        if !self.next_readmit.is_some_and(|t| t <= now) {
             return;
         }
         let due: Vec<BackendIndex> = (0..self.backends.len())

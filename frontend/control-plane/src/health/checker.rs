@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use switchyard_wire::flow::BackendIndex;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::probe::{probe, Expect};
 use super::state::{targets, CheckKind, CheckTarget, HealthBoard, Transition};
 use super::AGENT_OK;
+use crate::admin::views::backend_name;
 use crate::admin::AdminContext;
 use crate::command::{CommandError, CommandSender, WorkerCommand};
 
@@ -34,7 +36,7 @@ pub async fn run(ctx: Arc<AdminContext>, stop: Arc<AtomicBool>) {
         let cfg = ctx.config();
         let targets = targets(&cfg);
         lock(&board).retarget(cfg.backends.len(), &targets);
-        let names: Vec<String> = cfg.backends.iter().map(|b| format!("{}:{}", b.address, b.port)).collect();
+        let names: Vec<String> = (0..cfg.backends.len()).map(|i| backend_name(&cfg, i as BackendIndex)).collect();
         let mut tasks = JoinSet::new();
         let n = targets.len() as u32;
         for (i, t) in targets.into_iter().enumerate() {

@@ -282,7 +282,7 @@ mod tests {
         board.retarget(1, &[http.clone(), agent.clone()]);
         board.observe(&http, fail());
         board.reported(0, false);
-        board.retarget(2, &[http.clone()]);
+        board.retarget(2, std::slice::from_ref(&http));
         assert!(!board.backends[0].checks[&http.kind].up, "kept across the reload");
         assert_eq!(board.backends.len(), 2);
         board.retarget(2, &[agent]);
