@@ -100,12 +100,16 @@ async fn only_clients_with_a_certificate_of_the_ca_get_in() {
     // The project's client with no certificate, or another CA's, cannot arbitrate either.
     for (what, tls) in [("none", None), ("foreign", theirs.client("frontend", "127.0.0.1"))] {
         let tls = tls.map(|c| ClientTls { files: TlsFiles { ca: certs.switch.ca.clone(), ..c.files }, ..c });
-        assert!(P4rtClient::connect(&format!("http://{}", sw.addr), opts(20, tls)).await.is_err(), "{what}: no session");
+        let e = P4rtClient::connect(&format!("http://{}", sw.addr), opts(20, tls)).await.err().expect(what).to_string();
+        assert!(e.contains("no arbitration answer (the stream broke"), "{what}: {e}");
     }
     // A client that trusts another CA refuses our switch (its certificate
     // is not one its CA signed), even with a certificate our CA accepts.
     let wrong_trust = ClientTls { files: TlsFiles { ca: theirs.switch.ca.clone(), ..ctl.clone() }, server_name: Some("127.0.0.1".into()) };
-    assert!(P4rtClient::connect(&sw.endpoint, opts(20, Some(wrong_trust))).await.is_err());
+    let t = std::time::Instant::now();
+    let e = P4rtClient::connect(&sw.endpoint, opts(20, Some(wrong_trust))).await.err().expect("wrong trust").to_string();
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(1), "not retried: {:?}", t.elapsed());
     // A name the switch's certificate does not carry: refused.
     let wrong_name = ClientTls { files: ctl.clone(), server_name: Some("switch.example".into()) };
     assert!(P4rtClient::connect(&sw.endpoint, opts(20, Some(wrong_name))).await.is_err());

@@ -22,7 +22,7 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use switchyard_control::client::{ClientOptions, ClientTls, P4rtClient};
+use switchyard_control::client::{BackoffPolicy, ClientOptions, ClientTls, P4rtClient};
 use switchyard_control::p4info::{ObjectKind, P4InfoIndex};
 use switchyard_control::provision::{self, WRITER_ELECTION_ID};
 use switchyard_control::proto::p4::config::v1 as p4info;
@@ -176,7 +176,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         _ if a.insecure => None,
         _ => return Err("the switch's P4Runtime channel is mutual TLS: give --tls-ca, --tls-cert and --tls-key, or --insecure for a switch serving plain gRPC".into()),
     };
-    let opts = ClientOptions { device_id: a.device_id, election_id, connect_timeout: Duration::from_secs(3), tls, ..ClientOptions::default() };
+    // A command line fails fast: three tries, not the front-end's patience.
+    let backoff = BackoffPolicy { max_attempts: Some(3), ..BackoffPolicy::default() };
+    let opts = ClientOptions { device_id: a.device_id, election_id, connect_timeout: Duration::from_secs(3), tls, backoff, ..ClientOptions::default() };
     match &a.cmd {
         Cmd::PushPipeline { p4info, device_config, action, cookie, .. } => {
             // Read both files before connecting: a bad file never touches the switch.

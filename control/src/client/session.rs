@@ -93,6 +93,20 @@ pub struct P4rtClient {
     election: watch::Sender<u128>,
 }
 
+/// An error with its sources (a TLS failure is several layers down).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s += &format!(": {t}");
+        }
+        src = x.source();
+    }
+    s
+}
+
 fn uint128(v: u128) -> p4::Uint128 {
     p4::Uint128 { high: (v >> 64) as u64, low: v as u64 }
 }
@@ -127,23 +141,38 @@ impl P4rtClient {
         let channel = loop {
             match ep.connect().await {
                 Ok(c) => break c,
+                // The switch's certificate failed verification: trying again will not help.
+                Err(e) if error_chain(&e).contains("invalid peer certificate") => return Err(cerr(error_chain(&e))),
                 Err(e) => match backoff.next_delay() {
                     Some(d) => tokio::time::sleep(d).await,
-                    None => return Err(cerr(format!("{e} (after {} attempts)", backoff.failures()))),
+                    None => return Err(cerr(format!("{} (after {} attempts)", error_chain(&e), backoff.failures()))),
                 },
             }
         };
         let grpc = P4RuntimeClient::new(channel).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
         let (outbound, outbound_rx) = mpsc::channel(1024);
         let (m_tx, mut m_rx) = watch::channel(Mastership::Unknown);
-        let (events, _) = broadcast::channel(opts.event_capacity.max(16));
+        let (events, mut early) = broadcast::channel(opts.event_capacity.max(16));
         let (election, election_rx) = watch::channel(opts.election_id);
         tokio::spawn(stream_task(grpc.clone(), opts.clone(), outbound_rx, m_tx, events.clone(), election_rx));
         let first = tokio::time::timeout(opts.arbitration_timeout, m_rx.wait_for(|m| *m != Mastership::Unknown)).await.map(|r| r.map(|_| ()));
         match first {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(cerr("the stream task stopped".into())),
-            Err(_) => return Err(cerr("no arbitration answer".into())),
+            Err(_) => {
+                // Why the stream broke, if it did (a switch refusing our certificate says so here).
+                let mut last = None;
+                while let Ok(ev) = early.try_recv() {
+                    if let Event::Disconnected(r) = ev {
+                        last = Some(r);
+                    }
+                }
+                let hint = if opts.tls.is_some() { "; does the switch's CA accept this client's certificate?" } else { "" };
+                return Err(cerr(match last {
+                    Some(r) => format!("no arbitration answer (the stream broke: {r}){hint}"),
+                    None => format!("no arbitration answer{hint}"),
+                }));
+            }
         }
         Ok(P4rtClient { grpc, opts, outbound, mastership: m_rx, events, election })
     }
@@ -294,7 +323,7 @@ async fn stream_task(
             return;
         }
         let reason = match grpc.clone().stream_channel(ReceiverStream::new(rx)).await {
-            Err(e) => e.to_string(),
+            Err(e) => error_chain(&e),
             Ok(resp) => {
                 let mut inbound = resp.into_inner();
                 loop {
