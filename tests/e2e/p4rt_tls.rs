@@ -53,7 +53,7 @@ fn the_testbeds_p4runtime_admits_only_its_own_certificates() {
         let (path, _) = example_config();
         let fe = Frontend::start(&tb, &path, FrontendDriver::AfPacket, false).unwrap();
         let log = fe.stop();
-        assert!(log.contains("services") && log.contains("programmed"), "{log}");
+        assert!(log.contains("over mutual TLS") && log.contains("backends programmed"), "{log}");
     }
     assert_no_namespaces(tag);
 }

@@ -315,8 +315,9 @@ impl Task {
         let rotation = opts.rotation.map(|p| Rotation::new(p.as_millis() as u64, secrets.0, secrets.1, secrets.2, 0));
         let (hits_tx, hits_rx) = mpsc::channel(16);
         let banner = format!(
-            "switch {} (device {}, election id {}): {} services, {} backends programmed; connection table {} entries, idle timeout {:?}, teardown grace {:?}, rotation {:?}",
+            "switch {} over {} (device {}, election id {}): {} services, {} backends programmed; connection table {} entries, idle timeout {:?}, teardown grace {:?}, rotation {:?}",
             opts.endpoint,
+            if matches!(opts.transport, Some(SwitchTransport::MutualTls { .. })) { "mutual TLS" } else { "plain gRPC" },
             opts.device_id,
             opts.election_id,
             config.services.len(),
