@@ -42,6 +42,9 @@ fn example_loads() {
     assert_eq!(d.pools[0].health.as_ref(), Some(web), "the keys left out take the defaults, which the example spells out");
     let bare = edit("path = \"/health\"", "");
     assert_eq!(config::parse(&bare, "t.toml").unwrap().pools[0].health.as_ref().unwrap().path, "/");
+    let status_port = edit("interval_ms = 1000", "port = 8081\ninterval_ms = 1000");
+    assert_eq!(config::parse(&status_port, "t.toml").unwrap().pools[0].health.as_ref().unwrap().port, Some(8081));
+    assert_eq!(web.port, None, "each backend's own port by default");
     let short = edit("interval_ms = 1000\ntimeout_ms = 500\n", "interval_ms = 200\n");
     assert_eq!(config::parse(&short, "t.toml").unwrap().pools[0].health.as_ref().unwrap().timeout.as_millis(), 200, "the default timeout is cut to the interval");
     let open = edit("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"");
@@ -102,6 +105,7 @@ fn refusals_are_located() {
         ),
         ("health path", edit("path = \"/health\"", "path = \"health\""), "path = \"health\"", "must start with `/`"),
         ("health path with a space", edit("path = \"/health\"", "path = \"/a b\""), "path = \"/a b\"", "no spaces"),
+        ("health port zero", edit("interval_ms = 1000", "port = 0\ninterval_ms = 1000"), "port = 0", "health port must not be 0"),
         ("health interval too short", edit("interval_ms = 1000", "interval_ms = 10"), "interval_ms = 10", "at least 100"),
         ("health timeout above the interval", edit("timeout_ms = 500", "timeout_ms = 1500"), "timeout_ms = 1500", "at most interval_ms (1000)"),
         ("health timeout zero", edit("timeout_ms = 500", "timeout_ms = 0"), "timeout_ms = 0", "above 0"),

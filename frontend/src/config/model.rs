@@ -227,6 +227,9 @@ pub struct PoolSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
     pub path: String,
+    /// Checked port instead of each backend's own (a status port; see
+    /// docs/OPERATIONS.md on several front-ends).
+    pub port: Option<u16>,
     pub interval: Duration,
     pub timeout: Duration,
     pub rise: u32,

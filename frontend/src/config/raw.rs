@@ -196,6 +196,7 @@ pub struct PoolSection {
 #[serde(deny_unknown_fields)]
 pub struct HealthSection {
     pub path: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
     pub interval_ms: Option<Spanned<u64>>,
     pub timeout_ms: Option<Spanned<u64>>,
     pub rise: Option<Spanned<u32>>,

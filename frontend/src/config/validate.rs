@@ -379,6 +379,11 @@ fn health_check(h: &Spanned<raw::HealthSection>) -> VResult<HealthCheck> {
         Some(p) => p.get_ref().clone(),
         None => DEFAULT_HEALTH_PATH.to_string(),
     };
+    let port = match &s.port {
+        Some(p) if *p.get_ref() == 0 => return err(p, "health port must not be 0"),
+        Some(p) => Some(*p.get_ref()),
+        None => None,
+    };
     let interval_ms = match &s.interval_ms {
         Some(v) if *v.get_ref() < MIN_HEALTH_INTERVAL_MS => return err(v, format!("interval_ms must be at least {MIN_HEALTH_INTERVAL_MS}")),
         Some(v) => *v.get_ref(),
@@ -403,6 +408,7 @@ fn health_check(h: &Spanned<raw::HealthSection>) -> VResult<HealthCheck> {
     };
     Ok(HealthCheck {
         path,
+        port,
         interval: Duration::from_millis(interval_ms),
         timeout: Duration::from_millis(timeout_ms),
         rise: threshold(&s.rise, DEFAULT_HEALTH_RISE, "rise")?,

@@ -44,6 +44,7 @@ pub const AGENT_PROBE_FALL: u32 = 2;
 pub fn agent_probe() -> HealthCheck {
     HealthCheck {
         path: AGENT_PROBE_PATH.into(),
+        port: None,
         interval: AGENT_PROBE_INTERVAL,
         timeout: AGENT_PROBE_TIMEOUT,
         rise: AGENT_PROBE_RISE,

@@ -47,7 +47,7 @@ pub fn targets(cfg: &Config) -> Vec<CheckTarget> {
         let Some(h) = &p.health else { continue };
         for &(b, _) in &p.members {
             let spec = cfg.backends[usize::from(b)];
-            let addr = std::net::SocketAddrV4::new(spec.address, spec.port);
+            let addr = std::net::SocketAddrV4::new(spec.address, h.port.unwrap_or(spec.port));
             out.push(CheckTarget { backend: b, kind: CheckKind::Http { pool: p.name.clone() }, addr, check: h.clone() });
         }
     }
@@ -299,5 +299,8 @@ mod tests {
         let agents = t.iter().filter(|t| t.kind == CheckKind::Agent).count();
         assert_eq!(agents, cfg.backends.len(), "every backend of the example names its agent");
         assert!(t.iter().filter(|t| t.kind == CheckKind::Agent).all(|t| t.addr.port() == 9100 && t.check.path == "/"));
+        let status_port = include_str!("../../../examples/switchyard.toml").replacen("interval_ms = 1000", "port = 8081\ninterval_ms = 1000", 1);
+        let t = targets(&switchyard_frontend::config::parse(&status_port, "x.toml").unwrap());
+        assert_eq!(t[0].addr.to_string(), "198.18.10.2:8081", "a check port instead of the backend's");
     }
 }
