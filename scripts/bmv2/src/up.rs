@@ -36,6 +36,11 @@ pub fn run(spec: TestbedSpec, config: &Path) -> Result<Running> {
     println!("  # load, bounded to 10 s (wrk's summary counts errors and non-2xx):");
     println!("  ip netns exec {} wrk -t1 -c16 -d10s http://{}/1k", tb.client.name(), addr::VIP);
     print_admin(&tb, config);
+    if tb.tls.is_some() {
+        let args = crate::topology::ctl_switch_args(tb.tls.as_ref()).join(" ");
+        println!("\nThe switch over P4Runtime (mutual TLS, the testbed's CA in {}/tls):", tb.dir.display());
+        println!("  ip netns exec {} switchyard-ctl {args} counters", tb.frontend.name());
+    }
     println!("\nCtrl-C stops every process and removes the namespaces.");
     Ok(Running { _frontend: Some(fe), _agents: agents, _tb: tb })
 }
