@@ -38,7 +38,7 @@ pub fn run(spec: TestbedSpec, config: &Path) -> Result<Running> {
     print_admin(&tb, config);
     if tb.tls.is_some() {
         let args = crate::topology::ctl_switch_args(tb.tls.as_ref()).join(" ");
-        println!("\nThe switch over P4Runtime (mutual TLS, the testbed's CA in {}/tls):", tb.dir.display());
+        println!("\nThe switch over P4Runtime (mutual TLS, the testbed's CA in {}):", tb.dir.join(crate::topology::TLS_DIR).display());
         println!("  ip netns exec {} switchyard-ctl {args} counters", tb.frontend.name());
     }
     println!("\nCtrl-C stops every process and removes the namespaces.");
