@@ -33,6 +33,7 @@ fn example_loads() {
     let admin = c.admin.expect("the example enables the admin API");
     assert_eq!((admin.listen.to_string().as_str(), admin.allow_remote), ("127.0.0.1:9180", false));
     assert_eq!(c.cookie.rotated_secrets_file, None);
+    assert_eq!(c.frontend.host_address, Some("198.18.2.2".parse().unwrap()));
     let web = c.pools[0].health.as_ref().expect("the example checks pool `web`");
     assert_eq!((web.path.as_str(), web.interval.as_millis(), web.timeout.as_millis()), ("/health", 1000, 500));
     assert_eq!((web.rise, web.fall, web.expect_status), (2, 3, 200));
@@ -105,6 +106,7 @@ fn refusals_are_located() {
         ),
         ("health path", edit("path = \"/health\"", "path = \"health\""), "path = \"health\"", "must start with `/`"),
         ("health path with a space", edit("path = \"/health\"", "path = \"/a b\""), "path = \"/a b\"", "no spaces"),
+        ("bad host address", edit("host_address = \"198.18.2.2\"", "host_address = \"fe\""), "host_address = \"fe\"", "host_address `fe` is not an IPv4 address"),
         ("health port zero", edit("interval_ms = 1000", "port = 0\ninterval_ms = 1000"), "port = 0", "health port must not be 0"),
         ("health interval too short", edit("interval_ms = 1000", "interval_ms = 10"), "interval_ms = 10", "at least 100"),
         ("health timeout above the interval", edit("timeout_ms = 500", "timeout_ms = 1500"), "timeout_ms = 1500", "at most interval_ms (1000)"),

@@ -1409,3 +1409,24 @@ fn handshake_timeouts_count_towards_ejection() {
     assert_eq!(e.counters().backend_ejections, 1);
     assert!(!e.router().backend(0).eligible());
 }
+
+/// `[frontend] host_address`: the host kernel's own traffic through the
+/// shared port (its health checks and their answers) is no drop.
+#[test]
+fn the_hosts_own_frames_are_left_to_it() {
+    const HOST: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 2);
+    let mut out = Vec::new();
+    let answer = |e: &mut Engine, out: &mut Vec<Action>| {
+        let mut from_backend = frame(WEB, 8080, HOST, 51000, 1, 2, SYN | ACK, &[], b"");
+        let mut from_agent = frame(WEB, 9100, HOST, 51001, 1, 2, ACK, &[], b"ok");
+        let mut from_host = frame(HOST, 51000, WEB, 8080, 2, 2, ACK, &[], b"");
+        [e.handle_frame(&mut from_backend, 0, out), e.handle_frame(&mut from_agent, 0, out), e.handle_frame(&mut from_host, 0, out)]
+    };
+    let mut plain = Engine::new(&conf());
+    assert_eq!(answer(&mut plain, &mut out), [Verdict::Drop(DropReason::NoFlow), Verdict::Drop(DropReason::NoRoute), Verdict::Drop(DropReason::NoRoute)]);
+    let mut with_host = Engine::new(&config::parse(&CONF.replace("flow_table_capacity = 4", "flow_table_capacity = 4\nhost_address = \"198.18.2.2\""), "t").unwrap());
+    assert_eq!(answer(&mut with_host, &mut out), [Verdict::Consumed; 3]);
+    assert_eq!(with_host.counters().host_frames, 3);
+    assert_eq!(with_host.counters().drops.iter().sum::<u64>(), 0);
+    assert!(out.is_empty(), "nothing sent for them");
+}

@@ -135,6 +135,11 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             [("to_backend".to_string(), Value::Counter(c.forwarded_to_backend)), ("to_client".to_string(), Value::Counter(c.forwarded_to_client))],
         ),
         one("switchyard_frontend_responses_carried", "Small last responses carried by the front-end, never offloaded", Value::Counter(c.responses_carried)),
+        one(
+            "switchyard_frontend_host_frames",
+            "Frames from or to [frontend] host_address (the host's own traffic, such as its health checks), left to its kernel",
+            Value::Counter(c.host_frames),
+        ),
         one("switchyard_frontend_stateless_resets", "RSTs sent for client segments of no connection", Value::Counter(c.stateless_resets)),
         one(
             "switchyard_frontend_cookie_validation_failures",

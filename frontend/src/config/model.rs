@@ -48,6 +48,10 @@ pub struct FrontendSettings {
     /// stay on the front-end, never offloaded (0: offload every flow): see
     /// docs/FRONTEND.md, "Small responses".
     pub carry_responses_up_to: u32,
+    /// The front-end host's own address on the port's network, when its
+    /// kernel shares the port (AF_PACKET, the testbed): its traffic (the
+    /// health checks) is left to the kernel, not counted as drops.
+    pub host_address: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -48,6 +48,8 @@ pub struct FrontendSection {
     pub hold_until_offloaded: bool,
     #[serde(default = "default_carry_responses_up_to")]
     pub carry_responses_up_to: Spanned<u32>,
+    /// The host's own address when its kernel shares the port (AF_PACKET).
+    pub host_address: Option<Spanned<String>>,
 }
 
 fn default_carry_responses_up_to() -> Spanned<u32> {

@@ -175,6 +175,7 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
         flow_table_capacity: *fe.flow_table_capacity.get_ref(),
         hold_until_offloaded: fe.hold_until_offloaded,
         carry_responses_up_to: *fe.carry_responses_up_to.get_ref(),
+        host_address: fe.host_address.as_ref().map(|a| ipv4(a, "host_address")).transpose()?,
     };
 
     let sw = &f.switch;

@@ -63,6 +63,8 @@ pub struct Counters {
     /// Backends passively ejected (`PASSIVE_EJECT_FAILURES` failed
     /// handshakes in a row).
     pub backend_ejections: u64,
+    /// Frames from or to `[frontend] host_address`, left to the host.
+    pub host_frames: u64,
 }
 
 impl Counters {

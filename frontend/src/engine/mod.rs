@@ -85,6 +85,9 @@ pub struct EngineParams {
     pub hold_until_offloaded: bool,
     /// `[frontend] carry_responses_up_to` (0: never carry).
     pub carry_responses_up_to: u32,
+    /// `[frontend] host_address`: frames from or to it are the host
+    /// kernel's (which sees them too), not the engine's.
+    pub host_address: Option<Ipv4Addr>,
 }
 
 pub struct Engine {
@@ -134,6 +137,7 @@ impl Engine {
             flow_capacity: config.frontend.flow_table_capacity as usize,
             hold_until_offloaded: config.frontend.hold_until_offloaded,
             carry_responses_up_to: config.frontend.carry_responses_up_to,
+            host_address: config.frontend.host_address,
         };
         Self::with_parts(p, config.cookie.keyring(), Router::new(config))
     }
@@ -237,6 +241,13 @@ impl Engine {
             Ok(s) => s,
             Err(r) => return self.dropped(r),
         };
+        if self.p.host_address.is_some_and(|h| seg.dst == h || seg.src == h) {
+            // The host's own traffic (its health checks and their answers):
+            // its kernel has the frame too; nothing for the engine to do or
+            // to count as a drop.
+            self.counters.host_frames += 1;
+            return Verdict::Consumed;
+        }
         if let Some(s) = self.router.service_by_vip(seg.dst, seg.dport) {
             let (id, vip, vport, mode) = (s.id, s.vip, s.port, s.offload);
             return self.from_client(frame, &seg, id, vip, vport, mode, now, out);
