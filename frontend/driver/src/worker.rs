@@ -167,7 +167,7 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
 fn counters_line(e: &Engine) -> String {
     let c = e.counters();
     format!(
-        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {} resets {} evicted {} pressure {}",
+        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {} resets {} evicted {} pressure {} host_frames {}",
         e.flow_count(),
         c.new_flows,
         c.replayed_syns,
@@ -184,7 +184,8 @@ fn counters_line(e: &Engine) -> String {
         c.syn_acks_sent,
         c.stateless_resets,
         c.assembling_evicted,
-        c.pressure_timeouts
+        c.pressure_timeouts,
+        c.host_frames
     )
 }
 
