@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use switchyard_frontend::ack_coalesce::AckCoalescer;
 use switchyard_frontend::engine::{Action, Engine, Verdict};
 
 use switchyard_control_plane::ControlLink;
@@ -37,6 +38,9 @@ pub struct Report {
     pub busy_seconds: f64,
     /// Back-off sleeps after `SPIN_POLLS` empty polls.
     pub idle_sleeps: u64,
+    /// Pure ACKs not sent because a later frame of the same batch covered
+    /// them (`switchyard_frontend::ack_coalesce`).
+    pub acks_coalesced: u64,
 }
 
 /// How the loop runs besides its I/O.
@@ -61,6 +65,8 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
     let mut tx: Vec<I::Frame> = Vec::with_capacity(4 * BURST);
     let mut actions = Vec::with_capacity(4 * BURST);
     let mut immediate = Vec::new();
+    let mut coalescer = AckCoalescer::default();
+    let mut kept: Vec<I::Frame> = Vec::with_capacity(4 * BURST);
     let mut empty_polls = 0u32;
     let mut last_work = Instant::now();
     let mut busy = Duration::ZERO;
@@ -119,6 +125,17 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
                 engine.on_offload(ev, now, &mut actions);
             }
         }
+        if tx.len() > 1 && coalescer.mark(tx.iter_mut().map(|f| &*f.bytes_mut())) > 0 {
+            for (i, f) in tx.drain(..).enumerate() {
+                if coalescer.redundant(i) {
+                    rep.acks_coalesced += 1;
+                    io.recycle(f);
+                } else {
+                    kept.push(f);
+                }
+            }
+            std::mem::swap(&mut tx, &mut kept);
+        }
         if !tx.is_empty() {
             rep.tx += io.tx_burst(&mut tx) as u64;
         }
@@ -154,7 +171,7 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
             if let Some(every) = stats_every {
                 if now_inst.duration_since(last_stats) >= every {
                     last_stats = now_inst;
-                    println!("stats rx {} tx {} busy_ms {} {}\n{}\n{}", rep.rx, rep.tx, busy.as_millis(), counters_line(engine), control.stats().line(), io.stats_line());
+                    println!("stats rx {} tx {} busy_ms {} acks_coalesced {} {}\n{}\n{}", rep.rx, rep.tx, busy.as_millis(), rep.acks_coalesced, counters_line(engine), control.stats().line(), io.stats_line());
                 }
             }
         }
@@ -196,7 +213,7 @@ pub fn summary(e: &Engine, r: &Report, io_stats: &str, control: &ControlLink) ->
         .map(|d| format!("{}={}", d.name, e.counters().drops[usize::from(d.code)]))
         .collect();
     format!(
-        "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {} busy_ms {} idle_sleeps {}\n{}\n{}\n{}\ndrops: {}",
+        "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {} busy_ms {} idle_sleeps {} acks_coalesced {}\n{}\n{}\n{}\ndrops: {}",
         r.seconds,
         r.rx,
         r.tx,
@@ -204,6 +221,7 @@ pub fn summary(e: &Engine, r: &Report, io_stats: &str, control: &ControlLink) ->
         r.no_mbuf,
         (r.busy_seconds * 1000.0) as u64,
         r.idle_sleeps,
+        r.acks_coalesced,
         io_stats,
         counters_line(e),
         control.stats().line(),
