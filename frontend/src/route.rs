@@ -109,7 +109,7 @@ impl Router {
         for p in &mut next.pools {
             p.rebuild(&next.backends);
         }
-        next.next_readmit = next.backends.iter().filter_map(|b| b.ejected_until).min();
+        next.next_readmit = next.earliest_readmit();
         next
     }
 
@@ -170,7 +170,7 @@ impl Router {
         if healthy && !s.healthy {
             s.ejected_until = None;
             s.failures_in_a_row = 0;
-            self.next_readmit = self.backends.iter().filter_map(|b| b.ejected_until).min();
+            self.next_readmit = self.earliest_readmit();
         }
         let s = &mut self.backends[usize::from(b)];
         s.healthy = healthy;
@@ -231,6 +231,10 @@ impl Router {
             self.backends[usize::from(b)].ejected_until = None;
             self.eligibility_changed(b);
         }
-        self.next_readmit = self.backends.iter().filter_map(|b| b.ejected_until).min();
+        self.next_readmit = self.earliest_readmit();
+    }
+
+    fn earliest_readmit(&self) -> Option<u64> {
+        self.backends.iter().filter_map(|b| b.ejected_until).min()
     }
 }
