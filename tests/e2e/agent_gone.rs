@@ -2,13 +2,14 @@
 //! (the config's `agent = "ip:port"`, the agent's `--status-listen`)
 //! takes it out, and no new flow is spliced to it while its nginx still
 //! answers the HTTP check; the pool's other backend serves every request.
+//! With the other agent gone too, the pool has no backend: 503 at once.
 
 use std::time::{Duration, Instant};
 
 use switchyard_control_plane::health::{AGENT_PROBE_FALL, AGENT_PROBE_INTERVAL, AGENT_PROBE_TIMEOUT};
 use switchyard_e2e::{assert_no_namespaces, backends, example_config, sequential_requests, wait_checks_pass, wait_healthy};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
-use switchyard_testbed::{addr, SwitchMode, Testbed, TestbedSpec};
+use switchyard_testbed::{addr, clients, SwitchMode, Testbed, TestbedSpec};
 
 /// Requests after the agent is gone: bounded, enough that round robin
 /// would have sent half of them to the agentless backend.
@@ -48,6 +49,16 @@ fn a_backend_whose_agent_is_gone_gets_no_new_spliced_flows() {
         let after = sequential_requests(&tb, "/1k", REQUESTS);
         let elsewhere: Vec<_> = after.iter().filter(|(s, b)| *s != 200 || b.as_deref() != Some("b0")).collect();
         assert!(elsewhere.is_empty(), "every request a 200 from b0: {elsewhere:?}");
+
+        // Both agents gone: the pool has no backend left, and a request
+        // gets the front-end's 503 at once (no SYN to anyone).
+        let _ = agents[0].kill();
+        let _ = agents[0].wait();
+        wait_healthy(&tb, &b0, false, probe);
+        let t = Instant::now();
+        let f = clients::fetch(&tb.client, &format!("http://{}/1k", addr::VIP), &tb.dir.join("none"), 10, &[]).unwrap();
+        assert_eq!((f.status, f.backend.as_deref()), (503, None), "{f:?}");
+        assert!(t.elapsed() < Duration::from_secs(1), "503 at once, took {:?}", t.elapsed());
         let log = fe.stop();
         println!("b1 out within {took:?}\n{log}");
         assert!(log.contains(&format!("backend {b1} is down: agent failed {AGENT_PROBE_FALL} times in a row")), "{log}");
