@@ -38,11 +38,12 @@ pub async fn run(ctx: Arc<AdminContext>, stop: Arc<AtomicBool>) {
         lock(&board).retarget(cfg.backends.len(), &targets);
         let names: Vec<String> = (0..cfg.backends.len()).map(|i| backend_name(&cfg, i as BackendIndex)).collect();
         let mut tasks = JoinSet::new();
-        let n = targets.len() as u32;
-        for (i, t) in targets.into_iter().enumerate() {
-            let offset = t.check.interval * i as u32 / n.max(1);
-            let name = names[usize::from(t.backend)].clone();
-            tasks.spawn(check_loop(t, name, offset, board.clone()));
+        let groups = probe_groups(targets);
+        let n = groups.len() as u32;
+        for (i, group) in groups.into_iter().enumerate() {
+            let offset = group[0].check.interval * i as u32 / n.max(1);
+            let names = group.iter().map(|t| names[usize::from(t.backend)].clone()).collect();
+            tasks.spawn(check_loop(group, names, offset, board.clone()));
         }
         while !stop.load(Relaxed) && Arc::ptr_eq(&cfg, &ctx.config()) {
             tokio::time::sleep(REPORT_EVERY).await;
@@ -68,7 +69,24 @@ fn report(board: &Mutex<HealthBoard>, commands: &CommandSender, names: &[String]
     }
 }
 
-async fn check_loop(t: CheckTarget, name: String, offset: Duration, board: Arc<Mutex<HealthBoard>>) {
+/// The checks that one probe answers for: an agent serves every backend
+/// of its host (one per service port), so its probe runs once for all of
+/// them; every HTTP check is its own.
+fn probe_groups(targets: Vec<CheckTarget>) -> Vec<Vec<CheckTarget>> {
+    let mut groups: Vec<Vec<CheckTarget>> = Vec::new();
+    for t in targets {
+        match groups.iter_mut().find(|g| t.kind == CheckKind::Agent && g[0].kind == CheckKind::Agent && g[0].addr == t.addr) {
+            Some(g) => g.push(t),
+            None => groups.push(vec![t]),
+        }
+    }
+    groups
+}
+
+/// Probes `group[0]`'s address every interval; the outcome counts for
+/// every check of the group (same kind, address and timing).
+async fn check_loop(group: Vec<CheckTarget>, names: Vec<String>, offset: Duration, board: Arc<Mutex<HealthBoard>>) {
+    let t = &group[0];
     let expect = match t.kind {
         CheckKind::Agent => Expect { status: 200, body_prefix: Some(AGENT_OK) },
         CheckKind::Http { .. } => Expect { status: t.check.expect_status, body_prefix: None },
@@ -78,9 +96,12 @@ async fn check_loop(t: CheckTarget, name: String, offset: Duration, board: Arc<M
     loop {
         tick.tick().await;
         let outcome = probe(t.addr, &t.check.path, expect, t.check.timeout).await;
-        let change = lock(&board).observe(&t, outcome);
-        if let Some(c) = change {
-            log(&name, &t, &c);
+        let changes: Vec<_> = {
+            let mut b = lock(&board);
+            group.iter().zip(&names).filter_map(|(t, name)| Some((t, name, b.observe(t, outcome.clone())?))).collect()
+        };
+        for (t, name, c) in changes {
+            log(name, t, &c);
         }
     }
 }
@@ -92,5 +113,21 @@ fn log(name: &str, t: &CheckTarget, c: &Transition) {
     } else {
         let reason = c.reason.as_deref().unwrap_or("failed");
         tracing::warn!(backend = name, check, reason, "backend {name} is down: {check} failed {} times in a row ({reason}); it takes no new flows", t.check.fall);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_probe_per_agent_one_per_http_check() {
+        let cfg = switchyard_frontend::config::parse(include_str!("../../../examples/switchyard.toml"), "x.toml").unwrap();
+        let groups = probe_groups(targets(&cfg));
+        let agents: Vec<(String, usize)> =
+            groups.iter().filter(|g| g[0].kind == CheckKind::Agent).map(|g| (g[0].addr.to_string(), g.len())).collect();
+        // Three hosts, each with a backend on 80 and one on 8080.
+        assert_eq!(agents, [("198.18.10.2:9100".to_string(), 2), ("198.18.11.2:9100".to_string(), 2), ("198.18.12.2:9100".to_string(), 2)]);
+        assert_eq!(groups.iter().filter(|g| g[0].kind != CheckKind::Agent).map(Vec::len).collect::<Vec<_>>(), [1, 1], "pool web's two members");
     }
 }
