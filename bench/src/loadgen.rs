@@ -64,6 +64,11 @@ pub struct LoadSpec {
     pub timeout: Duration,
     /// A request (connect included) taking longer is a timeout.
     pub max_request: Duration,
+    /// Requests per second over all connections, paced: request k starts
+    /// no earlier than k / rate seconds after the start (None: each
+    /// connection sends its next request as soon as the last one is done).
+    /// A rate the system cannot keep up with shows as a lower `req_per_s`.
+    pub rate: Option<f64>,
 }
 
 /// What went wrong with one request.
@@ -304,7 +309,18 @@ pub fn run(spec: &LoadSpec) -> Value {
                     let mut rng = Rng::new(i as u64 + 1);
                     let mut conn = None;
                     let mut buf = vec![0u8; 64 * 1024];
-                    while Instant::now() < stop_at && issued.fetch_add(1, Ordering::Relaxed) < spec.requests {
+                    while Instant::now() < stop_at {
+                        let k = issued.fetch_add(1, Ordering::Relaxed);
+                        if k >= spec.requests {
+                            break;
+                        }
+                        if let Some(rate) = spec.rate {
+                            let due = start + Duration::from_secs_f64(k as f64 / rate);
+                            if due >= stop_at {
+                                break;
+                            }
+                            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        }
                         let path = spec.workload.pick(rng.percent());
                         if let Err((f, msg)) = request(&spec, &bodies, path, &mut conn, &mut t, &mut buf) {
                             t.fail(f, msg);
@@ -347,6 +363,7 @@ pub fn run(spec: &LoadSpec) -> Value {
         "concurrency": spec.concurrency,
         "seconds_limit": spec.seconds,
         "requests_limit": spec.requests,
+        "rate_limit": spec.rate,
         "timeout_ms": spec.timeout.as_millis() as u64,
         "elapsed_s": elapsed,
         "ok": ok,
@@ -421,6 +438,37 @@ mod tests {
         });
     }
 
+    /// A paced run starts request k at k / rate: 100 per second for 0.5 s
+    /// is 50 requests whatever the connections could do, spread over the
+    /// window (not sent at once).
+    #[test]
+    fn a_paced_run_keeps_to_its_rate() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = l.local_addr().unwrap();
+        serve(l);
+        let spec = LoadSpec {
+            target,
+            host: "t".into(),
+            workload: crate::workload::by_name("1k").unwrap(),
+            // The test server serves one connection at a time, and writes
+            // head and body apart (Nagle waits for a delayed ACK on a kept
+            // connection; a close sends at once).
+            mode: ConnMode::Close,
+            concurrency: 1,
+            requests: 1_000_000,
+            seconds: 0.5,
+            timeout: Duration::from_secs(2),
+            max_request: Duration::from_secs(5),
+            rate: Some(100.0),
+        };
+        let t0 = Instant::now();
+        let r = run(&spec);
+        let ok = r["ok"].as_u64().unwrap() + r["failures"]["verify"].as_u64().unwrap_or(0);
+        assert_eq!(ok, 50, "{r}");
+        assert!(t0.elapsed() >= Duration::from_millis(480), "{:?}", t0.elapsed());
+        assert_eq!(r["rate_limit"].as_f64(), Some(100.0));
+    }
+
     #[test]
     fn counts_verified_and_corrupted_bodies_in_both_modes() {
         for mode in [ConnMode::Close, ConnMode::KeepAlive] {
@@ -437,6 +485,7 @@ mod tests {
                 seconds: 20.0,
                 timeout: Duration::from_secs(2),
                 max_request: Duration::from_secs(20),
+                rate: None,
             };
             let r = run(&spec);
             assert_eq!((r["ok"].as_u64(), r["failures"]["verify"].as_u64()), (Some(40), Some(10)), "{r}");
@@ -464,6 +513,7 @@ mod tests {
             seconds: 5.0,
             timeout: Duration::from_millis(200),
             max_request: Duration::from_secs(5),
+            rate: None,
         };
         let r = run(&spec);
         drop(l);

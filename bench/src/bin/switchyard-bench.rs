@@ -49,6 +49,12 @@ struct Args {
     /// Read/connect inactivity timeout of the load generator.
     #[arg(long, default_value_t = 2000)]
     timeout_ms: u64,
+    /// Pace every run to this many requests per second over all its
+    /// connections (issue 11 measures the front-end's CPU per connection
+    /// at 5,000 new connections per second); default: closed loop, each
+    /// connection as fast as it goes.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Only re-render summary, tables and plots from an earlier results.json.
     #[arg(long, value_name = "RESULTS_JSON")]
     report: Option<PathBuf>,
@@ -184,6 +190,7 @@ struct Ctx {
     cfg_connection: PathBuf,
     cfg_request: PathBuf,
     timeout_ms: u64,
+    rate: Option<f64>,
 }
 
 fn start(ctx: &Ctx, sys: System) -> Result<Running> {
@@ -244,10 +251,15 @@ fn loadgen(ctx: &Ctx, sys: System, cell: &Cell, seconds: f64) -> Result<Value> {
     let target = sys.target().to_string();
     let (c, s, t) = (cell.conc.to_string(), seconds.to_string(), ctx.timeout_ms.to_string());
     let lg = ctx.loadgen.to_string_lossy().into_owned();
-    let out = ctx.tb.client.output(&[
-        &lg, "--target", &target, "--workload", cell.workload, "--mode", cell.mode.name(), "-c", &c, "--seconds", &s, "--timeout-ms", &t,
+    let rate = ctx.rate.map(|r| r.to_string());
+    let mut args = vec![
+        lg.as_str(), "--target", &target, "--workload", cell.workload, "--mode", cell.mode.name(), "-c", &c, "--seconds", &s, "--timeout-ms", &t,
         "--max-request-ms", "30000", "-n", "2000000",
-    ])?;
+    ];
+    if let Some(r) = &rate {
+        args.extend(["--rate", r.as_str()]);
+    }
+    let out = ctx.tb.client.output(&args)?;
     if !out.status.success() {
         bail!("load generator failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
     }
@@ -392,7 +404,7 @@ fn write_outputs(out: &Path, meta: &Value, runs: &[Value]) -> Result<Vec<Value>>
     let mut md = String::new();
     md.push_str(&format!("## Run {}\n\n", meta["machine"]["date"].as_str().unwrap_or("")));
     md.push_str(&format!(
-        "machine: {} ({} cores), kernel {}, load average at start {}; {}; {}; commit {}; {} repetitions of {} s per (cell, system), interleaved\n\n",
+        "machine: {} ({} cores), kernel {}, load average at start {}; {}; {}; commit {}; {} repetitions of {} s per (cell, system), interleaved{}\n\n",
         meta["machine"]["cpu"].as_str().unwrap_or(""),
         meta["machine"]["cores"],
         meta["machine"]["kernel"].as_str().unwrap_or(""),
@@ -402,6 +414,7 @@ fn write_outputs(out: &Path, meta: &Value, runs: &[Value]) -> Result<Vec<Value>>
         meta["machine"]["commit"].as_str().unwrap_or(""),
         meta["reps"],
         meta["seconds"],
+        meta["rate"].as_f64().map(|r| format!("; paced to {r} requests/s per run")).unwrap_or_default(),
     ));
     md.push_str("### Targets (issue 12)\n\n| target | measured | verdict |\n| --- | --- | --- |\n");
     for (t, m, v) in report::targets(&summary, SIZE_SWEEP_CONC as u64) {
@@ -471,8 +484,8 @@ fn main() -> Result<()> {
     let tb = Testbed::up(TestbedSpec::new(&a.tag, 3, SwitchMode::Sim))?;
     let _agents = lb::start_agents(&tb)?;
     proxies::add_proxy_address(&tb)?;
-    let ctx = Ctx { tb, loadgen, cfg_connection, cfg_request, timeout_ms: a.timeout_ms };
-    let meta = json!({ "machine": machine(), "reps": reps, "seconds": seconds, "short": a.short, "timeout_ms": a.timeout_ms,
+    let ctx = Ctx { tb, loadgen, cfg_connection, cfg_request, timeout_ms: a.timeout_ms, rate: a.rate };
+    let meta = json!({ "machine": machine(), "reps": reps, "seconds": seconds, "short": a.short, "timeout_ms": a.timeout_ms, "rate": a.rate,
                        "proxy_vip": PROXY_VIP.to_string(), "vip": addr::VIP.to_string() });
 
     // Warm-up, not recorded: every system once.

@@ -38,6 +38,10 @@ struct Args {
     /// A request taking longer than this in total is a timeout.
     #[arg(long, default_value_t = 60_000)]
     max_request_ms: u64,
+    /// Pace the requests to this many per second over all connections
+    /// (default: as fast as the connections go).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +49,7 @@ fn main() -> anyhow::Result<()> {
     let w = workload::by_name(&a.workload).ok_or_else(|| anyhow::anyhow!("unknown workload `{}`", a.workload))?;
     anyhow::ensure!(a.concurrency >= 1 && a.concurrency <= 4096, "concurrency must be 1..=4096");
     anyhow::ensure!(a.seconds > 0.0 && a.seconds <= 600.0, "seconds must be in (0, 600]");
+    anyhow::ensure!(a.rate.map_or(true, |r| r > 0.0 && r <= 1e7), "rate must be in (0, 10000000] requests per second");
     let spec = LoadSpec {
         target: a.target,
         host: a.host.unwrap_or_else(|| a.target.ip().to_string()),
@@ -55,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         seconds: a.seconds,
         timeout: Duration::from_millis(a.timeout_ms),
         max_request: Duration::from_millis(a.max_request_ms),
+        rate: a.rate,
     };
     println!("{}", loadgen::run(&spec));
     Ok(())
