@@ -55,6 +55,12 @@ struct Args {
     /// connection as fast as it goes.
     #[arg(long)]
     rate: Option<f64>,
+    /// Run the front-end with `--idle-spin-us N` (it polls N µs after its
+    /// last frame before it blocks). Its process CPU then includes the
+    /// spinning; `fe_busy_us_per_req` (the worker's rounds that had work)
+    /// is the CPU it spent working, the figure a polling loop is judged by.
+    #[arg(long)]
+    frontend_idle_spin_us: Option<u64>,
     /// Only re-render summary, tables and plots from an earlier results.json.
     #[arg(long, value_name = "RESULTS_JSON")]
     report: Option<PathBuf>,
@@ -191,13 +197,16 @@ struct Ctx {
     cfg_request: PathBuf,
     timeout_ms: u64,
     rate: Option<f64>,
+    frontend_idle_spin_us: Option<u64>,
 }
 
 fn start(ctx: &Ctx, sys: System) -> Result<Running> {
     Ok(match sys {
         System::Switchyard | System::SwitchyardRequest => {
             let cfg = if sys == System::Switchyard { &ctx.cfg_connection } else { &ctx.cfg_request };
-            let fe = Frontend::start(&ctx.tb, cfg, FrontendDriver::AfPacket, false)?;
+            let spin = ctx.frontend_idle_spin_us.map(|us| us.to_string());
+            let extra: Vec<&str> = spin.as_deref().map(|us| vec!["--idle-spin-us", us]).unwrap_or_default();
+            let fe = Frontend::start_with(&ctx.tb, cfg, FrontendDriver::AfPacket, false, &extra)?;
             // "front-end up" comes just before the worker's first poll.
             std::thread::sleep(Duration::from_millis(200));
             Running::Frontend(fe)
@@ -372,6 +381,10 @@ fn run_one(ctx: &Ctx, sys: System, cell: &Cell, rep: usize, seconds: f64) -> Res
             r["fe_flows"] = json!(g("new"));
             r["fe_offloaded"] = json!(g("switch.ok"));
             r["fe_engine_pkts_per_req"] = per(g("rx").zip(g("tx")).map(|(a, b)| (a + b) as f64), ok);
+            // The worker's rounds with work over the front-end's life (the
+            // idle second before the load and the grace after included).
+            r["fe_busy_us_per_req"] = per(g("busy_ms").map(|ms| ms as f64 * 1000.0), ok);
+            r["fe_acks_coalesced_per_req"] = per(g("acks_coalesced").map(|n| n as f64), ok);
             let drops: serde_json::Map<String, Value> = c.iter().filter(|(k, _)| k.starts_with("drop.")).map(|(k, v)| (k[5..].to_string(), json!(v))).collect();
             r["fe_drops"] = Value::Object(drops);
         }
@@ -484,8 +497,8 @@ fn main() -> Result<()> {
     let tb = Testbed::up(TestbedSpec::new(&a.tag, 3, SwitchMode::Sim))?;
     let _agents = lb::start_agents(&tb)?;
     proxies::add_proxy_address(&tb)?;
-    let ctx = Ctx { tb, loadgen, cfg_connection, cfg_request, timeout_ms: a.timeout_ms, rate: a.rate };
-    let meta = json!({ "machine": machine(), "reps": reps, "seconds": seconds, "short": a.short, "timeout_ms": a.timeout_ms, "rate": a.rate,
+    let ctx = Ctx { tb, loadgen, cfg_connection, cfg_request, timeout_ms: a.timeout_ms, rate: a.rate, frontend_idle_spin_us: a.frontend_idle_spin_us };
+    let meta = json!({ "machine": machine(), "reps": reps, "seconds": seconds, "short": a.short, "timeout_ms": a.timeout_ms, "rate": a.rate, "frontend_idle_spin_us": a.frontend_idle_spin_us,
                        "proxy_vip": PROXY_VIP.to_string(), "vip": addr::VIP.to_string() });
 
     // Warm-up, not recorded: every system once.
@@ -514,7 +527,7 @@ fn main() -> Result<()> {
                                       "concurrency": cell.conc, "flagged": true, "error": format!("{e:#}") }),
                 };
                 eprintln!(
-                    "[{i}/{n_runs} {:.0}s] {:<18} {:<4} {:<9} c={:<3} rep {}: {:>8.0} req/s ok {} err {} to {} cpu/req {} µs pkts/req {}{}",
+                    "[{i}/{n_runs} {:.0}s] {:<18} {:<4} {:<9} c={:<3} rep {}: {:>8.0} req/s ok {} err {} to {} cpu/req {} µs{} pkts/req {}{}",
                     started.elapsed().as_secs_f64(),
                     sys.name(),
                     cell.workload,
@@ -526,6 +539,7 @@ fn main() -> Result<()> {
                     r["errors"],
                     r["timeouts"],
                     r["lb_cpu_us_per_req"].as_f64().map(|x| format!("{x:.1}")).unwrap_or("n/a".into()),
+                    r["fe_busy_us_per_req"].as_f64().map(|x| format!(" (busy {x:.1})")).unwrap_or_default(),
                     r["lb_pkts_per_req"].as_f64().map(|x| format!("{x:.1}")).unwrap_or("n/a".into()),
                     r["error"].as_str().map(|e| format!(" RUN FAILED: {e}")).unwrap_or_default(),
                 );

@@ -33,8 +33,10 @@ pub struct Report {
     pub built: u64,
     pub no_mbuf: u64,
     pub seconds: f64,
-    /// Time spent in rounds that had work (frames, completions, timers):
-    /// the loop's CPU time minus its spinning.
+    /// The worker thread's CPU time in rounds that had work (frames,
+    /// completions, timers), wake-ups included: its CPU time minus its
+    /// spinning. Thread CPU, not wall time, so that being preempted on a
+    /// shared core is not counted as work.
     pub busy_seconds: f64,
     /// Back-off sleeps after `SPIN_POLLS` empty polls.
     pub idle_sleeps: u64,
@@ -70,6 +72,7 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
     let mut empty_polls = 0u32;
     let mut last_work = Instant::now();
     let mut busy = Duration::ZERO;
+    let mut cpu_mark = thread_cpu();
     while !stop.load(Ordering::Relaxed) {
         let now_inst = Instant::now();
         let now = now_inst.duration_since(start).as_millis() as u64;
@@ -139,11 +142,13 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
         if !tx.is_empty() {
             rep.tx += io.tx_burst(&mut tx) as u64;
         }
+        let cpu_now = thread_cpu();
         if n > 0 || worked {
             last_work = Instant::now();
-            busy += now_inst.elapsed();
+            busy += cpu_now.saturating_sub(cpu_mark);
             empty_polls = 0;
         }
+        cpu_mark = cpu_now;
         if n == 0 {
             if !worked {
                 empty_polls += 1;
@@ -179,6 +184,16 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
     rep.seconds = start.elapsed().as_secs_f64();
     rep.busy_seconds = busy.as_secs_f64();
     rep
+}
+
+/// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID; zero if unreadable).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid timespec for the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 fn counters_line(e: &Engine) -> String {
