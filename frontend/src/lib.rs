@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod ack_coalesce;
 pub mod config;
 pub mod limits;

@@ -142,3 +142,17 @@ pub const PASSIVE_EJECT_FAILURES: u32 = 3;
 /// against each other, and short enough that a restarted backend without
 /// active checks is back soon.
 pub const PASSIVE_EJECT_COOLDOWN_MS: u64 = 10_000;
+
+/// Access-log records a worker keeps between two drains (the worker drains
+/// them after every round): 4,096 covers a burst of 32 frames many times
+/// over; its text is at most 10 MiB (five fields of at most
+/// `ACCESS_LOG_MAX_FIELD` each), a few hundred KiB for ordinary requests.
+/// Beyond, records are dropped and counted.
+pub const ACCESS_LOG_BUFFER: usize = 4096;
+/// Longest host, path, method, service or pool name written to the access
+/// log, in bytes (cut at a character boundary): a request head may be
+/// 32 KiB, a log line should not.
+pub const ACCESS_LOG_MAX_FIELD: usize = 512;
+/// Access-log lines queued from the worker to its writer thread; beyond,
+/// lines are dropped and counted (the worker never waits for the disk).
+pub const ACCESS_LOG_QUEUE: usize = 8192;

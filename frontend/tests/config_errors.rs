@@ -60,6 +60,21 @@ fn edit(from: &str, to: &str) -> String {
     EXAMPLE.replacen(from, to, 1)
 }
 
+/// The example with an `[access_log]` section holding `body`.
+fn access_log(body: &str) -> String {
+    format!("{EXAMPLE}\n[access_log]\n{body}\n")
+}
+
+#[test]
+fn access_log_section() {
+    use config::{AccessLogSettings, AccessLogTarget};
+    assert_eq!(config::parse(EXAMPLE, "t.toml").unwrap().access_log, None, "off unless configured");
+    let stdout = config::parse(&access_log("path = \"-\""), "t.toml").unwrap();
+    assert_eq!(stdout.access_log, Some(AccessLogSettings { target: AccessLogTarget::Stdout, sample: 1 }));
+    let file = config::parse(&access_log("path = \"/var/log/switchyard/access.log\"\nsample = 10"), "t.toml").unwrap();
+    assert_eq!(file.access_log, Some(AccessLogSettings { target: AccessLogTarget::File("/var/log/switchyard/access.log".into()), sample: 10 }));
+}
+
 fn line_of(src: &str, needle: &str) -> usize {
     src.lines().position(|l| l.contains(needle)).expect("needle") + 1
 }
@@ -115,6 +130,12 @@ fn refusals_are_located() {
         ("health fall too big", edit("fall = 3", "fall = 1000"), "fall = 1000", "fall must be 1..=100"),
         ("health status", edit("expect_status = 200", "expect_status = 2000"), "expect_status = 2000", "not an HTTP status"),
         ("health unknown key", edit("expect_status = 200", "expect_status = 200\nexpect_body = \"ok\""), "expect_body", "unknown field `expect_body`"),
+        ("access log relative path", access_log("path = \"access.log\""), "path = \"access.log\"", "absolute file path, or `-`"),
+        ("access log directory", access_log("path = \"/var/log/\""), "path = \"/var/log/\"", "absolute file path"),
+        ("access log sample zero", access_log("path = \"-\"\nsample = 0"), "sample = 0", "access_log.sample 0 must be 1.."),
+        ("access log sample negative", access_log("path = \"-\"\nsample = -2"), "sample = -2", "invalid value"),
+        ("access log without path", format!("{EXAMPLE}\n[access_log] # no path\nsample = 2\n"), "# no path", "missing field `path`"),
+        ("access log unknown key", access_log("path = \"-\"\nformat = \"json\""), "format = ", "unknown field `format`"),
     ];
     for (what, src, marker, words) in cases {
         let e = config::parse(&src, "t.toml").err().unwrap_or_else(|| panic!("{what}: accepted"));

@@ -1430,3 +1430,77 @@ fn the_hosts_own_frames_are_left_to_it() {
     assert_eq!(with_host.counters().drops.iter().sum::<u64>(), 0);
     assert!(out.is_empty(), "nothing sent for them");
 }
+
+/// `CONF` with `[access_log]` writing 1 in `sample` decisions.
+fn conf_access(sample: u32) -> Config {
+    config::parse(&format!("{CONF}\n[access_log]\npath = \"-\"\nsample = {sample}\n"), "t").unwrap()
+}
+
+#[test]
+fn a_routed_request_makes_one_access_record() {
+    use switchyard_frontend::access_log::{OffloadField, Outcome};
+    let mut w = Walk::with(Engine::new(&conf_access(1)), VIP, 40000);
+    w.splice(REQ, WEB);
+    let records: Vec<_> = w.e.drain_access_records().collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = &records[0];
+    assert_eq!(r.client, "198.18.0.2:40000".parse().unwrap());
+    assert_eq!(r.service, "web");
+    assert_eq!((r.method.as_deref(), r.host.as_deref(), r.path.as_deref()), (Some("GET"), Some("example.test"), Some("/index.html")));
+    assert_eq!((r.route, r.pool.as_deref()), (Some(1), Some("web")), "the catch-all route, second of `web`");
+    assert_eq!(r.backend, Some("198.18.2.10:8080".parse().unwrap()));
+    assert_eq!(r.offload, Some(OffloadField::Connection));
+    assert_eq!(r.setup_ms, Some(1), "first ACK at 0 ms, the request at 1 ms");
+    assert_eq!((r.outcome, r.at_ms), (Outcome::Routed, 1));
+    assert_eq!(w.e.drain_access_records().count(), 0, "drained");
+    assert_eq!(w.e.access_log().dropped(), 0);
+}
+
+#[test]
+fn access_records_are_sampled_one_in_n_and_off_by_default() {
+    let mut e = Engine::new(&conf_access(3));
+    // Four connections: the fixture's flow table holds four.
+    for port in 0..4 {
+        let mut w = Walk::with(e, VIP, 41000 + port);
+        w.client(0, ACK | PSH, REQ, 0);
+        e = w.e;
+    }
+    let ports: Vec<u16> = e.drain_access_records().map(|r| r.client.port()).collect();
+    assert_eq!(ports, [41000, 41003], "the 1st and 4th decisions");
+
+    let mut w = Walk::new(VIP);
+    w.splice(REQ, WEB);
+    assert!(!w.e.access_log().enabled());
+    assert_eq!(w.e.drain_access_records().count(), 0);
+}
+
+#[test]
+fn a_503_is_an_access_record_with_its_pool_and_no_backend() {
+    use switchyard_frontend::access_log::Outcome;
+    let mut w = Walk::with(Engine::new(&conf_access(1)), VIP, 40000);
+    w.e.set_backend_flags(0, false, false);
+    w.client(0, ACK, REQ, 0);
+    let r = w.e.drain_access_records().next().expect("a record");
+    assert_eq!((r.outcome, r.pool.as_deref(), r.backend, r.route), (Outcome::Replied(503), Some("web"), None, None));
+}
+
+#[test]
+fn each_request_of_a_request_mode_connection_is_an_access_record() {
+    use switchyard_frontend::access_log::OffloadField;
+    let mut w = Walk::with(Engine::new(&conf_access(1)), VIP2, 40000);
+    let installed = OffloadEvent::Installed { key: w.key(), backend: 0 };
+    let (rl, client_ack) = request_mode_first_response(&mut w, Some(installed));
+    let req2 = b"GET /api/x HTTP/1.1\r\nHost: example.test\r\n\r\n";
+    let mut f = frame(CIP, 40000, VIP2, 80, C_ISN.wrapping_add(1 + rl), client_ack, ACK | PSH, &[], req2);
+    w.e.handle_frame(&mut f, 5, &mut w.out);
+    let records: Vec<_> = w.e.drain_access_records().collect();
+    let seen: Vec<_> = records.iter().map(|r| (r.service.as_str(), r.path.as_deref(), r.pool.as_deref(), r.route, r.offload, r.setup_ms, r.at_ms)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("req", Some("/index.html"), Some("web"), Some(1), Some(OffloadField::Request), Some(1), 1),
+            ("req", Some("/api/x"), Some("api"), Some(0), Some(OffloadField::Request), None, 5),
+        ]
+    );
+    assert_eq!(records[1].backend, Some("198.18.2.11:8080".parse().unwrap()));
+}

@@ -11,7 +11,8 @@
 //! flows finish; its switch entries stay). Refused: a service removed,
 //! moved or given another VIP:port (its VIP id would change). Not applied
 //! (kept as running, listed in the answer): `[frontend]`, `[switch]`,
-//! `[cookie]`, `[dpdk]`, `[timeouts]`, `[admin]`: a restart applies them.
+//! `[cookie]`, `[dpdk]`, `[timeouts]`, `[admin]`, `[access_log]`: a restart
+//! applies them.
 
 use switchyard_frontend::config::Config;
 use switchyard_wire::flow::BackendIndex;
@@ -129,13 +130,14 @@ pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file:
     }
 
     let mut not_applied = Vec::new();
-    let sections: [(&str, String, String); 6] = [
+    let sections: [(&str, String, String); 7] = [
         ("[frontend]", debug(&last_file.frontend), debug(&new.frontend)),
         ("[switch]", debug(&last_file.switch), debug(&new.switch)),
         ("[cookie]", debug(&last_file.cookie), debug(&new.cookie)),
         ("[dpdk]", debug(&last_file.dpdk), debug(&new.dpdk)),
         ("[timeouts]", debug(&last_file.timeouts), debug(&new.timeouts)),
         ("[admin]", debug(&last_file.admin), debug(&new.admin)),
+        ("[access_log]", debug(&last_file.access_log), debug(&new.access_log)),
     ];
     for (name, was, now) in sections {
         if was != now {
@@ -250,6 +252,9 @@ backends = [{ address = "198.18.12.2", port = 80 }]
         assert_eq!(p.not_applied.len(), 2, "{:?}", p.not_applied);
         assert!(p.not_applied[0].starts_with("[frontend] changed"));
         assert_eq!(p.config.cookie.rotation.as_secs(), 60, "the running value stays");
+        let logged = plan_of(&format!("{BASE}\n[access_log]\npath = \"-\"\n")).unwrap();
+        assert_eq!(logged.not_applied, ["[access_log] changed: not applied by a reload (restart to apply it)"]);
+        assert_eq!(logged.config.access_log, None, "the running value stays");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! a `FrameIo` (DPDK or AF_PACKET). The control task that turns offload
 //! requests into switch writes is the `switchyard-control-plane` crate.
 
+pub mod access_log;
 pub mod afpacket;
 pub mod dpdk_io;
 pub mod io;

@@ -7,13 +7,14 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use switchyard_dpdk::{Eal, Mempool, Port, PortConfig};
 use switchyard_frontend::config;
 use switchyard_frontend::engine::Engine;
+use switchyard_frontend_dpdk::access_log::{AccessLogQueue, AccessLogTargetFile, AccessLogWriter};
 use switchyard_frontend_dpdk::afpacket::AfPacket;
 use switchyard_control_plane::admin::{AdminContext, AdminServer, Reloader};
 use switchyard_control_plane::{secret_store, ControlLink, P4rtLink, P4rtOptions, SwitchLink};
@@ -97,7 +98,12 @@ fn main() -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     // "front-end up" is printed once the switch is reached and programmed
     // (the testbed waits for it), just before the worker starts polling.
-    let run = |up: String, io: &mut dyn FnMut(&mut Engine, &ControlLink) -> (worker::Report, String)| -> Result<()> {
+    // Opened now: a path that cannot be written stops the start here.
+    let access_target = match &cfg.access_log {
+        Some(settings) => Some(AccessLogTargetFile::open(settings).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?),
+        None => None,
+    };
+    let run = |up: String, io: &mut dyn FnMut(&mut Engine, &ControlLink, Option<&AccessLogQueue>) -> (worker::Report, String)| -> Result<()> {
         let (control, handle) = ControlLink::spawn(link, stop.clone())?;
         // Always started: it also handles SIGHUP (hot reload).
         let ctx = AdminContext {
@@ -115,11 +121,23 @@ fn main() -> Result<()> {
         }
         println!("front-end up: {up}");
         let mut engine = Engine::new(&cfg);
-        let (report, io_stats) = io(&mut engine, &control);
+        // Its times count from the worker's start, which follows at once.
+        let access = match access_target {
+            Some(target) => Some(AccessLogWriter::start(target, SystemTime::now()).context("access log writer thread")?),
+            None => None,
+        };
+        let (report, io_stats) = io(&mut engine, &control, access.as_ref().map(|(queue, _)| queue));
         stop.store(true, Ordering::SeqCst);
         let _ = handle.join();
         admin.join();
         println!("{}", worker::summary(&engine, &report, &io_stats, &control));
+        if let Some((queue, writer)) = access {
+            let line = worker::access_log_line(&engine, &queue);
+            // The writer writes what is queued, flushes and ends.
+            drop(queue);
+            writer.join();
+            println!("{line}");
+        }
         Ok(())
     };
     let limit = (args.seconds > 0).then(|| Duration::from_secs(args.seconds));
@@ -137,12 +155,12 @@ fn main() -> Result<()> {
             port.start(PortConfig::default(), &pool)?;
             let up = format!("dpdk port {} ({})", port_cfg.device, port_cfg.name);
             let mut io = DpdkIo::new(&port, &pool);
-            run(up, &mut |e, c| (worker::run(e, &mut io, c, &stop, opts), io.stats_line()))
+            run(up, &mut |e, c, a| (worker::run(e, &mut io, c, &stop, opts, a), io.stats_line()))
         }
         Driver::AfPacket => {
             let iface = args.iface.as_deref().context("--driver af-packet needs --iface")?;
             let mut io = AfPacket::open(iface)?;
-            run(format!("af_packet on {iface}"), &mut |e, c| (worker::run(e, &mut io, c, &stop, opts), io.stats_line()))
+            run(format!("af_packet on {iface}"), &mut |e, c, a| (worker::run(e, &mut io, c, &stop, opts, a), io.stats_line()))
         }
     }
 }

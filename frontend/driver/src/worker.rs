@@ -9,6 +9,7 @@ use switchyard_frontend::ack_coalesce::AckCoalescer;
 use switchyard_frontend::engine::{Action, Engine, Verdict};
 
 use switchyard_control_plane::ControlLink;
+use crate::access_log::AccessLogQueue;
 use crate::io::{Frame, FrameIo};
 
 /// Frames moved per poll: DPDK's customary burst.
@@ -58,7 +59,9 @@ pub struct RunOptions {
     pub idle_spin: Duration,
 }
 
-pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, stop: &AtomicBool, opts: RunOptions) -> Report {
+/// `access`: where the engine's access-log records go (`[access_log]`);
+/// None when the log is off.
+pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, stop: &AtomicBool, opts: RunOptions, access: Option<&AccessLogQueue>) -> Report {
     let RunOptions { limit, stats_every, idle_spin } = opts;
     let start = Instant::now();
     let mut last_stats = start;
@@ -128,6 +131,12 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
                 engine.on_offload(ev, now, &mut actions);
             }
         }
+        if let Some(queue) = access {
+            // Off the hot path: the writer thread serializes and writes.
+            for record in engine.drain_access_records() {
+                queue.offer(record);
+            }
+        }
         if tx.len() > 1 && coalescer.mark(tx.iter_mut().map(|f| &*f.bytes_mut())) > 0 {
             for (i, f) in tx.drain(..).enumerate() {
                 if coalescer.redundant(i) {
@@ -177,6 +186,9 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
                 if now_inst.duration_since(last_stats) >= every {
                     last_stats = now_inst;
                     println!("stats rx {} tx {} busy_ms {} acks_coalesced {} {}\n{}\n{}", rep.rx, rep.tx, busy.as_millis(), rep.acks_coalesced, counters_line(engine), control.stats().line(), io.stats_line());
+                    if let Some(queue) = access {
+                        println!("{}", access_log_line(engine, queue));
+                    }
                 }
             }
         }
@@ -184,6 +196,12 @@ pub fn run<I: FrameIo>(engine: &mut Engine, io: &mut I, control: &ControlLink, s
     rep.seconds = start.elapsed().as_secs_f64();
     rep.busy_seconds = busy.as_secs_f64();
     rep
+}
+
+/// `access_log lines N dropped N`: lines written, and records lost to a
+/// full buffer or queue (the engine's and the writer's).
+pub fn access_log_line(e: &Engine, queue: &AccessLogQueue) -> String {
+    format!("access_log lines {} dropped {}", queue.written(), e.access_log().dropped() + queue.dropped())
 }
 
 /// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID; zero if unreadable).

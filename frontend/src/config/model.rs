@@ -24,6 +24,24 @@ pub struct Config {
     pub backends: Vec<BackendSpec>,
     /// `[admin]`; None: no admin API (docs/OPERATIONS.md).
     pub admin: Option<AdminSettings>,
+    /// `[access_log]`; None: no access log (docs/OPERATIONS.md).
+    pub access_log: Option<AccessLogSettings>,
+}
+
+/// Where the access log's JSON lines go, and how many decisions make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogSettings {
+    pub target: AccessLogTarget,
+    /// 1 in `sample` routing decisions is written (≥ 1).
+    pub sample: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// `path = "-"`.
+    Stdout,
+    /// Appended to (created mode 0640 when missing).
+    File(PathBuf),
 }
 
 /// The admin API's listener.

@@ -23,6 +23,18 @@ pub struct ConfigFile {
     pub pools: Vec<PoolSection>,
     /// Absent: no admin API.
     pub admin: Option<AdminSection>,
+    /// Absent: no access log.
+    pub access_log: Option<AccessLogSection>,
+}
+
+/// `[access_log]`: one JSON line per routing decision.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogSection {
+    /// An absolute file path, or `-` for stdout.
+    pub path: Spanned<String>,
+    /// 1 in N decisions (default 1: every one).
+    pub sample: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

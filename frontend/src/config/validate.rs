@@ -366,7 +366,8 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
     }
 
     let admin = f.admin.as_ref().map(admin).transpose()?;
-    Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends, admin })
+    let access_log = f.access_log.as_ref().map(access_log).transpose()?;
+    Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends, admin, access_log })
 }
 
 fn health_check(h: &Spanned<raw::HealthSection>) -> VResult<HealthCheck> {
@@ -434,4 +435,23 @@ fn admin(a: &raw::AdminSection) -> VResult<AdminSettings> {
         );
     }
     Ok(AdminSettings { listen, allow_remote: a.allow_remote })
+}
+
+fn access_log(a: &raw::AccessLogSection) -> VResult<AccessLogSettings> {
+    let path = a.path.get_ref();
+    let target = if path == "-" {
+        AccessLogTarget::Stdout
+    } else if std::path::Path::new(path).is_absolute() && !path.ends_with('/') {
+        AccessLogTarget::File(std::path::PathBuf::from(path))
+    } else {
+        return err(&a.path, format!("access_log.path `{path}` must be an absolute file path, or `-` for stdout"));
+    };
+    let sample = match &a.sample {
+        None => 1,
+        Some(n) if *n.get_ref() == 0 || *n.get_ref() > u64::from(u32::MAX) => {
+            return err(n, format!("access_log.sample {} must be 1..={} (1 in N decisions is written)", n.get_ref(), u32::MAX))
+        }
+        Some(n) => *n.get_ref() as u32,
+    };
+    Ok(AccessLogSettings { target, sample })
 }

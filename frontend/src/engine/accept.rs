@@ -105,7 +105,11 @@ impl Engine {
             armed: NOT_ARMED,
             last_seen: now,
             retries: 0,
-            asm: Some(self.bufs.assembly(seg.seq)),
+            asm: Some({
+                let mut asm = self.bufs.assembly(seg.seq);
+                asm.started_ms = now;
+                asm
+            }),
         };
         // Armed after the first segment is handled: usually it completes
         // the head and the deadline becomes the replayed SYN's RTO.

@@ -17,6 +17,9 @@ pub struct Assembly {
     pub buf: Vec<u8>,
     /// Pieces past a hole: (seq, bytes).
     ooo: Vec<(u32, Vec<u8>)>,
+    /// Engine clock (ms) of the connection's first ACK, for a connection's
+    /// first request (the access log's `setup_ms`); 0 otherwise.
+    pub started_ms: u64,
 }
 
 /// What an insert did.
@@ -30,7 +33,7 @@ pub enum Insert {
 
 impl Assembly {
     pub fn new(base: u32) -> Self {
-        Self { base, buf: Vec::new(), ooo: Vec::new() }
+        Self { base, buf: Vec::new(), ooo: Vec::new(), started_ms: 0 }
     }
 
     /// Empty again, starting at `base`; keeps the buffer's capacity (a
@@ -39,6 +42,7 @@ impl Assembly {
         self.base = base;
         self.buf.clear();
         self.ooo.clear();
+        self.started_ms = 0;
     }
 
     /// Next expected sequence number.

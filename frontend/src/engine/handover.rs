@@ -23,9 +23,9 @@ impl Engine {
             self.flows.get(&key).is_some_and(|f| f.mode == OffloadMode::Request).then_some(key)
         });
         let Some(key) = found else { return self.dropped(DropReason::NoFlow) };
-        let Engine { p, router, flows, counters, bufs, .. } = self;
+        let Engine { p, router, access, flows, counters, bufs, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
-        let mut ctx = Ctx { p, router, counters, bufs, out, now };
+        let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
         let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
         ctx.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
         ctx.counters.acks_sent += 1;
@@ -114,7 +114,9 @@ impl Ctx<'_> {
                     }
                     BodyLength::Chunked => None,
                 };
-                match self.router.decide(flow.key.vip_id, flow.key.client_ip, &head) {
+                let d = self.router.decide(flow.key.vip_id, flow.key.client_ip, &head);
+                self.log_decision(flow, Some(&head), Ok(&d), None);
+                match d {
                     Decision::NoRoute => Err(ErrorReply::NotFound),
                     Decision::NoHealthyBackend { .. } => Err(ErrorReply::ServiceUnavailable),
                     Decision::Backend { backend, .. } => Ok(Some((backend, next))),

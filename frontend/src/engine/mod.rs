@@ -46,6 +46,7 @@ use packet::{Out, Seg};
 use reuse::{Admit, PendingSyn, Reopening};
 use timers::TimerWheel;
 
+use crate::access_log::{AccessLog, AccessRecord};
 use crate::config::{Config, OffloadMode, SynAckParams, Timeouts};
 use crate::flow_table::FlowTable;
 use crate::http::{header_storage, parse_head, BodyLength, ErrorReply, HeadStatus};
@@ -103,6 +104,8 @@ pub struct Engine {
     reopening: Reopening,
     resets: stateless::ResetBudget,
     assembling: pressure::AssemblingQueue,
+    /// `[access_log]`: records of routing decisions, drained by the worker.
+    access: AccessLog,
 }
 
 /// What a handler wants done with its flow afterwards.
@@ -122,6 +125,7 @@ struct Ctx<'a> {
     router: &'a mut Router,
     counters: &'a mut Counters,
     bufs: &'a mut Buffers,
+    access: &'a mut AccessLog,
     out: &'a mut Vec<Action>,
     now: u64,
 }
@@ -139,7 +143,9 @@ impl Engine {
             carry_responses_up_to: config.frontend.carry_responses_up_to,
             host_address: config.frontend.host_address,
         };
-        Self::with_parts(p, config.cookie.keyring(), Router::new(config))
+        let mut engine = Self::with_parts(p, config.cookie.keyring(), Router::new(config));
+        engine.access = AccessLog::new(config.access_log.as_ref().map(|a| a.sample));
+        engine
     }
 
     pub fn with_parts(p: EngineParams, keyring: CookieKeyring, router: Router) -> Self {
@@ -158,11 +164,23 @@ impl Engine {
             reopening: Reopening::new(REOPENING_CAPACITY, REOPENING_STALE_MS),
             resets: stateless::ResetBudget::default(),
             assembling: pressure::AssemblingQueue::default(),
+            access: AccessLog::default(),
         }
     }
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The access log's buffer (`dropped`, whether it is on).
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access
+    }
+
+    /// The access-log records of the decisions since the last call, in
+    /// order (none when the log is off). The worker drains them every round.
+    pub fn drain_access_records(&mut self) -> impl Iterator<Item = AccessRecord> + '_ {
+        self.access.drain()
     }
 
     pub fn router(&self) -> &Router {
@@ -285,10 +303,10 @@ impl Engine {
                 return self.dropped(r);
             }
         }
-        let Engine { p, router, flows, counters, timers, bufs, .. } = self;
+        let Engine { p, router, access, flows, counters, timers, bufs, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
         flow.last_seen = now;
-        let mut ctx = Ctx { p, router, counters, bufs, out, now };
+        let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
         let (verdict, after) = ctx.client_segment(flow, frame, seg);
         match after {
             After::Keep => arm(timers, flow),
@@ -307,10 +325,10 @@ impl Engine {
             (f.backend() == Some(b) || f.prev_backend.map(|p| p.backend) == Some(b)).then_some(key)
         });
         let Some(key) = found else { return self.former_backend(seg, b, now, out) };
-        let Engine { p, router, flows, counters, timers, bufs, .. } = self;
+        let Engine { p, router, access, flows, counters, timers, bufs, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
         flow.last_seen = now;
-        let mut ctx = Ctx { p, router, counters, bufs, out, now };
+        let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
         let (verdict, after) = if flow.backend() == Some(b) {
             ctx.backend_segment(flow, frame, seg, b)
         } else {
@@ -356,10 +374,10 @@ impl Engine {
                 if let Some(syn) = self.reopening.detached(&key) {
                     self.send_syn_ack(key, syn, out);
                 }
-                let Engine { p, router, flows, counters, timers, bufs, .. } = self;
+                let Engine { p, router, access, flows, counters, timers, bufs, .. } = self;
                 // A flow gone meanwhile needs nothing: its entry is gone too.
                 if let Some(f) = flows.get_mut(&key).filter(|f| f.offload == OffloadStatus::Detaching) {
-                    let mut ctx = Ctx { p, router, counters, bufs, out, now };
+                    let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
                     ctx.detached(f);
                     arm(timers, f);
                     self.bound_timers();
@@ -378,8 +396,8 @@ impl Engine {
             return; // stale (request mode moved on); a newer install follows
         }
         if f.hold != Hold::Off {
-            let Engine { p, router, counters, bufs, .. } = self;
-            let mut ctx = Ctx { p, router, counters, bufs, out, now };
+            let Engine { p, router, access, counters, bufs, .. } = self;
+            let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
             ctx.release_hold(f);
             arm(&mut self.timers, f);
         }
@@ -407,7 +425,7 @@ impl Engine {
         let mut due = core::mem::take(&mut self.due);
         self.timers.expire(now, &mut due);
         for &(t, key) in &due {
-            let Engine { p, router, flows, counters, timers, bufs, .. } = self;
+            let Engine { p, router, access, flows, counters, timers, bufs, .. } = self;
             let Some(flow) = flows.get_mut(&key) else { continue }; // flow gone
             if flow.armed != t {
                 continue; // stale: superseded by an earlier deadline
@@ -418,7 +436,7 @@ impl Engine {
                 arm(timers, flow);
                 continue;
             }
-            let mut ctx = Ctx { p, router, counters, bufs, out, now };
+            let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
             match ctx.timer(flow) {
                 After::Keep => arm(timers, flow),
                 After::Remove => self.finish(key, out),

@@ -2,7 +2,11 @@
 //! parse and the routing decision, and the replies the engine writes
 //! itself (400/404/408/431/502/503/504).
 
+use std::net::SocketAddrV4;
+
 use super::*;
+use crate::access_log::{DecisionView, Outcome};
+use crate::http::RequestHead;
 
 impl Ctx<'_> {
     pub(super) fn client_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
@@ -61,12 +65,22 @@ impl Ctx<'_> {
         let Some(asm) = flow.asm.as_ref() else { return After::Keep };
         let mut storage = header_storage();
         let fin_in_order = flow.client_fin == Some(asm.end());
+        let setup_ms = Some(self.now.saturating_sub(asm.started_ms));
         let decision = match parse_head(&asm.buf, &mut storage) {
-            Err(e) => Err(ErrorReply::from(e)),
+            Err(e) => {
+                let reply = ErrorReply::from(e);
+                self.log_decision(flow, None, Err(reply), setup_ms);
+                Err(reply)
+            }
             Ok(HeadStatus::Partial) => {
                 if fin_in_order {
                     // Closed before a full head: nothing to route.
-                    if asm.buf.is_empty() { Ok(None) } else { Err(ErrorReply::BadRequest) }
+                    if asm.buf.is_empty() {
+                        Ok(None)
+                    } else {
+                        self.log_decision(flow, None, Err(ErrorReply::BadRequest), setup_ms);
+                        Err(ErrorReply::BadRequest)
+                    }
                 } else {
                     if had_data {
                         // Keep the client sending: ACK what is in order, in
@@ -90,6 +104,7 @@ impl Ctx<'_> {
                     BodyLength::Chunked => None,
                 };
                 let d = self.router.decide(flow.key.vip_id, flow.key.client_ip, &head);
+                self.log_decision(flow, Some(&head), Ok(&d), setup_ms);
                 match d {
                     Decision::NoRoute => Err(ErrorReply::NotFound),
                     Decision::NoHealthyBackend { .. } => Err(ErrorReply::ServiceUnavailable),
@@ -110,6 +125,41 @@ impl Ctx<'_> {
                 After::Keep
             }
         }
+    }
+
+    /// The access log's record of a routing decision, when the log is on
+    /// and samples this one (`access_log`): nothing else is done when off.
+    /// `decided`: the router's decision, or the reply to a request that
+    /// did not parse.
+    pub(super) fn log_decision(&mut self, flow: &ConnEntry, head: Option<&RequestHead<'_>>, decided: Result<&Decision, ErrorReply>, setup_ms: Option<u64>) {
+        if !self.access.sampled() {
+            return;
+        }
+        let router = &*self.router;
+        let pool_name = |pool: usize| router.pools.get(pool).map(|p| p.spec.name.as_str());
+        let (outcome, route, pool, backend, offload) = match decided {
+            Ok(&Decision::Backend { backend, pool, route, offload }) => {
+                let b = router.backend(backend).spec;
+                (Outcome::Routed, Some(route), pool_name(pool), Some(SocketAddrV4::new(b.address, b.port)), Some(offload))
+            }
+            Ok(Decision::NoRoute) => (ErrorReply::NotFound.into(), None, None, None, None),
+            Ok(&Decision::NoHealthyBackend { pool }) => (ErrorReply::ServiceUnavailable.into(), None, pool_name(pool), None, None),
+            Err(reply) => (reply.into(), None, None, None, None),
+        };
+        let view = DecisionView {
+            client: SocketAddrV4::new(flow.key.client_ip, flow.key.client_port),
+            service: &router.service(flow.key.vip_id).name,
+            method: head.map(|h| h.method),
+            host: head.and_then(|h| h.host),
+            path: head.map(|h| h.path),
+            route,
+            pool,
+            backend,
+            offload,
+            setup_ms,
+            outcome,
+        };
+        self.access.record(self.now, &view);
     }
 
     /// Answers the client itself (error reply or bare FIN) and closes.
