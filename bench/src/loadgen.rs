@@ -441,26 +441,31 @@ mod tests {
     /// A paced run starts request k at k / rate: 100 per second for 0.5 s
     /// is 50 requests whatever the connections could do, spread over the
     /// window (not sent at once).
+    /// One connection, 50 requests, 20 s, 2 s inactivity timeout, no pacing.
+    fn test_spec(target: SocketAddr, workload: &str, mode: ConnMode) -> LoadSpec {
+        LoadSpec {
+            target,
+            host: "t".into(),
+            workload: crate::workload::by_name(workload).unwrap(),
+            mode,
+            concurrency: 1,
+            requests: 50,
+            seconds: 20.0,
+            timeout: Duration::from_secs(2),
+            max_request: Duration::from_secs(20),
+            rate: None,
+        }
+    }
+
     #[test]
     fn a_paced_run_keeps_to_its_rate() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let target = l.local_addr().unwrap();
         serve(l);
-        let spec = LoadSpec {
-            target,
-            host: "t".into(),
-            workload: crate::workload::by_name("1k").unwrap(),
-            // The test server serves one connection at a time, and writes
-            // head and body apart (Nagle waits for a delayed ACK on a kept
-            // connection; a close sends at once).
-            mode: ConnMode::Close,
-            concurrency: 1,
-            requests: 1_000_000,
-            seconds: 0.5,
-            timeout: Duration::from_secs(2),
-            max_request: Duration::from_secs(5),
-            rate: Some(100.0),
-        };
+        // The test server serves one connection at a time, and writes head
+        // and body apart (Nagle waits for a delayed ACK on a kept
+        // connection; a close sends at once).
+        let spec = LoadSpec { requests: 1_000_000, seconds: 0.5, rate: Some(100.0), ..test_spec(target, "1k", ConnMode::Close) };
         let t0 = Instant::now();
         let r = run(&spec);
         let ok = r["ok"].as_u64().unwrap() + r["failures"]["verify"].as_u64().unwrap_or(0);
@@ -475,18 +480,7 @@ mod tests {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             let target = l.local_addr().unwrap();
             serve(l);
-            let spec = LoadSpec {
-                target,
-                host: "t".into(),
-                workload: crate::workload::by_name("t2").unwrap(),
-                mode,
-                concurrency: 1,
-                requests: 50,
-                seconds: 20.0,
-                timeout: Duration::from_secs(2),
-                max_request: Duration::from_secs(20),
-                rate: None,
-            };
+            let spec = test_spec(target, "t2", mode);
             let r = run(&spec);
             assert_eq!((r["ok"].as_u64(), r["failures"]["verify"].as_u64()), (Some(40), Some(10)), "{r}");
             assert_eq!(r["timeouts"].as_u64(), Some(0), "{r}");
@@ -504,16 +498,12 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let target = l.local_addr().unwrap();
         let spec = LoadSpec {
-            target,
-            host: "t".into(),
-            workload: crate::workload::by_name("1k").unwrap(),
-            mode: ConnMode::KeepAlive,
             concurrency: 2,
             requests: 2,
             seconds: 5.0,
             timeout: Duration::from_millis(200),
             max_request: Duration::from_secs(5),
-            rate: None,
+            ..test_spec(target, "1k", ConnMode::KeepAlive)
         };
         let r = run(&spec);
         drop(l);
