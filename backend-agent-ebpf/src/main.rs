@@ -101,11 +101,15 @@ fn run(iface: &str, settings: AgentSettings, listen: Option<SocketAddr>) -> Resu
     if let Some(addr) = listen {
         let pinned = PinnedAgent::open(iface)?;
         let (name, mode) = (iface.to_string(), attached.mode());
-        let local = probe::spawn(addr, iface.to_string(), move || probe::Health {
+        let local = probe::spawn(addr, iface.to_string(), settings.map_size, move || probe::Health {
             attached: attach::still_attached(&name, mode),
             flows: pinned.flow_count(),
+            counters: pinned
+                .counters()
+                .inspect_err(|e| tracing::warn!(error = %e, "read counters for /metrics"))
+                .ok(),
         })?;
-        info!(%local, "presence probe listening");
+        info!(%local, "presence probe (and /metrics) listening");
     }
     info!(iface, ports = ?settings.service_ports, switch_wscale = settings.switch_wscale,
           map_size = settings.map_size, "running; SIGTERM or SIGINT detaches");

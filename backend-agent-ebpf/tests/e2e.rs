@@ -100,10 +100,15 @@ fn bring_up() -> Bed {
 
 /// The presence probe's reply, asked from inside the backend namespace.
 fn probe(bed: &Bed) -> Option<String> {
+    probe_get(bed, "/agent")
+}
+
+/// A GET of `path` on the probe's listener (`/metrics`: the counters).
+fn probe_get(bed: &Bed, path: &str) -> Option<String> {
     in_netns(bed.backend.name(), || {
         let mut s = std::net::TcpStream::connect_timeout(&(BACKEND, PROBE_PORT).into(), Duration::from_millis(500)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        s.write_all(b"GET /agent HTTP/1.0\r\n\r\n").ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)
@@ -325,6 +330,21 @@ fn nginx_10m_through_the_splice() {
     check_response(BODY, &clean);
     assert!(wait_flow_gone(&bed.iface, &FlowKey::new(CLIENT, 40123, BACKEND, PORT)), "flow entry removed after close");
     eprintln!("clean: {} segments, {} duplicates", clean.segments, clean.duplicates);
+
+    // The counters on /metrics moved with the download (the probe samples
+    // at most once a second).
+    std::thread::sleep(Duration::from_millis(1100));
+    let text = probe_get(&bed, "/metrics").unwrap();
+    assert!(text.starts_with("HTTP/1.0 200"), "{text}");
+    let egress = format!("switchyard_agent_packets_total{{iface=\"{}\",path=\"agent_egress\"}} ", bed.iface);
+    let rewritten: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(egress.as_str()))
+        .unwrap_or_else(|| panic!("no {egress}in {text}"))
+        .parse()
+        .unwrap();
+    assert!(rewritten > 0, "{text}");
+    assert!(text.contains(&format!("switchyard_agent_attached{{iface=\"{}\"}} 1\n", bed.iface)), "{text}");
 
     // One segment lost in the middle: the peer SACKs what follows the hole
     // (in the switch's space), the agent translates, nginx retransmits.
