@@ -11,6 +11,7 @@
 
 pub mod bitstring;
 pub mod client;
+pub mod counters;
 pub mod p4info;
 pub mod provision;
 pub mod switchyard;

@@ -23,13 +23,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use switchyard_control::client::{BackoffPolicy, ClientOptions, ClientTls, P4rtClient};
-use switchyard_control::p4info::{ObjectKind, P4InfoIndex};
+use switchyard_control::counters;
+use switchyard_control::p4info::P4InfoIndex;
 use switchyard_control::provision::{self, WRITER_ELECTION_ID};
 use switchyard_control::proto::p4::config::v1 as p4info;
 use switchyard_control::proto::p4::v1 as p4;
 use switchyard_control::proto::tls::TlsFiles;
 use switchyard_control::switchyard::SwitchyardTables;
-use switchyard_wire::reason::{DROP_REASONS, PATH_COUNTERS};
 
 #[derive(Parser)]
 #[command(version, about = "Read a Switchyard switch's counters and connection table, push its pipeline and write its entries, over P4Runtime")]
@@ -205,23 +205,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let index = P4InfoIndex::new(info)?;
     match a.cmd {
         Cmd::Counters { plain } => {
-            let rows = [("path_counter", PATH_COUNTERS, "path"), ("drop_counter", DROP_REASONS, "drop")];
-            for (counter, registry, prefix) in rows {
-                let id = index.object(ObjectKind::Counter, counter)?.id;
-                let got = client
-                    .read(vec![p4::Entity { entity: Some(p4::entity::Entity::CounterEntry(p4::CounterEntry { counter_id: id, ..Default::default() })) }])
-                    .await?;
+            let read = counters::read_switch_counters(&client, &index).await?;
+            for (counter, prefix, rows) in read.tables() {
                 if !plain {
                     println!("{counter}:");
                 }
-                for e in got {
-                    let Some(p4::entity::Entity::CounterEntry(c)) = e.entity else { continue };
-                    let (Some(i), Some(d)) = (c.index, c.data) else { continue };
-                    let Some(r) = registry.iter().find(|r| i64::from(r.code) == i.index) else { continue };
+                for row in rows {
+                    let r = row.reason;
                     if plain {
-                        println!("{prefix}.{} {}", r.name, d.packet_count);
-                    } else if d.packet_count > 0 {
-                        println!("  {:<18} {:>12} packets  {:>14} bytes  ({})", r.name, d.packet_count, d.byte_count, r.what);
+                        println!("{prefix}.{} {}", r.name, row.packets);
+                    } else if row.packets > 0 {
+                        println!("  {:<18} {:>12} packets  {:>14} bytes  ({})", r.name, row.packets, row.bytes, r.what);
                     }
                 }
             }

@@ -15,6 +15,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
+use switchyard_control::counters::{CounterRow, SwitchCounters};
 use switchyard_frontend::config::Config;
 use switchyard_wire::reason::DROP_REASONS;
 
@@ -48,6 +49,9 @@ pub struct Scrape<'a> {
     pub engine: &'a EngineSnapshot,
     /// Switch entries per backend (None: no switch, or not known now).
     pub backend_entries: Option<&'a [u64]>,
+    /// The switch's P4 counters, read for this scrape (None: no switch, or
+    /// it did not answer in time).
+    pub switch_counters: Option<&'a SwitchCounters>,
     /// The health checks' states.
     pub health: &'a crate::health::HealthBoard,
     pub control: &'a ControlStats,
@@ -249,11 +253,29 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             series: checks,
         });
     }
+    if let Some(sc) = s.switch_counters {
+        fams.extend(switch_families(sc));
+    }
     let size = g(&cs.conn_table_size);
     if size > 0 {
         fams.push(one("switchyard_frontend_switch_connection_table_size", "The switch's connection table size (from its P4Info)", Value::Gauge(size as f64)));
     }
     fams
+}
+
+/// The P4 program's `path_counter` and `drop_counter`, packets and bytes
+/// per registry name. The switch's own totals: they start at 0 with its
+/// pipeline, not with this process.
+fn switch_families(sc: &SwitchCounters) -> [Family; 4] {
+    let rows = |rows: &[CounterRow], bytes: bool| -> Vec<(String, Value)> {
+        rows.iter().map(|r| (r.reason.name.to_string(), Value::Counter(if bytes { r.bytes } else { r.packets }))).collect()
+    };
+    [
+        labeled("switchyard_frontend_switch_path_packets", "Packets the switch counted per path (P4 path_counter)", "path", rows(&sc.paths, false)),
+        labeled("switchyard_frontend_switch_path_bytes", "Bytes the switch counted per path (P4 path_counter)", "path", rows(&sc.paths, true)),
+        labeled("switchyard_frontend_switch_drops", "Frames the switch dropped, by reason (P4 drop_counter)", "reason", rows(&sc.drops, false)),
+        labeled("switchyard_frontend_switch_dropped_bytes", "Bytes of the frames the switch dropped, by reason (P4 drop_counter)", "reason", rows(&sc.drops, true)),
+    ]
 }
 
 /// One scrape's values, encoded as constant metrics.
@@ -306,4 +328,44 @@ pub fn exported_names(text: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::registry::Registry;
+    use switchyard_wire::reason::{DropReason, PathCounter};
+
+    use super::*;
+
+    /// The switch's counters, through the same encoder as a scrape, read
+    /// back by the parser the admin API's tests use.
+    #[test]
+    fn switch_counters_render_as_parseable_counters() {
+        let row = |reason, packets, bytes| CounterRow { reason, packets, bytes };
+        let sc = SwitchCounters {
+            paths: vec![row(PathCounter::SynAnswered.reason(), 3, 180), row(PathCounter::ToFrontend.reason(), 0, 0)],
+            drops: vec![row(DropReason::NoRoute.reason(), 1, 60)],
+        };
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Frozen(switch_families(&sc).into())));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text");
+        let get = |name: &str, key: &str, label: &str| {
+            let s = parsed.samples.iter().find(|s| s.metric == name && s.labels.get(key) == Some(label)).unwrap_or_else(|| panic!("{name} {label}: {text}"));
+            // prometheus-parse reads OpenMetrics `_total` samples as untyped.
+            match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                ref v => panic!("{name} is {v:?}, not a counter"),
+            }
+        };
+        for family in ["path_packets", "path_bytes", "drops", "dropped_bytes"] {
+            assert!(text.contains(&format!("# TYPE switchyard_frontend_switch_{family} counter\n")), "{text}");
+        }
+        assert_eq!(get("switchyard_frontend_switch_path_packets_total", "path", "syn_answered"), 3.0);
+        assert_eq!(get("switchyard_frontend_switch_path_bytes_total", "path", "syn_answered"), 180.0);
+        assert_eq!(get("switchyard_frontend_switch_path_packets_total", "path", "to_frontend"), 0.0);
+        assert_eq!(get("switchyard_frontend_switch_drops_total", "reason", "no_route"), 1.0);
+        assert_eq!(get("switchyard_frontend_switch_dropped_bytes_total", "reason", "no_route"), 60.0);
+    }
 }

@@ -16,6 +16,7 @@ use switchyard_control::client::{
     spawn_writer, BackoffPolicy, ClientError, ClientOptions, Code, Completion, Event, Mastership, P4rtClient, WriteJob, WriterHandle,
     WriterOptions,
 };
+use switchyard_control::counters::{read_switch_counters, SwitchCounters};
 use switchyard_control::p4info::P4InfoIndex;
 use switchyard_control::proto::p4::v1::{self as p4, get_forwarding_pipeline_config_request::ResponseType, update, write_request::Atomicity};
 use switchyard_control::switchyard::{self as sy, ConnMode, SwitchyardTables};
@@ -53,6 +54,9 @@ const DIGEST_ACK_TIMEOUT: Duration = Duration::from_secs(1);
 const ROTATION_TAG: u64 = u64::MAX;
 /// The loop wakes at least this often to see the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(50);
+/// How long a scrape's read of the switch's counters may take (the
+/// admin API gives up on it sooner: `SWITCH_COUNTERS_TIMEOUT`).
+const COUNTERS_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How to reach and use the switch.
 #[derive(Debug, Clone)]
@@ -378,6 +382,7 @@ impl Task {
                 Some((due, r)) = self.hits_rx.recv() => self.on_hits(due, r),
                 Some(request) = self.q.task_requests.recv() => match request {
                     TaskRequest::Table { reply } => self.on_table_query(reply),
+                    TaskRequest::Counters { reply } => self.on_counters_query(reply),
                     TaskRequest::EntriesPerBackend { backends, reply } => {
                         let _ = reply.send(self.entries.per_backend(backends));
                     }
@@ -428,6 +433,16 @@ impl Task {
                 Err(ClientError::Updates(v)) if v.iter().all(|s| s.code == Code::NotFound) => Ok(()),
                 Err(e) => Err(e.to_string()),
             });
+        });
+    }
+
+    /// The metrics scrape's counter read: two Reads, off the loop, bounded
+    /// so that a stalled switch never piles them up.
+    fn on_counters_query(&mut self, reply: tokio::sync::oneshot::Sender<Result<SwitchCounters, String>>) {
+        let (client, tables) = (self.client.clone(), self.tables.clone());
+        tokio::spawn(async move {
+            let read = tokio::time::timeout(COUNTERS_READ_TIMEOUT, read_switch_counters(&client, tables.index())).await;
+            let _ = reply.send(read.unwrap_or_else(|_| Err(format!("the switch did not answer the counter read within {COUNTERS_READ_TIMEOUT:?}"))));
         });
     }
 

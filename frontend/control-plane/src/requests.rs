@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard_control::counters::SwitchCounters;
 use switchyard_control::switchyard::ConnMode;
 use switchyard_frontend::config::Config;
 use switchyard_wire::flow::{BackendIndex, ConnKey};
@@ -86,6 +87,8 @@ pub struct ConnectionTable {
 pub(crate) enum TaskRequest {
     /// Read the switch's connection table.
     Table { reply: oneshot::Sender<Result<ConnectionTable, String>> },
+    /// Read the P4 program's path and drop counters.
+    Counters { reply: oneshot::Sender<Result<SwitchCounters, String>> },
     /// Connection entries per backend, as the task tracks them.
     EntriesPerBackend { backends: usize, reply: oneshot::Sender<Vec<u64>> },
     /// Delete a retired backend's `backend_address` entry.
@@ -136,6 +139,16 @@ impl ControlRequests {
         let (reply, answer) = oneshot::channel();
         tx.try_send(TaskRequest::Table { reply }).map_err(queue_error)?;
         answer.await.map_err(|_| "the control task dropped the read".to_string())?
+    }
+
+    /// Reads the switch's `path_counter` and `drop_counter` (through the
+    /// control task's session; the same reader as `switchyard-ctl
+    /// counters`). None without a switch.
+    pub async fn switch_counters(&self) -> Result<Option<SwitchCounters>, String> {
+        let Some(tx) = &self.task else { return Ok(None) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TaskRequest::Counters { reply }).map_err(queue_error)?;
+        answer.await.map_err(|_| "the control task dropped the read".to_string())?.map(Some)
     }
 
     /// Connection entries the control task believes installed, per

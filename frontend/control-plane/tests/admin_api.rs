@@ -214,7 +214,14 @@ fn every_metric_is_documented() {
     let missing: Vec<&String> = names.iter().filter(|n| !docs.contains(&format!("`{n}`"))).collect();
     assert!(missing.is_empty(), "metrics missing from docs/OPERATIONS.md: {missing:?}");
     // With a switch these are exported too; documented as well.
-    for n in ["switchyard_frontend_switch_connection_table_size", "switchyard_frontend_backend_switch_entries"] {
+    for n in [
+        "switchyard_frontend_switch_connection_table_size",
+        "switchyard_frontend_backend_switch_entries",
+        "switchyard_frontend_switch_path_packets_total",
+        "switchyard_frontend_switch_path_bytes_total",
+        "switchyard_frontend_switch_drops_total",
+        "switchyard_frontend_switch_dropped_bytes_total",
+    ] {
         assert!(docs.contains(&format!("`{n}`")), "{n}");
     }
 }

@@ -584,6 +584,30 @@ fn admin_requests_read_the_table_rotate_now_and_keep_the_secrets() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The metrics scrape's read of the switch's P4 counters, through the
+/// control task's session (the reader `switchyard-ctl counters` uses):
+/// a SYN the switch answered moves `syn_answered`, packets and bytes; a
+/// frame to no route moves the `no_route` drop.
+#[test]
+fn switch_counters_are_read_through_the_control_task() {
+    let sw = start_switch(&[], true);
+    let cfg = test_config(300_000);
+    let fe = front_end(&cfg, options(&sw, &cfg)).unwrap();
+    let requests = fe.link.control_requests();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let before = rt.block_on(requests.switch_counters()).unwrap().expect("a switch");
+    let find = |rows: &[switchyard_control::counters::CounterRow], name: &str| rows.iter().find(|r| r.reason.name == name).map_or((0, 0), |r| (r.packets, r.bytes));
+    sw.inject(&tcp_frame(CLIENT, 47000, VIP, 80, SYN, b""));
+    sw.inject(&tcp_frame(CLIENT, 47001, "203.0.113.9".parse().unwrap(), 80, ACK, b""));
+    let after = rt.block_on(requests.switch_counters()).unwrap().expect("a switch");
+    let (p0, b0) = find(&before.paths, "syn_answered");
+    let (p1, b1) = find(&after.paths, "syn_answered");
+    assert_eq!(p1, p0 + 1, "{after:?}");
+    assert!(b1 > b0, "{after:?}");
+    assert_eq!(find(&after.drops, "no_route").0, find(&before.drops, "no_route").0 + 1, "{after:?}");
+    assert!(after.paths.iter().all(|r| switchyard_wire::reason::PATH_COUNTERS.contains(r.reason)));
+}
+
 /// A hot reload's switch side: a new service and a new backend get their
 /// entries (INSERT), kept ones are rewritten in place (MODIFY), installs
 /// to the new backend's index then work.

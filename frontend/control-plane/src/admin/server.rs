@@ -34,6 +34,9 @@ pub(crate) const WORKER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long /rotate-secret waits for the switch to sign with the new
 /// secret (a worker acknowledgement and one switch write).
 const ROTATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a scrape waits for the switch's counters before it answers
+/// without them.
+const SWITCH_COUNTERS_TIMEOUT: Duration = Duration::from_secs(1);
 /// The accept loop looks at the stop flag this often.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
@@ -284,10 +287,14 @@ async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Re
             let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
             // A busy control task costs the scrape this family, not the scrape.
             let entries = ctx.control.entries_per_backend(cfg.backends.len()).await.ok().flatten();
+            // Likewise a slow or unreachable switch: its counters are left out.
+            let switch_counters =
+                tokio::time::timeout(SWITCH_COUNTERS_TIMEOUT, ctx.control.switch_counters()).await.ok().and_then(Result::ok).flatten();
             let text = metrics::render(&Scrape {
                 config: cfg,
                 engine: &snap,
                 backend_entries: entries.as_deref(),
+                switch_counters: switch_counters.as_ref(),
                 health: &ctx.control.health(),
                 control: ctx.control.stats(),
                 switch: ctx.control.switch_state(),
