@@ -255,6 +255,12 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert!(after.contains_key("switchyard_frontend_drops_total{reason=bad_cookie}"));
         assert_eq!(m("switchyard_frontend_reloads_total{outcome=applied}"), 2.0);
         assert_eq!(m("switchyard_frontend_reloads_total{outcome=refused}"), 1.0);
+        // The switch's own P4 counters, read through the control task: the
+        // offloaded download's bytes on the switch path, the SYNs it answered.
+        let moved = |k: &str| m(k) - before.get(k).copied().unwrap_or(0.0);
+        assert!(moved("switchyard_frontend_switch_path_bytes_total{path=offloaded_out}") > 1e6, "the download went the switch path");
+        assert!(moved("switchyard_frontend_switch_path_packets_total{path=syn_answered}") >= (3 * REQUESTS) as f64);
+        assert!(after.contains_key("switchyard_frontend_switch_drops_total{reason=no_route}"));
         let log = fe.stop();
         println!("{log}");
     }
