@@ -35,18 +35,18 @@ fn example_loads() {
     assert_eq!(c.cookie.rotated_secrets_file, None);
     assert_eq!(c.frontend.host_address, Some("198.18.2.2".parse().unwrap()));
     let web = c.pools[0].health.as_ref().expect("the example checks pool `web`");
-    assert_eq!((web.path.as_str(), web.interval.as_millis(), web.timeout.as_millis()), ("/health", 1000, 500));
+    assert_eq!((web.path.as_str(), web.interval.as_millis(), web.timeout.as_millis()), ("/health", 2000, 2000));
     assert_eq!((web.rise, web.fall, web.expect_status), (2, 3, 200));
     assert!(c.pools[1].health.is_none(), "no [pools.health]: no active checks");
-    let defaults = edit("interval_ms = 1000\ntimeout_ms = 500\nrise = 2\nfall = 3\nexpect_status = 200\n", "");
+    let defaults = edit("interval_ms = 2000\ntimeout_ms = 2000\nrise = 2\nfall = 3\nexpect_status = 200\n", "");
     let d = config::parse(&defaults, "t.toml").unwrap();
     assert_eq!(d.pools[0].health.as_ref(), Some(web), "the keys left out take the defaults, which the example spells out");
     let bare = edit("path = \"/health\"", "");
     assert_eq!(config::parse(&bare, "t.toml").unwrap().pools[0].health.as_ref().unwrap().path, "/");
-    let status_port = edit("interval_ms = 1000", "port = 8081\ninterval_ms = 1000");
+    let status_port = edit("interval_ms = 2000", "port = 8081\ninterval_ms = 2000");
     assert_eq!(config::parse(&status_port, "t.toml").unwrap().pools[0].health.as_ref().unwrap().port, Some(8081));
     assert_eq!(web.port, None, "each backend's own port by default");
-    let short = edit("interval_ms = 1000\ntimeout_ms = 500\n", "interval_ms = 200\n");
+    let short = edit("interval_ms = 2000\ntimeout_ms = 2000\n", "interval_ms = 200\n");
     assert_eq!(config::parse(&short, "t.toml").unwrap().pools[0].health.as_ref().unwrap().timeout.as_millis(), 200, "the default timeout is cut to the interval");
     let open = edit("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"");
     assert!(config::parse(&open, "t.toml").unwrap().admin.is_some_and(|a| !a.allow_remote), "0.0.0.0 serves local clients");
@@ -122,10 +122,10 @@ fn refusals_are_located() {
         ("health path", edit("path = \"/health\"", "path = \"health\""), "path = \"health\"", "must start with `/`"),
         ("health path with a space", edit("path = \"/health\"", "path = \"/a b\""), "path = \"/a b\"", "no spaces"),
         ("bad host address", edit("host_address = \"198.18.2.2\"", "host_address = \"fe\""), "host_address = \"fe\"", "host_address `fe` is not an IPv4 address"),
-        ("health port zero", edit("interval_ms = 1000", "port = 0\ninterval_ms = 1000"), "port = 0", "health port must not be 0"),
-        ("health interval too short", edit("interval_ms = 1000", "interval_ms = 10"), "interval_ms = 10", "at least 100"),
-        ("health timeout above the interval", edit("timeout_ms = 500", "timeout_ms = 1500"), "timeout_ms = 1500", "at most interval_ms (1000)"),
-        ("health timeout zero", edit("timeout_ms = 500", "timeout_ms = 0"), "timeout_ms = 0", "above 0"),
+        ("health port zero", edit("interval_ms = 2000", "port = 0\ninterval_ms = 2000"), "port = 0", "health port must not be 0"),
+        ("health interval too short", edit("interval_ms = 2000", "interval_ms = 10"), "interval_ms = 10", "at least 100"),
+        ("health timeout above the interval", edit("timeout_ms = 2000", "timeout_ms = 2500"), "timeout_ms = 2500", "at most interval_ms (2000)"),
+        ("health timeout zero", edit("timeout_ms = 2000", "timeout_ms = 0"), "timeout_ms = 0", "above 0"),
         ("health rise zero", edit("rise = 2", "rise = 0"), "rise = 0", "rise must be 1..=100"),
         ("health fall too big", edit("fall = 3", "fall = 1000"), "fall = 1000", "fall must be 1..=100"),
         ("health status", edit("expect_status = 200", "expect_status = 2000"), "expect_status = 2000", "not an HTTP status"),

@@ -299,7 +299,7 @@ mod tests {
         let agents = t.iter().filter(|t| t.kind == CheckKind::Agent).count();
         assert_eq!(agents, cfg.backends.len(), "every backend of the example names its agent");
         assert!(t.iter().filter(|t| t.kind == CheckKind::Agent).all(|t| t.addr.port() == 9100 && t.check.path == "/"));
-        let status_port = include_str!("../../../examples/switchyard.toml").replacen("interval_ms = 1000", "port = 8081\ninterval_ms = 1000", 1);
+        let status_port = include_str!("../../../examples/switchyard.toml").replacen("interval_ms = 2000", "port = 8081\ninterval_ms = 2000", 1);
         let t = targets(&switchyard_frontend::config::parse(&status_port, "x.toml").unwrap());
         assert_eq!(t[0].addr.to_string(), "198.18.10.2:8081", "a check port instead of the backend's");
     }
