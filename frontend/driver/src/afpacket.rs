@@ -128,15 +128,33 @@ impl AfPacket {
         self.kernel.update(self.fd.as_raw_fd())
     }
 
-    /// One frame if one is waiting (never blocks).
-    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
-        if let Some(ring) = &mut self.ring {
-            let frame = ring.take(|f| (!f.truncated()).then(|| f.bytes.to_vec()))?;
-            match frame {
-                Some(_) => self.rx += 1,
+    /// The next whole frame of the ring, copied into a pool buffer; frames
+    /// the ring cut to its slot are skipped and counted. None when the ring
+    /// is empty (or off).
+    fn take_whole(&mut self) -> Option<Vec<u8>> {
+        let (ring, pool) = (self.ring.as_mut()?, &mut self.pool);
+        loop {
+            let whole = ring.take(|f| {
+                (!f.truncated()).then(|| {
+                    let mut b = pool.pop().unwrap_or_default();
+                    b.clear();
+                    b.extend_from_slice(f.bytes);
+                    b
+                })
+            })?;
+            match whole {
+                Some(b) => return Some(b),
                 None => self.rx_truncated += 1,
             }
-            return frame;
+        }
+    }
+
+    /// One frame if one is waiting (never blocks).
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        if self.ring.is_some() {
+            let frame = self.take_whole()?;
+            self.rx += 1;
+            return Some(frame);
         }
         let mut buf = vec![0u8; MAX_FRAME];
         // SAFETY: buf is valid for MAX_FRAME bytes.
@@ -180,27 +198,12 @@ impl FrameIo for AfPacket {
     type Frame = Vec<u8>;
 
     fn rx_burst(&mut self, out: &mut Vec<Vec<u8>>) -> usize {
-        if let Some(ring) = &mut self.ring {
+        if self.ring.is_some() {
             let mut n = 0;
             while n < BURST {
-                let pool = &mut self.pool;
-                let Some(frame) = ring.take(|f| {
-                    (!f.truncated()).then(|| {
-                        let mut b = pool.pop().unwrap_or_default();
-                        b.clear();
-                        b.extend_from_slice(f.bytes);
-                        b
-                    })
-                }) else {
-                    break;
-                };
-                match frame {
-                    Some(b) => {
-                        out.push(b);
-                        n += 1;
-                    }
-                    None => self.rx_truncated += 1,
-                }
+                let Some(b) = self.take_whole() else { break };
+                out.push(b);
+                n += 1;
             }
             self.rx += n as u64;
             return n;
