@@ -19,15 +19,36 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Bytes of one slot: a full Ethernet frame (1518 bytes with a VLAN tag)
-/// plus the kernel's slot header (`TPACKET2_HDRLEN`, 52 bytes, and the
-/// alignment of the MAC header after it) fits in 2 KiB.
+/// Bytes of one slot by default (the front-end's ring): a full Ethernet
+/// frame (1518 bytes with a VLAN tag) plus the kernel's slot header
+/// ([`SLOT_HEADROOM`]) fits in 2 KiB.
 pub const FRAME_BYTES: usize = 2048;
 
-/// Bytes of one ring block: 32 slots. The kernel allocates each block as
-/// one run of pages (order 4) and falls back to vmalloc when memory is
-/// fragmented, so blocks stay small.
+/// Bytes the kernel puts before a frame in its slot: the V2 header and its
+/// `sockaddr_ll` (`TPACKET2_HDRLEN`, 52 bytes), then the MAC header placed
+/// so that the network header is 16-byte aligned (`tp_mac` is 66 for
+/// Ethernet; 80 also covers a MAC header of up to 16 bytes). A slot of
+/// `SLOT_HEADROOM + n` bytes holds frames of `n` bytes whole.
+pub const SLOT_HEADROOM: usize = 80;
+
+/// Slots are 16-byte aligned (TPACKET_ALIGNMENT).
+const SLOT_ALIGN: usize = 16;
+
+/// Bytes of one ring block by default: 32 slots of [`FRAME_BYTES`]. The
+/// kernel allocates each block as one run of pages (order 4) and falls back
+/// to vmalloc when memory is fragmented, so blocks stay small.
 pub const BLOCK_BYTES: usize = 64 << 10;
+
+/// Fewest slots a block holds when slots are large (jumbo frames): blocks
+/// grow in powers of two (the kernel allocates a power of two of pages
+/// anyway) until this many fit, so a 9.3 KB slot wastes under 1 % of its
+/// 128 KiB block.
+const MIN_SLOTS_PER_BLOCK: usize = 8;
+
+/// The slot size that holds frames of up to `max_frame` bytes whole.
+pub fn slot_bytes_for(max_frame: usize) -> usize {
+    (SLOT_HEADROOM + max_frame).div_ceil(SLOT_ALIGN) * SLOT_ALIGN
+}
 
 /// Ring size asked for by default, in bytes: 8,192 slots. A ring holds
 /// frames, not bytes, so its burst capacity is the slot count; 8,192
@@ -55,9 +76,9 @@ pub struct RingFrame<'a> {
 }
 
 impl RingFrame<'_> {
-    /// The kernel cut the frame to fit the slot (a frame larger than
-    /// [`FRAME_BYTES`] minus the header: never on an MTU-1500 link without
-    /// GRO).
+    /// The kernel cut the frame to fit the slot (a frame longer than
+    /// `RxRing::max_frame`: never on an MTU-1500 link without GRO with the
+    /// default slots).
     pub fn truncated(&self) -> bool {
         self.bytes.len() < self.wire_len
     }
@@ -67,6 +88,8 @@ pub struct RxRing {
     map: *mut u8,
     map_len: usize,
     slots: usize,
+    slot_bytes: usize,
+    block_bytes: usize,
     slots_per_block: usize,
     head: usize,
 }
@@ -87,38 +110,54 @@ fn sockopt<T>(fd: RawFd, opt: libc::c_int, v: &T, what: &str) -> io::Result<()> 
 
 impl RxRing {
     /// Puts a receive ring of about `bytes` (rounded down to whole blocks,
-    /// at least one) on the packet socket `fd` and maps it. Best before
-    /// the socket is bound, so that no frame waits in the old queue.
+    /// at least one) of [`FRAME_BYTES`] slots on the packet socket `fd` and
+    /// maps it. Best before the socket is bound, so that no frame waits in
+    /// the old queue.
     pub fn attach(fd: RawFd, bytes: usize) -> io::Result<Self> {
+        Self::attach_slots(fd, bytes, FRAME_BYTES)
+    }
+
+    /// `attach` with slots that hold frames of up to `max_frame` bytes
+    /// whole (switch-sim sizes them to the port's MTU; jumbo frames need
+    /// 9.3 KB slots, which the front-end's 2 KiB would cut).
+    pub fn attach_for_frames(fd: RawFd, bytes: usize, max_frame: usize) -> io::Result<Self> {
+        Self::attach_slots(fd, bytes, slot_bytes_for(max_frame))
+    }
+
+    fn attach_slots(fd: RawFd, bytes: usize, slot_bytes: usize) -> io::Result<Self> {
+        if slot_bytes < SLOT_HEADROOM + 64 || slot_bytes % SLOT_ALIGN != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("ring slot of {slot_bytes} bytes: at least {} and a multiple of {SLOT_ALIGN}", SLOT_HEADROOM + 64)));
+        }
+        let mut block_bytes = BLOCK_BYTES;
+        while block_bytes / slot_bytes < MIN_SLOTS_PER_BLOCK {
+            block_bytes *= 2;
+        }
         let version = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
         sockopt(fd, libc::PACKET_VERSION, &version, "PACKET_VERSION TPACKET_V2")?;
-        let blocks = (bytes / BLOCK_BYTES).max(1);
-        let slots_per_block = BLOCK_BYTES / FRAME_BYTES;
+        let blocks = (bytes / block_bytes).max(1);
+        let slots_per_block = block_bytes / slot_bytes;
         let slots = blocks * slots_per_block;
         let req = libc::tpacket_req {
-            tp_block_size: BLOCK_BYTES as libc::c_uint,
+            tp_block_size: block_bytes as libc::c_uint,
             tp_block_nr: blocks as libc::c_uint,
-            tp_frame_size: FRAME_BYTES as libc::c_uint,
+            tp_frame_size: slot_bytes as libc::c_uint,
             tp_frame_nr: slots as libc::c_uint,
         };
         sockopt(fd, libc::PACKET_RX_RING, &req, "PACKET_RX_RING")?;
-        let map_len = blocks * BLOCK_BYTES;
-        // SAFETY: maps the ring the kernel just made for this socket; the
-        // mapping is unmapped in Drop.
-        let map = unsafe { libc::mmap(std::ptr::null_mut(), map_len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_LOCKED, fd, 0) };
-        let map = if map == libc::MAP_FAILED {
-            // MAP_LOCKED fails under a small RLIMIT_MEMLOCK; the ring's
-            // pages are the kernel's and never swapped anyway.
-            // SAFETY: as above.
-            unsafe { libc::mmap(std::ptr::null_mut(), map_len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) }
-        } else {
-            map
-        };
-        if map == libc::MAP_FAILED {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("mmap of the receive ring ({map_len} bytes): {e}")));
-        }
-        Ok(Self { map: map as *mut u8, map_len, slots, slots_per_block, head: 0 })
+        let map_len = blocks * block_bytes;
+        let map = map_shared(fd, map_len).map_err(|e| io::Error::new(e.kind(), format!("mmap of the receive ring ({map_len} bytes): {e}")))?;
+        Ok(Self { map, map_len, slots, slot_bytes, block_bytes, slots_per_block, head: 0 })
+    }
+
+    /// The longest frame a slot holds whole; longer ones arrive cut
+    /// ([`RingFrame::truncated`]).
+    pub fn max_frame(&self) -> usize {
+        self.slot_bytes - SLOT_HEADROOM
+    }
+
+    /// Bytes of memory the ring maps.
+    pub fn mapped_bytes(&self) -> usize {
+        self.map_len
     }
 
     /// How many frames the ring holds.
@@ -127,14 +166,14 @@ impl RxRing {
     }
 
     fn slot(&self, i: usize) -> *mut u8 {
-        let offset = (i / self.slots_per_block) * BLOCK_BYTES + (i % self.slots_per_block) * FRAME_BYTES;
+        let offset = (i / self.slots_per_block) * self.block_bytes + (i % self.slots_per_block) * self.slot_bytes;
         // SAFETY: offset < map_len by construction of i < slots.
         unsafe { self.map.add(offset) }
     }
 
     fn status(&self, i: usize) -> &AtomicU32 {
         // SAFETY: tp_status is the slot's first field, 4-byte aligned (slots
-        // are FRAME_BYTES-aligned), and the kernel writes it as a u32.
+        // are SLOT_ALIGN-aligned), and the kernel writes it as a u32.
         unsafe { &*(self.slot(i) as *const AtomicU32) }
     }
 
@@ -149,20 +188,64 @@ impl RxRing {
         if !self.has_frame() {
             return None;
         }
-        let slot = self.slot(self.head);
-        // SAFETY: the status says the kernel handed this slot to us; its
-        // header and the frame at tp_mac lie inside the slot (the kernel
-        // keeps tp_mac + tp_snaplen <= FRAME_BYTES).
-        let out = unsafe {
-            let hdr = &*(slot as *const libc::tpacket2_hdr);
-            let mac = usize::from(hdr.tp_mac).min(FRAME_BYTES);
-            let len = (hdr.tp_snaplen as usize).min(FRAME_BYTES - mac);
-            f(RingFrame { bytes: std::slice::from_raw_parts(slot.add(mac), len), wire_len: hdr.tp_len as usize })
-        };
-        self.status(self.head).store(libc::TP_STATUS_KERNEL, Ordering::Release);
-        self.head = (self.head + 1) % self.slots;
+        let out = f(self.frame(self.head));
+        self.release(1);
         Some(out)
     }
+
+    /// Hands up to `max` waiting frames to `f` at once, in arrival order,
+    /// then gives all their slots back: the frames are read in place, with
+    /// no copy, while the kernel fills the other slots. Returns how many
+    /// frames there were (0: `f` still runs, on none) and what `f` returned.
+    /// A burst holds its slots until `f` returns, so a ring of `slots()`
+    /// frames stores `slots()` frames in all, the burst included.
+    pub fn take_burst<T>(&mut self, max: usize, f: impl FnOnce(&mut dyn Iterator<Item = RingFrame<'_>>) -> T) -> (usize, T) {
+        let mut n = 0;
+        while n < max.min(self.slots) && self.status((self.head + n) % self.slots).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0 {
+            n += 1;
+        }
+        let this = &*self;
+        let out = f(&mut (0..n).map(|k| this.frame((this.head + k) % this.slots)));
+        self.release(n);
+        (n, out)
+    }
+
+    /// The frame in slot `i`, which the kernel handed over (its status
+    /// said TP_STATUS_USER).
+    fn frame(&self, i: usize) -> RingFrame<'_> {
+        let slot = self.slot(i);
+        // SAFETY: the kernel handed this slot to us; its header and the
+        // frame at tp_mac lie inside the slot (the kernel keeps tp_mac +
+        // tp_snaplen <= slot_bytes, and the bounds are clamped anyway).
+        unsafe {
+            let hdr = &*(slot as *const libc::tpacket2_hdr);
+            let mac = usize::from(hdr.tp_mac).min(self.slot_bytes);
+            let len = (hdr.tp_snaplen as usize).min(self.slot_bytes - mac);
+            RingFrame { bytes: std::slice::from_raw_parts(slot.add(mac), len), wire_len: hdr.tp_len as usize }
+        }
+    }
+
+    /// Gives the `n` slots from the head back to the kernel, in order.
+    fn release(&mut self, n: usize) {
+        for _ in 0..n {
+            self.status(self.head).store(libc::TP_STATUS_KERNEL, Ordering::Release);
+            self.head = (self.head + 1) % self.slots;
+        }
+    }
+}
+
+/// Maps a ring the kernel made for `fd` (locked if RLIMIT_MEMLOCK allows:
+/// the ring's pages are the kernel's and never swapped anyway).
+pub(crate) fn map_shared(fd: RawFd, len: usize) -> io::Result<*mut u8> {
+    for flags in [libc::MAP_SHARED | libc::MAP_LOCKED, libc::MAP_SHARED] {
+        // SAFETY: maps the ring the kernel made for this socket; the owner
+        // unmaps it in its Drop.
+        let map = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd, 0) };
+        if map != libc::MAP_FAILED {
+            return Ok(map as *mut u8);
+        }
+    }
+    Err(io::Error::last_os_error())
 }
 
 impl Drop for RxRing {
@@ -182,6 +265,11 @@ mod tests {
     /// without CAP_NET_RAW. Loopback frames are seen twice (out and in)
     /// unless outgoing ones are ignored.
     fn ring_on_lo(bytes: usize, ethertype: u16) -> Option<(OwnedFd, RxRing)> {
+        ring_on_lo_for(bytes, ethertype, None)
+    }
+
+    /// `ring_on_lo` with slots for frames of `max_frame` bytes.
+    fn ring_on_lo_for(bytes: usize, ethertype: u16, max_frame: Option<usize>) -> Option<(OwnedFd, RxRing)> {
         // SAFETY: plain socket call; the fd is owned below.
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
@@ -189,7 +277,11 @@ mod tests {
         }
         // SAFETY: fd is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let ring = RxRing::attach(fd.as_raw_fd(), bytes).expect("ring");
+        let ring = match max_frame {
+            Some(m) => RxRing::attach_for_frames(fd.as_raw_fd(), bytes, m),
+            None => RxRing::attach(fd.as_raw_fd(), bytes),
+        }
+        .expect("ring");
         let one: libc::c_int = 1;
         // SAFETY: valid option value; sll is a valid sockaddr_ll.
         unsafe {
@@ -269,5 +361,44 @@ mod tests {
             taken += 1;
         }
         assert_eq!(taken, ring.slots());
+    }
+
+    /// A burst is read in place and in order, its slots come back only
+    /// after it (so a full ring stays full while a burst is held), and
+    /// slots sized for jumbo frames carry a 9,238-byte frame whole.
+    #[test]
+    fn bursts_are_read_in_place_and_jumbo_slots_hold_jumbo_frames() {
+        let max_frame = 9238;
+        let Some((fd, mut ring)) = ring_on_lo_for(BLOCK_BYTES * 2, 0x88b7, Some(max_frame)) else {
+            eprintln!("skipped: AF_PACKET needs CAP_NET_RAW");
+            return;
+        };
+        assert_eq!(ring.max_frame(), slot_bytes_for(max_frame) - SLOT_HEADROOM);
+        assert!(ring.max_frame() >= max_frame);
+        // 128 KiB blocks of 14 slots of 9,328 bytes.
+        assert_eq!((ring.slots(), ring.mapped_bytes()), (14, 128 << 10));
+        let frames: Vec<Vec<u8>> = (0..10u8)
+            .map(|i| {
+                let mut f = vec![0u8; 14];
+                f[12..14].copy_from_slice(&0x88b7u16.to_be_bytes());
+                f.resize(if i % 2 == 0 { max_frame } else { 60 + usize::from(i) }, i);
+                f
+            })
+            .collect();
+        assert_eq!(crate::batch::send_batch(fd.as_raw_fd(), &frames).unwrap(), frames.len());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (n, got) = ring.take_burst(4, |burst| burst.map(|f| (f.truncated(), f.bytes.to_vec())).collect::<Vec<_>>());
+        assert_eq!(n, 4);
+        assert!(got.iter().zip(&frames).all(|((cut, b), f)| !cut && b == f));
+        let (n, got) = ring.take_burst(64, |burst| burst.map(|f| f.bytes.to_vec()).collect::<Vec<_>>());
+        assert_eq!((n, got.as_slice()), (6, &frames[4..]));
+        assert_eq!(ring.take_burst(64, |burst| burst.count()), (0, 0));
+    }
+
+    #[test]
+    fn slot_sizes() {
+        assert_eq!(slot_bytes_for(1514), 1600);
+        assert_eq!(slot_bytes_for(9238), 9328);
+        assert!(slot_bytes_for(1518) <= FRAME_BYTES);
     }
 }
