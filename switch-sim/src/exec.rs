@@ -134,6 +134,21 @@ pub(crate) fn write_bits(out: &mut Vec<u8>, nbits: &mut usize, v: u64, width: u3
     *nbits += width as usize;
 }
 
+/// The `w`-bit two's complement pattern `x` as a signed number.
+#[inline(always)]
+pub(crate) fn sext(x: u64, w: u32) -> i64 {
+    let s = 64 - w.clamp(1, 64);
+    ((x << s) as i64) >> s
+}
+
+/// Saturates a signed result to the range of int<W> (W from the mask).
+#[inline(always)]
+fn sat_signed(v: i64, m: u64) -> u64 {
+    let w = m.count_ones();
+    let (lo, hi) = (sext(1 << (w - 1), w), (m >> 1) as i64);
+    v.clamp(lo, hi) as u64 & m
+}
+
 /// One binary operation on values of width mask `m` (wrap-around,
 /// saturating, comparisons): the executor's and the constant folder's.
 #[inline(always)]
@@ -171,6 +186,13 @@ pub(crate) fn binop(op: BinOp, x: u64, y: u64, m: u64) -> u64 {
         BinOp::LOr => (x != 0 || y != 0) as u64,
         BinOp::SatAdd => x.saturating_add(y).min(m),
         BinOp::SatSub => x.saturating_sub(y),
+        BinOp::SShr => (sext(x, m.count_ones()) >> y.min(63)) as u64 & m,
+        BinOp::SLt => (sext(x, m.count_ones()) < sext(y, m.count_ones())) as u64,
+        BinOp::SLe => (sext(x, m.count_ones()) <= sext(y, m.count_ones())) as u64,
+        BinOp::SGt => (sext(x, m.count_ones()) > sext(y, m.count_ones())) as u64,
+        BinOp::SGe => (sext(x, m.count_ones()) >= sext(y, m.count_ones())) as u64,
+        BinOp::SSatAdd => sat_signed(sext(x, m.count_ones()).saturating_add(sext(y, m.count_ones())), m),
+        BinOp::SSatSub => sat_signed(sext(x, m.count_ones()).saturating_sub(sext(y, m.count_ones())), m),
     }
 }
 
@@ -219,6 +241,7 @@ impl<'p> Exec<'p> {
                 }
             }
             Ex::Mask(a, m) => self.ev(a, p) & m,
+            Ex::SExt(a, w, m) => sext(self.ev(a, p), *w) as u64 & m,
         }
     }
 

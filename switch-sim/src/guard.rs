@@ -133,7 +133,7 @@ fn collect(e: &Ex, out: &mut Vec<Slot>) {
     match e {
         Ex::K(_) | Ex::Look(_) => {}
         Ex::S(s) => out.push(*s),
-        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, ..) | Ex::Mask(a, _) => collect(a, out),
+        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, ..) | Ex::Mask(a, _) | Ex::SExt(a, ..) => collect(a, out),
         Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => {
             collect(a, out);
             collect(b, out);

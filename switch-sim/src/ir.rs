@@ -27,6 +27,17 @@ pub enum BinOp {
     LOr,
     SatAdd,
     SatSub,
+    /// The int<W> forms: operands are W-bit two's complement patterns
+    /// (W from the mask), sign-extended before the operation: arithmetic
+    /// shift right, signed comparisons, saturation at -2^(W-1) and
+    /// 2^(W-1)-1.
+    SShr,
+    SLt,
+    SLe,
+    SGt,
+    SGe,
+    SSatAdd,
+    SSatSub,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +60,8 @@ pub enum Ex {
     Look(u32),
     /// Value masked to a width (casts).
     Mask(Box<Ex>, u64),
+    /// A `w`-bit value sign-extended, then masked (int<w> to a wider int).
+    SExt(Box<Ex>, u32, u64),
     /// `slot op constant` and `slot op slot`: the most common shapes,
     /// evaluated without recursion (built by `optimize`).
     BinSK(BinOp, Slot, u64, u64),
@@ -74,6 +87,7 @@ pub fn optimize_ex(e: Ex) -> Ex {
         Ex::Slice(a, lo, m) => Ex::Slice(Box::new(optimize_ex(*a)), lo, m),
         Ex::Concat(a, b, w) => Ex::Concat(Box::new(optimize_ex(*a)), Box::new(optimize_ex(*b)), w),
         Ex::Cond(c, a, b) => Ex::Cond(Box::new(optimize_ex(*c)), Box::new(optimize_ex(*a)), Box::new(optimize_ex(*b))),
+        Ex::SExt(a, w, m) => Ex::SExt(Box::new(optimize_ex(*a)), w, m),
         Ex::Mask(a, m) => match optimize_ex(*a) {
             // A cast that cannot cut bits is free.
             Ex::S(s) if m == u64::MAX => Ex::S(s),

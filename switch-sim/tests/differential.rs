@@ -6,7 +6,8 @@
 //!
 //! Programs: every packet-vector file under tests/vectors/ (the P4 program
 //! and the entries it names, read at test time, so the test follows
-//! whatever p4/ is) and tests/programs/features.p4. Frames: each file's
+//! whatever p4/ is), tests/programs/features.p4, and the language-feature
+//! programs of tests/programs (`LANGUAGE_PROGRAMS`). Frames: each file's
 //! own inputs, then random and mutated ones. SWITCHYARD_DIFF_FRAMES sets
 //! the total number of random and mutated frames (default 100,000).
 
@@ -291,6 +292,28 @@ fn engines_agree_on_the_feature_program() {
     let n = frames_total() / 2;
     let forwarded = fuzz(&mut pair, &seeds, 4, n, 0xfea7);
     assert!(forwarded * 10 >= n, "only {forwarded} of {n} frames forwarded");
+}
+
+/// The language-feature programs (tests/programs), each with seed frames
+/// reaching its branches; random frames exercise every operand pattern.
+const LANGUAGE_PROGRAMS: &[(&str, &[&[u8]])] = &[
+    // signed.p4: a b s u; negative, positive, -1/-3 (a const entry), -128.
+    ("signed.p4", &[&[0x9c, 0x32, 3, 100], &[0x64, 0xff, 9, 7], &[0xff, 0xfd, 200, 0], &[0x80, 1, 7, 0xff], &[0, 0, 0, 0]]),
+];
+
+#[test]
+fn engines_agree_on_the_language_programs() {
+    let n = frames_total() / 4 / LANGUAGE_PROGRAMS.len() as u64;
+    for (k, (name, seeds)) in LANGUAGE_PROGRAMS.iter().enumerate() {
+        let p = root().join("switch-sim/tests/programs").join(name);
+        let mut pair = Pair::new(name, || Switch::load(&p, &[]).unwrap());
+        let seeds: Vec<(u16, Vec<u8>)> = seeds.iter().map(|s| (0, s.to_vec())).collect();
+        for (port, f) in &seeds {
+            assert!(pair.packet(*port, f).is_some(), "{name}: seed {f:02x?} is forwarded");
+        }
+        let forwarded = fuzz(&mut pair, &seeds, 4, n, 0x1a6 + k as u64);
+        assert!(forwarded * 10 >= n, "{name}: only {forwarded} of {n} frames forwarded");
+    }
 }
 
 /// The engine choice is honoured and the check above is not vacuous: the

@@ -22,6 +22,7 @@ impl Compiler {
             let w = match t {
                 Ty::Bit(w) => w,
                 Ty::Bool => 1,
+                Ty::Int(_) => return err(p.pos, "action parameters of type int<N> are not supported (pass a bit<N> and cast it)"),
                 _ => return err(p.pos, "action parameters must be bit<N> or bool"),
             };
             let slot = self.alloc(&t);
@@ -97,7 +98,10 @@ impl Compiler {
     }
 
     pub(super) fn const_arg(&mut self, e: &Expr, w: u32) -> SrcResult<u64> {
-        let x = self.rvalue_to(e, &Ty::Bit(w))?;
+        // An int<w> constant (an entry's key of an int<w> field) gives its
+        // bit pattern.
+        let (x, t) = self.expr(e)?;
+        let x = if t == Ty::Int(w) { x } else { self.coerce(x, &t, &Ty::Bit(w), e.pos)? };
         const_eval(&x).ok_or_else(|| SrcError { pos: e.pos, message: "action data must be a constant".into() })
     }
 
@@ -144,6 +148,10 @@ impl Compiler {
                         let (ex, ty) = self.expr(&k.expr)?;
                         let width = match ty {
                             Ty::Bit(w) => w,
+                            // An int<W> key matches its bit pattern; a
+                            // range over it would need signed bounds.
+                            Ty::Int(w) if k.match_kind != "range" => w,
+                            Ty::Int(_) => return err(k.pos, "a `range` key of type int<N> is not supported (its bounds would compare signed)"),
                             Ty::Bool => 1,
                             Ty::Error | Ty::Enum(_) => 32,
                             _ => return err(k.pos, "table keys must be bit<N>, bool, error or enum values"),
@@ -457,6 +465,9 @@ impl Compiler {
                                         (Some(v), Some(m)) => KeyMatch::Mask(v, m),
                                         _ => return err(it.pos, "keyset values must be constants"),
                                     }
+                                }
+                                ExprKind::Range(_, _) if matches!(t, Ty::Int(_)) => {
+                                    return err(it.pos, "a range over an int<N> select key is not supported (its bounds would compare signed)")
                                 }
                                 ExprKind::Range(a, b) => {
                                     let a = self.rvalue_to(a, t)?;

@@ -66,9 +66,6 @@ impl Compiler {
         let pos = e.pos;
         match &e.kind {
             ExprKind::Int { value, width, signed } => {
-                if *signed {
-                    return err(pos, "signed literals are not supported");
-                }
                 if *value > u128::from(u64::MAX) {
                     return err(pos, "literal wider than 64 bits");
                 }
@@ -78,7 +75,10 @@ impl Compiler {
                         if *value as u64 & !mask(*w) != 0 {
                             return err(pos, format!("value {value} does not fit in {w} bits"));
                         }
-                        Ok((Ex::K(*value as u64), Ty::Bit(*w)))
+                        // `8s0b1010_1010` is -86 (the spec's example): a
+                        // signed literal's digits are its bit pattern.
+                        let t = if *signed { Ty::Int(*w) } else { Ty::Bit(*w) };
+                        Ok((Ex::K(*value as u64), t))
                     }
                     None => Ok((Ex::K(*value as u64), Ty::IntLit)),
                 }
@@ -152,7 +152,8 @@ impl Compiler {
             }
             ExprKind::Slice(b, h, l) => {
                 let (eb, tb) = self.expr(b)?;
-                let Ty::Bit(w) = tb else { return err(pos, "slices need a bit<N> operand") };
+                // A slice of an int<W> is unsigned (P4_16 8.7).
+                let Some(w) = fixed_width(&tb) else { return err(pos, "slices need a bit<N> or int<N> operand") };
                 let (eh, _) = self.expr(h)?;
                 let (el, _) = self.expr(l)?;
                 let (Some(hi), Some(lo)) = (const_eval(&eh), const_eval(&el)) else {
@@ -169,10 +170,10 @@ impl Compiler {
                 let (ea, ta) = self.expr(a)?;
                 match (*op, &ta) {
                     ("!", Ty::Bool) => Ok((fold(Ex::LNot(Box::new(ea))), Ty::Bool)),
-                    ("~", Ty::Bit(w)) => Ok((fold(Ex::Not(Box::new(ea), mask(*w))), ta)),
-                    ("-", Ty::Bit(w)) => Ok((fold(Ex::Neg(Box::new(ea), mask(*w))), ta)),
+                    ("~", Ty::Bit(w) | Ty::Int(w)) => Ok((fold(Ex::Not(Box::new(ea), mask(*w))), ta)),
+                    ("-", Ty::Bit(w) | Ty::Int(w)) => Ok((fold(Ex::Neg(Box::new(ea), mask(*w))), ta)),
                     ("-", Ty::IntLit) => Ok((fold(Ex::Neg(Box::new(ea), u64::MAX)), ta)),
-                    ("+", Ty::Bit(_) | Ty::IntLit) => Ok((ea, ta)),
+                    ("+", Ty::Bit(_) | Ty::Int(_) | Ty::IntLit) => Ok((ea, ta)),
                     ("~", Ty::IntLit) => err(pos, "`~` needs a sized operand"),
                     _ => err(pos, format!("operator `{op}` does not apply to {}", self.ty_name(&ta))),
                 }
@@ -193,13 +194,7 @@ impl Compiler {
             ExprKind::Cast(t, a) => {
                 let to = self.resolve_type(t, pos)?;
                 let (ea, ta) = self.expr(a)?;
-                match (&ta, &to) {
-                    (Ty::Bit(_), Ty::Bit(w)) | (Ty::IntLit, Ty::Bit(w)) => Ok((fold(Ex::Mask(Box::new(ea), mask(*w))), to)),
-                    (Ty::Bool, Ty::Bit(1)) | (Ty::Bit(1), Ty::Bool) => Ok((ea, to)),
-                    (Ty::IntLit, Ty::Bool) => Ok((fold(Ex::Mask(Box::new(ea), 1)), to)),
-                    _ if ta == to => Ok((ea, to)),
-                    _ => err(pos, format!("cannot cast {} to {}", self.ty_name(&ta), self.ty_name(&to))),
-                }
+                Ok((self.cast(ea, &ta, &to, pos)?, to))
             }
             ExprKind::List(_) => err(pos, "a list expression is only allowed as an extern argument or struct value"),
             ExprKind::Default | ExprKind::Mask(..) | ExprKind::Range(..) => {
@@ -226,36 +221,50 @@ impl Compiler {
                 if !matches!(tb, Ty::Bit(_) | Ty::IntLit) {
                     return err(pos, "shift amount must be unsigned");
                 }
+                if tb == Ty::IntLit && const_eval(&eb).is_some_and(|v| (v as i64) < 0) {
+                    return err(pos, "shift amount must be unsigned (a negative literal)");
+                }
                 let m = match ta {
-                    Ty::Bit(w) => mask(w),
+                    Ty::Bit(w) | Ty::Int(w) => mask(w),
                     Ty::IntLit => u64::MAX,
                     _ => return err(pos, "shift of a non-integer"),
                 };
-                let o = if op == "<<" { BinOp::Shl } else { BinOp::Shr };
+                // `>>` of an int<W> is arithmetic: the sign bit fills in.
+                let o = match (op, &ta) {
+                    ("<<", _) => BinOp::Shl,
+                    (_, Ty::Int(_)) => BinOp::SShr,
+                    _ => BinOp::Shr,
+                };
                 Ok((bin(o, ea, eb, m), ta))
             }
             "++" => {
-                let (Ty::Bit(wa), Ty::Bit(wb)) = (&la.1, &lb.1) else {
-                    return err(pos, "`++` needs sized bit<N> operands");
+                let (Some(wa), Some(wb)) = (fixed_width(&la.1), fixed_width(&lb.1)) else {
+                    return err(pos, "`++` needs sized bit<N> or int<N> operands");
                 };
                 if wa + wb > 64 {
                     return err(pos, "concatenation wider than 64 bits is not supported");
                 }
                 let w = wa + wb;
-                Ok((fold(Ex::Concat(Box::new(la.0), Box::new(lb.0), *wb)), Ty::Bit(w)))
+                // The result has the left operand's signedness (P4_16 8.7);
+                // both patterns are already masked to their widths.
+                let t = if matches!(la.1, Ty::Int(_)) { Ty::Int(w) } else { Ty::Bit(w) };
+                Ok((fold(Ex::Concat(Box::new(la.0), Box::new(lb.0), wb)), t))
             }
             _ => {
                 let (ea, eb, t) = self.unify(la, lb, pos)?;
                 let m = match &t {
-                    Ty::Bit(w) => mask(*w),
+                    Ty::Bit(w) | Ty::Int(w) => mask(*w),
                     _ => u64::MAX,
                 };
                 let cmp = matches!(op, "==" | "!=" | "<" | "<=" | ">" | ">=");
-                if !cmp && !matches!(t, Ty::Bit(_) | Ty::IntLit) {
+                if !cmp && !matches!(t, Ty::Bit(_) | Ty::Int(_) | Ty::IntLit) {
                     return err(pos, format!("`{op}` needs bit<N> operands, found {}", self.ty_name(&t)));
                 }
-                if matches!(op, "<" | "<=" | ">" | ">=") && !matches!(t, Ty::Bit(_) | Ty::IntLit) {
+                if matches!(op, "<" | "<=" | ">" | ">=") && !matches!(t, Ty::Bit(_) | Ty::Int(_) | Ty::IntLit) {
                     return err(pos, format!("`{op}` needs bit<N> operands"));
+                }
+                if matches!(t, Ty::Int(_)) {
+                    return Ok((self.signed_binary(pos, op, ea, eb, m)?, if cmp { Ty::Bool } else { t }));
                 }
                 if cmp && !is_scalar(&t) && t != Ty::IntLit {
                     return err(pos, format!("`{op}` on {} is not supported", self.ty_name(&t)));
@@ -282,6 +291,37 @@ impl Compiler {
                 Ok((bin(o, ea, eb, m), if cmp { Ty::Bool } else { t }))
             }
         }
+    }
+
+    /// A binary operator on int<W> operands (two's complement patterns
+    /// masked to W bits): `+ - * & | ^ == !=` are the unsigned operations
+    /// on the patterns; comparisons and saturation are signed.
+    fn signed_binary(&self, pos: Pos, op: &str, ea: Ex, eb: Ex, m: u64) -> SrcResult<Ex> {
+        let o = match op {
+            "+" => BinOp::Add,
+            "-" => BinOp::Sub,
+            "*" => BinOp::Mul,
+            "&" => BinOp::And,
+            "|" => BinOp::Or,
+            "^" => BinOp::Xor,
+            "|+|" => BinOp::SSatAdd,
+            "|-|" => BinOp::SSatSub,
+            "==" => BinOp::Eq,
+            "!=" => BinOp::Ne,
+            "<" => BinOp::SLt,
+            "<=" => BinOp::SLe,
+            ">" => BinOp::SGt,
+            ">=" => BinOp::SGe,
+            "/" | "%" => {
+                // P4_16 8.7 defines `/` and `%` on int<W> for positive
+                // values only; a run-time int<W> may be negative, and
+                // bmv2's result for one is C++'s (truncated) while p4c
+                // folds constants as undefined. Refused, not guessed.
+                return err(pos, format!("`{op}` on int<N> is not supported (P4 defines it for positive values only; cast to bit<N>)"));
+            }
+            _ => return err(pos, format!("operator `{op}` is not supported")),
+        };
+        Ok(fold(Ex::Bin(o, Box::new(ea), Box::new(eb), m)))
     }
 
     pub(super) fn call_expr(&mut self, pos: Pos, func: &Expr, targs: &[TypeRef], args: &[Arg]) -> SrcResult<(Ex, Ty)> {
@@ -347,7 +387,7 @@ impl Compiler {
             }
             let (ex, t) = self.expr(it)?;
             let w = match t {
-                Ty::Bit(w) => w,
+                Ty::Bit(w) | Ty::Int(w) => w,
                 Ty::Bool => 1,
                 _ => return err(it.pos, "field list items must be sized bit<N> values (write 8w0, not 0)"),
             };

@@ -31,6 +31,11 @@ mod types;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ty {
     Bit(u32),
+    /// A signed `int<W>`: held as its W-bit two's complement pattern
+    /// (masked like a bit<W>), so storage, emit and table keys treat it as
+    /// bits; the operators that differ (`>>`, comparisons, saturation,
+    /// widening casts) use the signed IR operations.
+    Int(u32),
     Bool,
     /// An unsized integer literal (P4's arbitrary-precision `int`).
     IntLit,
@@ -143,12 +148,20 @@ pub struct Compiler {
 }
 
 fn is_scalar(t: &Ty) -> bool {
-    matches!(t, Ty::Bit(_) | Ty::Bool | Ty::Error | Ty::Enum(_))
+    matches!(t, Ty::Bit(_) | Ty::Int(_) | Ty::Bool | Ty::Error | Ty::Enum(_))
+}
+
+/// The width of a fixed-width integer type (bit<W> or int<W>).
+fn fixed_width(t: &Ty) -> Option<u32> {
+    match t {
+        Ty::Bit(w) | Ty::Int(w) => Some(*w),
+        _ => None,
+    }
 }
 
 fn width_of(t: &Ty) -> u32 {
     match t {
-        Ty::Bit(w) => *w,
+        Ty::Bit(w) | Ty::Int(w) => *w,
         Ty::Bool => 1,
         _ => 32,
     }
@@ -181,6 +194,7 @@ pub fn const_eval(e: &Ex) -> Option<u64> {
             }
         }
         Ex::Mask(a, m) => const_eval(a)? & m,
+        Ex::SExt(a, w, m) => crate::exec::sext(const_eval(a)?, *w) as u64 & m,
         Ex::BinSK(..) | Ex::BinSS(..) => return None,
     })
 }
@@ -273,8 +287,8 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
                 let mut fs = Vec::new();
                 for f in fields {
                     let t = c.resolve_type(&f.ty, f.pos)?;
-                    if header && !matches!(t, Ty::Bit(_)) {
-                        return err(f.pos, "header fields must be bit<N> in switch-sim");
+                    if header && !matches!(t, Ty::Bit(_) | Ty::Int(_)) {
+                        return err(f.pos, "header fields must be bit<N> or int<N> in switch-sim");
                     }
                     fs.push((f.name.clone(), t));
                 }

@@ -7,7 +7,7 @@ impl Compiler {
     pub(super) fn lvalue_assign(&mut self, pos: Pos, lhs: &Expr, rhs: &Expr, out: &mut Vec<St>) -> SrcResult<()> {
         if let ExprKind::Slice(b, h, l) = &lhs.kind {
             let Some(p) = self.place(b)? else { return err(pos, "slice assignment needs a field") };
-            let Ty::Bit(w) = p.ty else { return err(pos, "slice of a non-bit field") };
+            let Some(w) = fixed_width(&p.ty) else { return err(pos, "slice of a non-bit field") };
             let (eh, _) = self.expr(h)?;
             let (el, _) = self.expr(l)?;
             let (Some(hi), Some(lo)) = (const_eval(&eh), const_eval(&el)) else {
@@ -220,7 +220,7 @@ impl Compiler {
             }
         }
         let (e, te) = self.expr(expr)?;
-        if !matches!(te, Ty::Bit(_) | Ty::Enum(_) | Ty::Error) {
+        if !matches!(te, Ty::Bit(_) | Ty::Int(_) | Ty::Enum(_) | Ty::Error) {
             return err(pos, "switch needs a bit<N>, enum or error value");
         }
         let mut arms = Vec::new();

@@ -9,6 +9,7 @@ impl Compiler {
     pub(super) fn ty_name(&self, t: &Ty) -> String {
         match t {
             Ty::Bit(w) => format!("bit<{w}>"),
+            Ty::Int(w) => format!("int<{w}>"),
             Ty::Bool => "bool".into(),
             Ty::IntLit => "int".into(),
             Ty::Error => "error".into(),
@@ -20,6 +21,35 @@ impl Compiler {
         }
     }
 
+    /// An explicit cast `(to) e` with p4c's rule (`canCastBetween`):
+    /// between fixed-width integers of the same width or the same
+    /// signedness, bool <-> bit<1>, a literal to any fixed width. Widening
+    /// an int<W> repeats its sign bit, widening a bit<W> adds zeros,
+    /// narrowing keeps the low bits; same-width casts reinterpret the bits.
+    pub(super) fn cast(&self, ea: Ex, ta: &Ty, to: &Ty, pos: Pos) -> SrcResult<Ex> {
+        let m = |e: Ex, w: u32| fold(Ex::Mask(Box::new(e), mask(w)));
+        Ok(match (ta, to) {
+            (Ty::IntLit, Ty::Bit(w) | Ty::Int(w)) => m(ea, *w),
+            (Ty::Int(a), Ty::Int(b)) if b > a => fold(Ex::SExt(Box::new(ea), *a, mask(*b))),
+            (Ty::Bit(_), Ty::Bit(w)) | (Ty::Int(_), Ty::Int(w)) => m(ea, *w),
+            (Ty::Bit(a), Ty::Int(b)) | (Ty::Int(a), Ty::Bit(b)) if a == b => ea,
+            (Ty::Bit(_) | Ty::Int(_), Ty::Bit(_) | Ty::Int(_)) => {
+                return err(
+                    pos,
+                    format!(
+                        "cannot cast {} to {}: change the width and the signedness in two casts (p4c: illegal cast)",
+                        self.ty_name(ta),
+                        self.ty_name(to)
+                    ),
+                )
+            }
+            (Ty::Bool, Ty::Bit(1)) | (Ty::Bit(1), Ty::Bool) => ea,
+            (Ty::IntLit, Ty::Bool) => m(ea, 1),
+            _ if ta == to => ea,
+            _ => return err(pos, format!("cannot cast {} to {}", self.ty_name(ta), self.ty_name(to))),
+        })
+    }
+
     pub(super) fn resolve_type(&mut self, t: &TypeRef, pos: Pos) -> SrcResult<Ty> {
         Ok(match t {
             TypeRef::Bit(w) => {
@@ -28,7 +58,12 @@ impl Compiler {
                 }
                 Ty::Bit(*w)
             }
-            TypeRef::Int(w) => return err(pos, format!("int<{w}>: signed integers are not supported")),
+            TypeRef::Int(w) => {
+                if *w == 0 || *w > 64 {
+                    return err(pos, format!("int<{w}>: switch-sim supports widths 1..=64"));
+                }
+                Ty::Int(*w)
+            }
             TypeRef::Varbit(_) => return err(pos, "varbit is not supported"),
             TypeRef::Bool => Ty::Bool,
             TypeRef::Error => Ty::Error,
@@ -89,7 +124,9 @@ impl Compiler {
             return Ok(ex);
         }
         match (from, to) {
-            (Ty::IntLit, Ty::Bit(w)) => Ok(fold(Ex::Mask(Box::new(ex), mask(*w)))),
+            // A literal takes the type's width; a negative one its two's
+            // complement (`-1` as bit<8> is 255, as int<8> is -1).
+            (Ty::IntLit, Ty::Bit(w) | Ty::Int(w)) => Ok(fold(Ex::Mask(Box::new(ex), mask(*w)))),
             _ => err(pos, format!("type mismatch: expected {}, found {}", self.ty_name(to), self.ty_name(from))),
         }
     }

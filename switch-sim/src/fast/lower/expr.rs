@@ -95,8 +95,48 @@ impl Lower<'_, '_> {
                 let x = self.pure(a);
                 self.and_k(x, *m)
             }
+            Ex::SExt(a, w, m) => {
+                let x = self.pure(a);
+                let x = self.sext(x, *w);
+                self.and_k(x, *m)
+            }
             Ex::Look(w) => self.look(*w),
         }
+    }
+
+    /// A `w`-bit two's complement pattern sign-extended to 64 bits
+    /// (`exec::sext`).
+    fn sext(&mut self, x: Value, w: u32) -> Value {
+        if w >= 64 {
+            return x;
+        }
+        let s = i64::from(64 - w);
+        let up = self.b.ins().ishl_imm_s(x, s);
+        self.b.ins().sshr_imm_s(up, s)
+    }
+
+    /// int<W> `|+|` / `|-|` (`exec::binop`'s SSatAdd / SSatSub): the
+    /// 64-bit sum of the sign-extended operands, saturated on a 64-bit
+    /// overflow (only possible for W = 64), then clamped to W bits.
+    fn sat_signed(&mut self, add: bool, x: Value, y: Value, m: u64) -> Value {
+        let w = m.count_ones();
+        let (a, c) = (self.sext(x, w), self.sext(y, w));
+        let s = if add { self.b.ins().iadd(a, c) } else { self.b.ins().isub(a, c) };
+        // Overflow: add, both operands' signs differ from the sum's; sub,
+        // the operands' signs differ and the sum's differs from a's.
+        let t1 = self.b.ins().bxor(a, s);
+        let t2 = if add { self.b.ins().bxor(c, s) } else { self.b.ins().bxor(a, c) };
+        let t = self.b.ins().band(t1, t2);
+        let ovf = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, t, 0);
+        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, a, 0);
+        let (min, max) = (self.k(i64::MIN as u64), self.k(i64::MAX as u64));
+        let edge = self.b.ins().select(neg, min, max);
+        let s = self.b.ins().select(ovf, edge, s);
+        let lo = self.k(crate::exec::sext(1 << (w - 1), w) as u64);
+        let hi = self.k(m >> 1);
+        let s = self.b.ins().smin(s, hi);
+        let s = self.b.ins().smax(s, lo);
+        self.and_k(s, m)
     }
 
     /// `exec::binop` in machine instructions.
@@ -170,6 +210,28 @@ impl Lower<'_, '_> {
                 let zero = self.k(0);
                 self.b.ins().select(lt, zero, d)
             }
+            BinOp::SShr => {
+                let a = self.sext(x, m.count_ones());
+                // Shifting by 63 or more leaves only sign bits.
+                let k63 = self.k(63);
+                let n = self.b.ins().umin(y, k63);
+                let r = self.b.ins().sshr(a, n);
+                self.and_k(r, m)
+            }
+            BinOp::SLt | BinOp::SLe | BinOp::SGt | BinOp::SGe => {
+                let w = m.count_ones();
+                let (a, c) = (self.sext(x, w), self.sext(y, w));
+                let cc = match op {
+                    BinOp::SLt => IntCC::SignedLessThan,
+                    BinOp::SLe => IntCC::SignedLessThanOrEqual,
+                    BinOp::SGt => IntCC::SignedGreaterThan,
+                    _ => IntCC::SignedGreaterThanOrEqual,
+                };
+                let r = self.b.ins().icmp(cc, a, c);
+                self.bool64(r)
+            }
+            BinOp::SSatAdd => self.sat_signed(true, x, y, m),
+            BinOp::SSatSub => self.sat_signed(false, x, y, m),
         }
     }
 }

@@ -193,7 +193,7 @@ fn runs<T: Copy>(fields: impl Iterator<Item = (T, u32)>) -> Option<Vec<Run<T>>> 
 fn has_look(e: &Ex) -> bool {
     match e {
         Ex::Look(_) => true,
-        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) => has_look(a),
+        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) | Ex::SExt(a, ..) => has_look(a),
         Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => has_look(a) || has_look(b),
         Ex::Cond(c, a, b) => has_look(c) || has_look(a) || has_look(b),
         Ex::K(_) | Ex::S(_) | Ex::BinSK(..) | Ex::BinSS(..) => false,
@@ -209,7 +209,7 @@ fn look_guarded(e: &Ex) -> bool {
         Ex::Look(w) => *w > 64,
         Ex::Bin(BinOp::LAnd | BinOp::LOr, a, b, _) => look_guarded(a) || has_look(b),
         Ex::Cond(c, a, b) => look_guarded(c) || has_look(a) || has_look(b),
-        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) => look_guarded(a),
+        Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) | Ex::SExt(a, ..) => look_guarded(a),
         Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => look_guarded(a) || look_guarded(b),
         Ex::K(_) | Ex::S(_) | Ex::BinSK(..) | Ex::BinSS(..) => false,
     }
