@@ -1,7 +1,9 @@
 //! The forwarding loop of both switch binaries (switchyard-switch-sim and
-//! switchyard-p4rt): wait until a port is readable, take one recvmmsg batch
-//! from each ready port, hand the whole batch to the datapath in one call,
-//! and send what it produced with one sendmmsg per egress port.
+//! switchyard-p4rt): take one burst from each port (read in place from its
+//! receive ring), hand the whole burst to the datapath in one call, and
+//! send what it produced with one sendmmsg per egress port; wait in poll
+//! only after a round found every port empty (a ring is looked at without
+//! a system call, so a busy switch makes none to receive).
 //!
 //! One call per batch matters for the P4Runtime server, whose switch sits
 //! behind the device lock: it locks once per batch (up to `ports::BATCH`
@@ -99,6 +101,12 @@ pub struct PortStats {
     /// Buffer sizes as the kernel reports them (twice the value set).
     pub rcvbuf: usize,
     pub sndbuf: usize,
+    /// Frames the receive ring holds (0: no ring) and the longest it
+    /// takes whole.
+    pub rx_ring_slots: usize,
+    pub max_frame: usize,
+    /// Frames longer than `max_frame`: cut by the kernel, dropped.
+    pub rx_truncated: u64,
 }
 
 impl Stats {
@@ -112,12 +120,26 @@ impl Stats {
         self.ports.iter().map(|p| p.kernel.packets).sum()
     }
 
+    /// Frames too long for their port's ring slots, every port.
+    pub fn rx_truncated(&self) -> u64 {
+        self.ports.iter().map(|p| p.rx_truncated).sum()
+    }
+
     fn read_ports(&mut self, ports: &mut [AfPacketPort]) {
         self.ports = ports
             .iter_mut()
             .map(|p| {
                 let b = p.buffers();
-                PortStats { port: p.port, name: p.name.clone(), kernel: p.kernel_stats(), rcvbuf: b.rcvbuf, sndbuf: b.sndbuf }
+                PortStats {
+                    port: p.port,
+                    name: p.name.clone(),
+                    kernel: p.kernel_stats(),
+                    rcvbuf: b.rcvbuf,
+                    sndbuf: b.sndbuf,
+                    rx_ring_slots: p.ring_slots(),
+                    max_frame: p.max_frame(),
+                    rx_truncated: p.rx_truncated(),
+                }
             })
             .collect();
     }
@@ -131,19 +153,20 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "received {} sent {} send_dropped {} no_interface {} kernel_rx {} kernel_rx_drops {}",
+            "received {} sent {} send_dropped {} no_interface {} kernel_rx {} kernel_rx_drops {} rx_truncated {}",
             self.received,
             self.sent,
             self.send_dropped,
             self.no_interface,
             self.kernel_rx(),
-            self.kernel_rx_drops()
+            self.kernel_rx_drops(),
+            self.rx_truncated()
         )?;
         for p in &self.ports {
             write!(
                 f,
-                " | port {} ({}): kernel_rx {} kernel_rx_drops {} rcvbuf {} sndbuf {}",
-                p.port, p.name, p.kernel.packets, p.kernel.drops, p.rcvbuf, p.sndbuf
+                " | port {} ({}): kernel_rx {} kernel_rx_drops {} rx_truncated {} rcvbuf {} sndbuf {} rx_ring_slots {} max_frame {}",
+                p.port, p.name, p.kernel.packets, p.kernel.drops, p.rx_truncated, p.rcvbuf, p.sndbuf, p.rx_ring_slots, p.max_frame
             )?;
         }
         Ok(())
@@ -177,11 +200,16 @@ pub fn run_with(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &Atomi
     let mut stats = Stats::default();
     let mut out = OutBatch::default();
     let mut last_stats = Instant::now();
+    // Which ports to look at this round: all of them after a round that
+    // found frames (a ring is looked at for free), else those poll says.
+    let mut ready = vec![true; ports.len()];
     while !stop.load(Ordering::Relaxed) {
-        let ready = poll_readable(&fds, POLL_MS)?;
+        let mut found = false;
         for i in (0..ports.len()).filter(|i| ready[*i]) {
-            stats.received += ports[i].recv()? as u64;
-            dp.process(ports[i].port, ports[i].frames(), &mut out);
+            let port = ports[i].port;
+            let n = ports[i].receive(|frames| dp.process(port, frames, &mut out))?;
+            stats.received += n as u64;
+            found |= n > 0;
             // Stable sort: frames to one port keep their order.
             out.frames.sort_by_key(|f| f.0);
             for run in out.frames.chunk_by(|a, b| a.0 == b.0) {
@@ -217,6 +245,11 @@ pub fn run_with(ports: &mut [AfPacketPort], dp: &mut impl Datapath, stop: &Atomi
                 eprintln!("switch stats: {stats}");
             }
         }
+        if found {
+            ready.iter_mut().for_each(|r| *r = true);
+        } else {
+            ready = poll_readable(&fds, POLL_MS)?;
+        }
     }
     stats.read_ports(ports);
     Ok(stats)
@@ -229,17 +262,24 @@ mod tests {
     #[test]
     fn the_stats_line_is_name_value_pairs_per_port() {
         let mut s = Stats { received: 10, sent: 9, send_dropped: 1, no_interface: 0, ports: Vec::new() };
-        assert_eq!(s.to_string(), "received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 0 kernel_rx_drops 0");
-        s.ports = vec![
-            PortStats { port: 1, name: "s-cli".into(), kernel: KernelStats { packets: 4, drops: 0 }, rcvbuf: 64, sndbuf: 32 },
-            PortStats { port: 10, name: "s-b0".into(), kernel: KernelStats { packets: 8, drops: 2 }, rcvbuf: 64, sndbuf: 32 },
-        ];
-        assert_eq!((s.kernel_rx(), s.kernel_rx_drops()), (12, 2));
+        assert_eq!(s.to_string(), "received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 0 kernel_rx_drops 0 rx_truncated 0");
+        let port = |port, name: &str, packets, drops, rx_truncated| PortStats {
+            port,
+            name: name.into(),
+            kernel: KernelStats { packets, drops },
+            rcvbuf: 64,
+            sndbuf: 32,
+            rx_ring_slots: 10240,
+            max_frame: 1518,
+            rx_truncated,
+        };
+        s.ports = vec![port(1, "s-cli", 4, 0, 0), port(10, "s-b0", 8, 2, 1)];
+        assert_eq!((s.kernel_rx(), s.kernel_rx_drops(), s.rx_truncated()), (12, 2, 1));
         assert_eq!(
             s.to_string(),
-            "received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 12 kernel_rx_drops 2 \
-             | port 1 (s-cli): kernel_rx 4 kernel_rx_drops 0 rcvbuf 64 sndbuf 32 \
-             | port 10 (s-b0): kernel_rx 8 kernel_rx_drops 2 rcvbuf 64 sndbuf 32"
+            "received 10 sent 9 send_dropped 1 no_interface 0 kernel_rx 12 kernel_rx_drops 2 rx_truncated 1 \
+             | port 1 (s-cli): kernel_rx 4 kernel_rx_drops 0 rx_truncated 0 rcvbuf 64 sndbuf 32 rx_ring_slots 10240 max_frame 1518 \
+             | port 10 (s-b0): kernel_rx 8 kernel_rx_drops 2 rx_truncated 1 rcvbuf 64 sndbuf 32 rx_ring_slots 10240 max_frame 1518"
         );
     }
 }
