@@ -10,6 +10,7 @@
 //! [`tls`] generates the CA and certificates of the mutually authenticated channel.
 
 pub mod bitstring;
+pub mod cli;
 pub mod client;
 pub mod counters;
 pub mod p4info;

@@ -293,15 +293,50 @@ impl SwitchyardTables {
             client_port: exact_value(t, e, "client_port")? as u16,
             vip_id: exact_value(t, e, "vip_id")? as u16,
         };
-        let backend = match e.action.as_ref().and_then(|a| a.r#type.as_ref()) {
-            Some(p4::table_action::Type::Action(a)) => {
-                let ai = self.index.action_by_id(a.action_id)?;
-                let p = ai.param("backend_index").ok();
-                p.and_then(|p| a.params.iter().find(|x| x.param_id == p.id)).and_then(|x| decode_u128(&x.value, 16).ok()).map(|v| v as u16)
-            }
-            _ => None,
-        };
+        let backend = self.action_param(e, "backend_index")?.map(|v| v as u16);
         Ok(Some((key, backend)))
+    }
+
+    /// The value of parameter `name` of an entry's direct action; None when
+    /// the action has no such parameter (another action of the table).
+    fn action_param(&self, e: &p4::TableEntry, name: &str) -> Result<Option<u128>, P4InfoError> {
+        let Some(p4::table_action::Type::Action(a)) = e.action.as_ref().and_then(|a| a.r#type.as_ref()) else { return Ok(None) };
+        let ai = self.index.action_by_id(a.action_id)?;
+        let Ok(p) = ai.param(name) else { return Ok(None) };
+        Ok(a.params.iter().find(|x| x.param_id == p.id).and_then(|x| decode_u128(&x.value, p.bitwidth).ok()))
+    }
+
+    /// `frontend_count`'s default entry as a Read asks for it.
+    pub fn frontend_count_read(&self) -> Result<p4::TableEntry, P4InfoError> {
+        Ok(p4::TableEntry { table_id: self.index.table(TABLE_FRONTEND_COUNT)?.id, is_default_action: true, ..Default::default() })
+    }
+
+    /// The count of a `frontend_count` default entry read back; None for
+    /// other tables.
+    pub fn decode_frontend_count(&self, e: &p4::TableEntry) -> Result<Option<u16>, P4InfoError> {
+        if e.table_id != self.index.table(TABLE_FRONTEND_COUNT)?.id {
+            return Ok(None);
+        }
+        Ok(self.action_param(e, "count")?.map(|c| c as u16))
+    }
+
+    /// `frontend_port`'s id and size (its number of slots).
+    pub fn frontend_port_table(&self) -> Result<(u32, i64), P4InfoError> {
+        let t = self.index.table(TABLE_FRONTEND_PORT)?;
+        Ok((t.id, t.size))
+    }
+
+    /// A `frontend_port` entry back as (slot, port, dst_mac); None for
+    /// other tables and for slots whose action is not `to_frontend`.
+    pub fn decode_frontend_port(&self, e: &p4::TableEntry) -> Result<Option<(u16, u16, [u8; 6])>, P4InfoError> {
+        let t = self.index.table(TABLE_FRONTEND_PORT)?;
+        if e.table_id != t.id {
+            return Ok(None);
+        }
+        let slot = exact_value(t, e, "index")? as u16;
+        let (Some(port), Some(mac)) = (self.action_param(e, "port")?, self.action_param(e, "dst_mac")?) else { return Ok(None) };
+        let m = (mac as u64).to_be_bytes();
+        Ok(Some((slot, port as u16, [m[2], m[3], m[4], m[5], m[6], m[7]])))
     }
 
     /// The teardown digests of a DigestList (other digests: empty).

@@ -17,47 +17,23 @@
 //!
 //! The logic is in `switchyard_control::provision`.
 
-use std::time::Duration;
-
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use switchyard_control::client::{BackoffPolicy, ClientOptions, ClientTls, P4rtClient};
+use switchyard_control::cli::SwitchArgs;
+use switchyard_control::client::P4rtClient;
 use switchyard_control::counters;
 use switchyard_control::p4info::P4InfoIndex;
 use switchyard_control::provision::{self, WRITER_ELECTION_ID};
 use switchyard_control::proto::p4::config::v1 as p4info;
 use switchyard_control::proto::p4::v1 as p4;
-use switchyard_control::proto::tls::TlsFiles;
 use switchyard_control::switchyard::SwitchyardTables;
 
 #[derive(Parser)]
 #[command(version, about = "Read a Switchyard switch's counters and connection table, push its pipeline and write its entries, over P4Runtime")]
 struct Args {
-    /// The switch's P4Runtime address, host:port.
-    #[arg(long, default_value = "127.0.0.1:9559")]
-    switch: String,
-    #[arg(long, default_value_t = 1)]
-    device_id: u64,
-    /// Mutual TLS: the CA certificate (PEM) the switch's certificate must
-    /// chain to.
-    #[arg(long, requires_all = ["tls_cert", "tls_key"], conflicts_with = "insecure")]
-    tls_ca: Option<PathBuf>,
-    /// Mutual TLS: this client's certificate (PEM), signed by the CA the
-    /// switch trusts.
-    #[arg(long, requires = "tls_ca")]
-    tls_cert: Option<PathBuf>,
-    /// Mutual TLS: this client's private key (PEM).
-    #[arg(long, requires = "tls_ca")]
-    tls_key: Option<PathBuf>,
-    /// The name the switch's certificate must carry (default: the host of
-    /// --switch).
-    #[arg(long, requires = "tls_ca")]
-    tls_server_name: Option<String>,
-    /// Plain gRPC, for a switch started without TLS: nothing authenticates
-    /// either end.
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    switch: SwitchArgs,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -168,38 +144,29 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
-    let tls = match (&a.tls_ca, &a.tls_cert, &a.tls_key) {
-        (Some(ca), Some(cert), Some(key)) => Some(ClientTls {
-            files: TlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() },
-            server_name: a.tls_server_name.clone(),
-        }),
-        _ if a.insecure => None,
-        _ => return Err("the switch's P4Runtime channel is mutual TLS: give --tls-ca, --tls-cert and --tls-key, or --insecure for a switch serving plain gRPC".into()),
-    };
-    // A command line fails fast: three tries, not the front-end's patience.
-    let backoff = BackoffPolicy { max_attempts: Some(3), ..BackoffPolicy::default() };
-    let opts = ClientOptions { device_id: a.device_id, election_id, connect_timeout: Duration::from_secs(3), tls, backoff, ..ClientOptions::default() };
+    let opts = a.switch.client_options(election_id, "")?;
+    let (endpoint, switch, device_id) = (a.switch.endpoint(), &a.switch.switch, a.switch.device_id);
     match &a.cmd {
         Cmd::PushPipeline { p4info, device_config, action, cookie, .. } => {
             // Read both files before connecting: a bad file never touches the switch.
             let info = provision::read_p4info(p4info)?;
             let (tables, actions) = (info.tables.len(), info.actions.len());
             let config = std::fs::read(device_config).map_err(|e| format!("{}: {e}", device_config.display()))?;
-            let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
+            let client = P4rtClient::connect(&endpoint, opts).await?;
             provision::push_pipeline(&client, info, config, *cookie, (*action).into()).await?;
-            println!("pipeline pushed to {} (device {}): {tables} tables, {actions} actions, cookie {cookie}", a.switch, a.device_id);
+            println!("pipeline pushed to {switch} (device {device_id}): {tables} tables, {actions} actions, cookie {cookie}");
             return Ok(());
         }
         Cmd::ApplyEntries { file, .. } => {
             let entries = provision::read_entries(file)?;
-            let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
+            let client = P4rtClient::connect(&endpoint, opts).await?;
             let done = provision::apply_entries(&client, &entries).await?;
-            println!("{} entries inserted, {} default actions set on {} (device {})", done.inserted, done.defaults_modified, a.switch, a.device_id);
+            println!("{} entries inserted, {} default actions set on {switch} (device {device_id})", done.inserted, done.defaults_modified);
             return Ok(());
         }
         Cmd::Counters { .. } | Cmd::Connections { .. } | Cmd::GenCerts { .. } => {}
     }
-    let client = P4rtClient::connect(&format!("http://{}", a.switch), opts).await?;
+    let client = P4rtClient::connect(&endpoint, opts).await?;
     let cfg = client.get_pipeline(p4::get_forwarding_pipeline_config_request::ResponseType::P4infoAndCookie).await?;
     let info: p4info::P4Info = cfg.p4info.ok_or("the switch has no pipeline loaded")?;
     let index = P4InfoIndex::new(info)?;

@@ -49,6 +49,10 @@ pub enum WorkerCommand {
     Snapshot(Sender<EngineSnapshot>),
     /// The same with the listed flows filtered (the admin API's `/flows`).
     Flows { filter: FlowFilter, reply: Sender<EngineSnapshot> },
+    /// Answered as soon as the worker runs its commands: proves its loop
+    /// turns (`/healthz`, the front-end's liveness probe), without the
+    /// flow-table scan of a snapshot.
+    Ping(Sender<()>),
     /// A hot reload's services, routes, pools and backends
     /// (`reload::plan` keeps the numbering; `Engine::reconfigure_routes`).
     Reconfigure(Arc<Config>),
@@ -194,6 +198,9 @@ impl WorkerCommand {
             WorkerCommand::Flows { filter, reply } => {
                 let _ = reply.send(EngineSnapshot::of(engine, filter));
             }
+            WorkerCommand::Ping(reply) => {
+                let _ = reply.send(());
+            }
             WorkerCommand::Reconfigure(config) => engine.reconfigure_routes(&config),
         }
     }
@@ -253,6 +260,14 @@ impl CommandSender {
     pub fn snapshot(&self, filter: FlowFilter, timeout: Duration) -> Result<EngineSnapshot, CommandError> {
         let (reply, answer) = bounded(1);
         self.send(WorkerCommand::Flows { filter, reply })?;
+        answer.recv_timeout(timeout).map_err(|_| CommandError::Timeout)
+    }
+
+    /// Waits up to `timeout` for the worker to run a `Ping` (blocks the
+    /// calling thread).
+    pub fn ping(&self, timeout: Duration) -> Result<(), CommandError> {
+        let (reply, answer) = bounded(1);
+        self.send(WorkerCommand::Ping(reply))?;
         answer.recv_timeout(timeout).map_err(|_| CommandError::Timeout)
     }
 

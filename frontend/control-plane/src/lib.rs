@@ -30,6 +30,7 @@ pub mod bell;
 pub mod cli;
 pub mod command;
 pub mod entries;
+pub mod frontend_set;
 pub mod health;
 pub mod metrics;
 pub mod p4rt;

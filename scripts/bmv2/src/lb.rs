@@ -218,6 +218,73 @@ impl Frontend {
     }
 }
 
+/// `switchyard-frontends`, the watcher that keeps the switch's set of live
+/// front-ends, run in the front-end namespace (the one with the management
+/// link) for the testbed's one front-end: host 1's switch port and MAC,
+/// its admin API at `admin` (the config's `[admin] listen`).
+pub struct FrontendWatcher {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl FrontendWatcher {
+    /// Starts it probing every `interval_ms` (fall 3, rise 2, the probe's
+    /// timeout one interval) and waits until it has read the switch.
+    pub fn start(tb: &Testbed, admin: std::net::SocketAddrV4, interval_ms: u64) -> Result<Self> {
+        let log = tb.dir.join("frontends.log");
+        let _ = std::fs::remove_file(&log);
+        let mac = addr::mac_str(addr::mac(1, false));
+        let mut argv = vec![find_bin("switchyard-frontends")?.to_string_lossy().into_owned()];
+        argv.extend(crate::topology::ctl_switch_args(tb.tls.as_ref()));
+        argv.extend([
+            "--frontend".to_string(),
+            format!("fe0={},{mac},{admin}", crate::switch_entries::port_of(1)),
+            "--interval-ms".into(),
+            interval_ms.to_string(),
+            "--timeout-ms".into(),
+            interval_ms.to_string(),
+        ]);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut child = tb.frontend.spawn(&args, &log)?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("watching 1 front-ends") {
+                return Ok(Self { child, log });
+            }
+            if let Some(st) = child.try_wait()? {
+                bail!("switchyard-frontends exited ({st}):\n{text}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("switchyard-frontends did not start within 30 s:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until its log contains `line`.
+    pub fn wait_log(&self, line: &str, timeout: Duration) -> Result<Duration> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(line) {
+                return Ok(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("switchyard-frontends did not log `{line}` within {timeout:?}:\n{}", self.log())
+    }
+
+    pub fn stop(mut self) -> String {
+        crate::cmd::stop_child(&mut self.child, "-INT", Duration::from_secs(5));
+        self.log()
+    }
+}
+
 /// The front-end's counters as name -> value, from its exit summary and
 /// its periodic `stats` lines (the latest value wins): pairs of name and
 /// number (`rx 10 tx 9 flows 3 new 3 offload req 3 ...`; a name of two

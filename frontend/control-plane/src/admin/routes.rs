@@ -6,6 +6,9 @@ use std::net::Ipv4Addr;
 /// One admin request, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// GET /healthz: the front-end's liveness, for whoever keeps the
+    /// switch's set of live front-ends (`switchyard-frontends`).
+    Health,
     Status,
     Backends,
     /// POST /backends/{name}/drain (true) or /undrain (false).
@@ -30,7 +33,7 @@ fn refuse(status: u16, message: impl Into<String>) -> Refusal {
 }
 
 /// The endpoints, for a 404's hint.
-pub const ENDPOINTS: &str = "GET /status, GET /backends, POST /backends/NAME/drain, POST /backends/NAME/undrain, \
+pub const ENDPOINTS: &str = "GET /healthz, GET /status, GET /backends, POST /backends/NAME/drain, POST /backends/NAME/undrain, \
 GET /flows?client=IP&backend=NAME, GET /table, POST /rotate-secret, POST /reload, GET /metrics";
 
 /// Percent-decoding of a path segment or query value (`%3A` in a
@@ -72,6 +75,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Endpoint, 
     let get = |e: Endpoint| if method == "GET" || method == "HEAD" { Ok(e) } else { Err(refuse(405, format!("{path} takes GET"))) };
     let post = |e: Endpoint| if method == "POST" { Ok(e) } else { Err(refuse(405, format!("{path} takes POST"))) };
     match segs.as_slice() {
+        ["healthz"] => get(Endpoint::Health),
         ["status"] => get(Endpoint::Status),
         ["backends"] => get(Endpoint::Backends),
         ["backends", name, "drain"] => post(Endpoint::SetDraining { backend: decode(name)?, draining: true }),
@@ -92,6 +96,7 @@ mod tests {
     #[test]
     fn endpoints_methods_and_queries() {
         assert_eq!(route("GET", "/status", None), Ok(Endpoint::Status));
+        assert_eq!(route("GET", "/healthz", None), Ok(Endpoint::Health));
         assert_eq!(route("GET", "/backends/", None), Ok(Endpoint::Backends));
         assert_eq!(
             route("POST", "/backends/198.18.10.2%3A80/drain", None),

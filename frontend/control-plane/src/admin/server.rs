@@ -31,6 +31,12 @@ const MAX_BODY: usize = 4096;
 /// How long a request waits for the worker's answer. It answers between
 /// bursts, so this is only reached when it is stuck or gone.
 pub(crate) const WORKER_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `/healthz` waits for the worker's answer to a ping: a worker
+/// that has not run its commands for this long is stuck, and the answer
+/// (503) must reach the prober before its own timeout.
+const HEALTH_WORKER_TIMEOUT: Duration = Duration::from_millis(500);
+/// `/healthz` answers 200 with this line while the worker turns.
+pub const HEALTH_OK: &str = "switchyard-frontend ok";
 /// How long /rotate-secret waits for the switch to sign with the new
 /// secret (a worker acknowledgement and one switch write).
 const ROTATION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -212,7 +218,10 @@ fn worker_refusal(e: CommandError) -> Refusal {
 
 async fn handle(ctx: Arc<AdminContext>, peer: SocketAddr, req: Request<Incoming>) -> Result<Reply, Infallible> {
     ctx.counters.requests.fetch_add(1, Relaxed);
-    if !access::allowed(peer.ip(), ctx.settings.is_some_and(|s| s.allow_remote)) {
+    // Liveness tells nothing and changes nothing: served to the prober
+    // wherever it runs (the switch's side of a management network).
+    let liveness = req.uri().path() == "/healthz";
+    if !liveness && !access::allowed(peer.ip(), ctx.settings.is_some_and(|s| s.allow_remote)) {
         ctx.counters.refused_remote.fetch_add(1, Relaxed);
         return Ok(error_reply(Refusal {
             status: 403,
@@ -249,6 +258,14 @@ async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Re
     let cfg = &ctx.config();
     let uptime = ctx.started.elapsed().as_secs_f64();
     Ok(match endpoint {
+        Endpoint::Health => {
+            let c = ctx.commands.clone();
+            match tokio::task::spawn_blocking(move || c.ping(HEALTH_WORKER_TIMEOUT)).await {
+                Ok(Ok(())) => reply(200, "text/plain", format!("{HEALTH_OK}\n")),
+                Ok(Err(e)) => reply(503, "text/plain", format!("switchyard-frontend unhealthy: {e}\n")),
+                Err(e) => reply(500, "text/plain", format!("switchyard-frontend unhealthy: ping task: {e}\n")),
+            }
+        }
         Endpoint::Status => {
             let snap = snapshot(&ctx.commands, FlowFilter::default()).await?;
             let refused = ctx.counters.refused_remote.load(Relaxed);

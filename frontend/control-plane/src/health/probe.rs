@@ -25,14 +25,32 @@ pub struct Expect<'a> {
 /// `GET path` to `addr` within `timeout`: Ok, or why not (for the log and
 /// `/backends`).
 pub async fn probe(addr: SocketAddrV4, path: &str, expect: Expect<'_>, timeout: Duration) -> Result<(), String> {
+    probe_typed(addr, path, expect, timeout).await.map_err(|e| e.reason)
+}
+
+/// A failed probe: why, and whether the host said nobody is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    /// The connect failed at once (refused, unreachable): the process or
+    /// its host is gone, not slow. A timeout or a wrong answer is not.
+    pub refused: bool,
+    pub reason: String,
+}
+
+/// `probe`, telling a refusal apart (the front-end watcher takes a
+/// front-end out at its first refusal, a busy one only after `fall`).
+pub async fn probe_typed(addr: SocketAddrV4, path: &str, expect: Expect<'_>, timeout: Duration) -> Result<(), ProbeFailure> {
     match tokio::time::timeout(timeout, exchange(addr, path, expect)).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(reason)) => Err(ProbeFailure { refused: reason.starts_with(CONNECT_FAILED), reason }),
+        Err(_) => Err(ProbeFailure { refused: false, reason: format!("no answer within {} ms", timeout.as_millis()) }),
     }
 }
 
+const CONNECT_FAILED: &str = "connect: ";
+
 async fn exchange(addr: SocketAddrV4, path: &str, expect: Expect<'_>) -> Result<(), String> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("{CONNECT_FAILED}{e}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("http: {e}"))?;
     // Ends with the exchange (the connection is closed either way).
     let conn = tokio::spawn(conn);
@@ -116,5 +134,10 @@ mod tests {
         let free = { TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port() };
         let e = run(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, free), OK).unwrap_err();
         assert!(e.starts_with("connect:"), "{e}");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let typed = |a| rt.block_on(probe_typed(a, "/healthz", OK, Duration::from_millis(300)));
+        assert!(typed(SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, free)).unwrap_err().refused, "nothing listens: refused");
+        assert!(!typed(server(None)).unwrap_err().refused, "a silent server is slow, not gone");
+        assert!(!typed(server(Some("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))).unwrap_err().refused);
     }
 }
