@@ -242,6 +242,16 @@ impl<'p> Exec<'p> {
             }
             Ex::Mask(a, m) => self.ev(a, p) & m,
             Ex::SExt(a, w, m) => sext(self.ev(a, p), *w) as u64 & m,
+            Ex::Elem(r) => {
+                let n = p.slots[r.next as usize];
+                match if r.last { n.checked_sub(1) } else { Some(n) } {
+                    Some(i) if i < u64::from(r.size) => p.slots[(r.slot + i as u32 * r.stride) as usize],
+                    _ => {
+                        p.pending = self.prog.error_code("StackOutOfBounds").unwrap_or(1);
+                        0
+                    }
+                }
+            }
         }
     }
 
@@ -325,16 +335,24 @@ impl<'p> Exec<'p> {
 
     pub(crate) fn stmt(&self, s: &St, p: &mut Packet, st: &mut State) -> Flow {
         match s {
+            // A parser error raised while evaluating the right side (a
+            // lookahead past the end, `stack.last` out of range) ends the
+            // parser before the assignment, as in bmv2: nothing is stored.
+            // (Outside a parser nothing is ever pending.)
             St::Set(slot, e) => {
                 let v = self.ev(e, p);
-                p.slots[*slot as usize] = v;
+                if p.pending == 0 {
+                    p.slots[*slot as usize] = v;
+                }
             }
             St::Mov(d, s) => p.slots[*d as usize] = p.slots[*s as usize],
             St::SetK(d, k) => p.slots[*d as usize] = *k,
             St::SetSlice(slot, lo, m, e) => {
                 let v = self.ev(e, p) & m;
                 let old = p.slots[*slot as usize];
-                p.slots[*slot as usize] = (old & !(m << lo)) | (v << lo);
+                if p.pending == 0 {
+                    p.slots[*slot as usize] = (old & !(m << lo)) | (v << lo);
+                }
             }
             St::Copy { dst, src, n } => {
                 let (d, s, n) = (*dst as usize, *src as usize, *n as usize);

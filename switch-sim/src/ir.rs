@@ -62,6 +62,11 @@ pub enum Ex {
     Mask(Box<Ex>, u64),
     /// A `w`-bit value sign-extended, then masked (int<w> to a wider int).
     SExt(Box<Ex>, u32, u64),
+    /// A parser's `stack.last.f` / `stack.next.f` (`f` the validity slot
+    /// for `isValid()`): the slot `slot + i * stride` with i = nextIndex - 1
+    /// (last) or nextIndex (next); an i outside the stack raises
+    /// StackOutOfBounds (P4_16 8.18) and reads 0.
+    Elem(Box<ElemRef>),
     /// `slot op constant` and `slot op slot`: the most common shapes,
     /// evaluated without recursion (built by `optimize`).
     BinSK(BinOp, Slot, u64, u64),
@@ -199,6 +204,17 @@ impl Program {
             }
         }
     }
+}
+
+/// See `Ex::Elem`.
+#[derive(Debug, Clone)]
+pub struct ElemRef {
+    pub next: Slot,
+    pub size: u32,
+    pub stride: u32,
+    /// The slot in element 0.
+    pub slot: Slot,
+    pub last: bool,
 }
 
 /// A scalar field of a header as laid out on the wire.

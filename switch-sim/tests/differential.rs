@@ -296,9 +296,23 @@ fn engines_agree_on_the_feature_program() {
 
 /// The language-feature programs (tests/programs), each with seed frames
 /// reaching its branches; random frames exercise every operand pattern.
-const LANGUAGE_PROGRAMS: &[(&str, &[&[u8]])] = &[
+const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
     // signed.p4: a b s u; negative, positive, -1/-3 (a const entry), -128.
-    ("signed.p4", &[&[0x9c, 0x32, 3, 100], &[0x64, 0xff, 9, 7], &[0xff, 0xfd, 200, 0], &[0x80, 1, 7, 0xff], &[0, 0, 0, 0]]),
+    ("signed.p4", &["9c320364", "64ff0907", "fffdc800", "800107ff", "00000000"]),
+    // stacks.p4: kind, pad, labels (bos in bit 8): 2 labels, 3 then `next`,
+    // 4 without a bottom, `last` of an empty stack, push, pop, short.
+    (
+        "stacks.p4",
+        &[
+            "0000111110402222213faabb",
+            "0200111110402222203f33333101aabb",
+            "0000111110402222203f3333300144444100aabb",
+            "030011111040aabb",
+            "0400111110402222213faabb",
+            "0500111110402222213faabb",
+            "000011111040aabb",
+        ],
+    ),
 ];
 
 #[test]
@@ -307,7 +321,7 @@ fn engines_agree_on_the_language_programs() {
     for (k, (name, seeds)) in LANGUAGE_PROGRAMS.iter().enumerate() {
         let p = root().join("switch-sim/tests/programs").join(name);
         let mut pair = Pair::new(name, || Switch::load(&p, &[]).unwrap());
-        let seeds: Vec<(u16, Vec<u8>)> = seeds.iter().map(|s| (0, s.to_vec())).collect();
+        let seeds: Vec<(u16, Vec<u8>)> = seeds.iter().map(|s| (0, from_hex(s).unwrap())).collect();
         for (port, f) in &seeds {
             assert!(pair.packet(*port, f).is_some(), "{name}: seed {f:02x?} is forwarded");
         }

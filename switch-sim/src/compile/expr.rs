@@ -35,7 +35,10 @@ impl Compiler {
                     Ty::Stack(h, n) => match f.as_str() {
                         "next" | "last" => err(
                             e.pos,
-                            format!("`{f}` of a header stack is supported only as `extract(stack.next)` in a parser"),
+                            format!(
+                                "`{f}` of a header stack is supported in `extract(stack.next)` and read in a parser \
+                                 (`stack.{f}.field`, `stack.{f}.isValid()`), not assigned or used as a whole header"
+                            ),
                         ),
                         _ => {
                             let _ = (h, n);
@@ -113,6 +116,9 @@ impl Compiler {
                             };
                         }
                     }
+                }
+                if let Some(x) = self.stack_elem(base, Some(f))? {
+                    return Ok(x);
                 }
                 if let Some(p) = self.place(e)? {
                     if is_scalar(&p.ty) {
@@ -293,6 +299,31 @@ impl Compiler {
         }
     }
 
+    /// `stack.last.f`, `stack.next.f` (and with `field` None, their
+    /// `isValid()`) read in a parser: an element chosen by nextIndex at run
+    /// time (`Ex::Elem`). P4_16 8.18 allows both only in parsers.
+    fn stack_elem(&mut self, base: &Expr, field: Option<&str>) -> SrcResult<Option<(Ex, Ty)>> {
+        let ExprKind::Member(sb, which) = &base.kind else { return Ok(None) };
+        if which != "last" && which != "next" {
+            return Ok(None);
+        }
+        let Some(sp) = self.place(sb)? else { return Ok(None) };
+        let Ty::Stack(h, n) = sp.ty else { return Ok(None) };
+        if self.ctx != Ctx::Parser {
+            return err(base.pos, format!("`{which}` of a header stack is allowed only in a parser (P4_16 8.18); use an index"));
+        }
+        let (off, ty) = match field {
+            None => (0, Ty::Bool),
+            Some(f) => match self.tinfo[h].fields.iter().position(|(x, _)| x == f) {
+                Some(k) => (1 + k as u32, self.tinfo[h].fields[k].1.clone()),
+                None => return err(base.pos, format!("`{}` has no field `{f}`", self.tinfo[h].name)),
+            },
+        };
+        let stride = self.size_of(&Ty::Header(h));
+        let r = ElemRef { next: sp.slot, size: n, stride, slot: sp.slot + 1 + off, last: which == "last" };
+        Ok(Some((Ex::Elem(Box::new(r)), ty)))
+    }
+
     /// A binary operator on int<W> operands (two's complement patterns
     /// masked to W bits): `+ - * & | ^ == !=` are the unsigned operations
     /// on the patterns; comparisons and saturation are signed.
@@ -343,6 +374,9 @@ impl Compiler {
                 }
             }
             if m == "isValid" {
+                if let Some(x) = self.stack_elem(obj, None)? {
+                    return Ok(x);
+                }
                 let Some(p) = self.place(obj)? else { return err(pos, "isValid on something that is not a header") };
                 if !matches!(p.ty, Ty::Header(_)) {
                     return err(pos, "isValid on something that is not a header");

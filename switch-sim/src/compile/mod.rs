@@ -171,7 +171,7 @@ fn width_of(t: &Ty) -> u32 {
 pub fn const_eval(e: &Ex) -> Option<u64> {
     Some(match e {
         Ex::K(v) => *v,
-        Ex::S(_) | Ex::Look(_) => return None,
+        Ex::S(_) | Ex::Look(_) | Ex::Elem(_) => return None,
         Ex::Not(a, m) => !const_eval(a)? & m,
         Ex::Neg(a, m) => const_eval(a)?.wrapping_neg() & m,
         Ex::LNot(a) => (const_eval(a)? == 0) as u64,

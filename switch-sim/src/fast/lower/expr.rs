@@ -101,6 +101,9 @@ impl Lower<'_, '_> {
                 self.and_k(x, *m)
             }
             Ex::Look(w) => self.look(*w),
+            // The interpreter's bounds check (`ev` already sends every
+            // expression holding one there).
+            Ex::Elem(_) => self.call_k(helpers::eval, e as *const Ex as u64, 0),
         }
     }
 

@@ -190,9 +190,12 @@ fn runs<T: Copy>(fields: impl Iterator<Item = (T, u32)>) -> Option<Vec<Run<T>>> 
     Some(out)
 }
 
+/// Whether evaluating `e` can raise a parser error: a lookahead, or a
+/// stack's `last`/`next` element (which the interpreter evaluates, see
+/// `look_guarded`).
 fn has_look(e: &Ex) -> bool {
     match e {
-        Ex::Look(_) => true,
+        Ex::Look(_) | Ex::Elem(_) => true,
         Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) | Ex::SExt(a, ..) => has_look(a),
         Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => has_look(a) || has_look(b),
         Ex::Cond(c, a, b) => has_look(c) || has_look(a) || has_look(b),
@@ -207,6 +210,9 @@ fn has_look(e: &Ex) -> bool {
 fn look_guarded(e: &Ex) -> bool {
     match e {
         Ex::Look(w) => *w > 64,
+        // A parser reads `stack.last` rarely enough (an MPLS bottom-of-stack
+        // test) that the interpreter's bounds check serves it.
+        Ex::Elem(_) => true,
         Ex::Bin(BinOp::LAnd | BinOp::LOr, a, b, _) => look_guarded(a) || has_look(b),
         Ex::Cond(c, a, b) => look_guarded(c) || has_look(a) || has_look(b),
         Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) | Ex::SExt(a, ..) => look_guarded(a),

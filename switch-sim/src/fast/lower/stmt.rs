@@ -22,6 +22,7 @@ impl Lower<'_, '_> {
         match s {
             St::Set(d, e) if !look_guarded(e) => {
                 let v = self.pure(e);
+                let v = self.unless_pending(e, *d, v);
                 self.store(*d, v);
             }
             St::Mov(d, src) => {
@@ -39,6 +40,7 @@ impl Lower<'_, '_> {
                 let keep = self.and_k(old, !(m << lo));
                 let v = self.b.ins().ishl_imm_s(v, i64::from(*lo));
                 let new = self.b.ins().bor(keep, v);
+                let new = self.unless_pending(e, *slot, new);
                 self.store(*slot, new);
             }
             St::Copy { dst, src, n } if *n <= INLINE_COPY_SLOTS => self.copy(*dst, *src, *n),
@@ -268,5 +270,18 @@ impl Lower<'_, '_> {
         }
         self.b.ins().jump(end, &[]);
         self.b.switch_to_block(end);
+    }
+
+    /// `v`, or the slot's old value when evaluating `e` raised a parser
+    /// error (a lookahead past the end): the interpreter then stores
+    /// nothing.
+    fn unless_pending(&mut self, e: &Ex, slot: Slot, v: Value) -> Value {
+        if !has_look(e) {
+            return v;
+        }
+        let (p, off) = self.pkt_field(offset_of!(Packet, pending));
+        let pending = self.b.ins().load(I64, MemFlagsData::trusted(), p, off);
+        let old = self.load(slot);
+        self.b.ins().select(pending, old, v)
     }
 }
