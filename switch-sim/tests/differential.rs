@@ -313,6 +313,22 @@ const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
             "000011111040aabb",
         ],
     ),
+    // unions.p4: kind (which members the parser extracts), op (what
+    // ingress does to them), the members' bytes.
+    (
+        "unions.p4",
+        &[
+            "01000a1111ee",
+            "02000b22222222ee",
+            "03000a11110b22222222ee",
+            "01020a1111ee",
+            "02010b22222222ee",
+            "01030a1111ee",
+            "02040b22222222ee",
+            "0000ee",
+            "03000a11110b2222",
+        ],
+    ),
 ];
 
 #[test]

@@ -22,7 +22,7 @@ impl Compiler {
                         };
                         Ok(Some(Place { ty: self.tinfo[*i].fields[k].1.clone(), slot: bp.slot + 1 + k as u32 }))
                     }
-                    Ty::Struct(i) => {
+                    Ty::Struct(i) | Ty::Union(i) => {
                         let mut off = 0;
                         for (n, t) in self.tinfo[*i].fields.clone() {
                             if &n == f {
@@ -378,6 +378,11 @@ impl Compiler {
                     return Ok(x);
                 }
                 let Some(p) = self.place(obj)? else { return err(pos, "isValid on something that is not a header") };
+                if let Ty::Union(_) = p.ty {
+                    // A union is valid when one of its members is.
+                    let any = self.union_valids(&p, None).into_iter().map(Ex::S).reduce(|a, b| Ex::Bin(BinOp::LOr, Box::new(a), Box::new(b), 1));
+                    return Ok((any.unwrap_or(Ex::K(0)), Ty::Bool));
+                }
                 if !matches!(p.ty, Ty::Header(_)) {
                     return err(pos, "isValid on something that is not a header");
                 }

@@ -43,6 +43,8 @@ pub enum Ty {
     Enum(String),
     Header(usize),
     Struct(usize),
+    /// A header_union: its members (headers) laid out one after the other.
+    Union(usize),
     Stack(usize, u32),
     Str,
     MatchKind,
@@ -250,7 +252,7 @@ impl Compiler {
     fn size_of(&self, t: &Ty) -> u32 {
         match t {
             Ty::Header(i) => 1 + self.tinfo[*i].fields.len() as u32,
-            Ty::Struct(i) => self.tinfo[*i].fields.iter().map(|(_, f)| self.size_of(f)).sum(),
+            Ty::Struct(i) | Ty::Union(i) => self.tinfo[*i].fields.iter().map(|(_, f)| self.size_of(f)).sum(),
             Ty::Stack(h, n) => 1 + n * self.size_of(&Ty::Header(*h)),
             _ => 1,
         }
@@ -302,7 +304,23 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
                 let i = c.tinfo.len() - 1;
                 c.types.insert(name.clone(), if header { Ty::Header(i) } else { Ty::Struct(i) });
             }
-            Decl::HeaderUnion { pos, name } => return err(*pos, format!("header_union {name} is not supported")),
+            Decl::HeaderUnion { pos, name, fields } => {
+                // Laid out as a struct of its member headers; what makes it
+                // a union is in the statements (one member valid at most).
+                let mut fs = Vec::new();
+                for f in fields {
+                    let t = c.resolve_type(&f.ty, f.pos)?;
+                    if !matches!(t, Ty::Header(_)) {
+                        return err(f.pos, format!("header_union {name}: member `{}` must be a header", f.name));
+                    }
+                    fs.push((f.name.clone(), t));
+                }
+                if fs.is_empty() {
+                    return err(*pos, format!("header_union {name} has no members"));
+                }
+                c.tinfo.push(TypeInfo { name: name.clone(), header: false, fields: fs });
+                c.types.insert(name.clone(), Ty::Union(c.tinfo.len() - 1));
+            }
             Decl::Enum { pos, name, underlying, members } => {
                 let ut = match underlying {
                     Some(u) => Some(c.resolve_type(u, *pos)?),

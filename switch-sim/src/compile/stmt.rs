@@ -44,6 +44,8 @@ impl Compiler {
             }
             if matches!(p.ty, Ty::Header(_)) {
                 out.push(St::Set(p.slot, Ex::K(1)));
+                let others = self.union_others_invalid(lhs)?;
+                out.extend(others);
             }
             return Ok(());
         }
@@ -53,6 +55,11 @@ impl Compiler {
         }
         let n = self.size_of(&p.ty);
         out.push(St::Copy { dst: p.slot, src: src.slot, n });
+        // A union member assigned a valid header invalidates the others.
+        let others = self.union_others_invalid(lhs)?;
+        if !others.is_empty() {
+            out.push(St::If(Ex::S(p.slot), others, Vec::new()));
+        }
         Ok(())
     }
 
@@ -387,6 +394,9 @@ impl Compiler {
                                     let Some(p) = self.place(target)? else { return err(pos, "extract needs a header") };
                                     let Ty::Header(h) = p.ty else { return err(pos, "extract needs a header") };
                                     out.push(St::Extract(self.header_ref(h, p.slot)));
+                                    // A failed extract ends the parser before these.
+                                    let others = self.union_others_invalid(target)?;
+                                    out.extend(others);
                                 }
                                 "advance" => {
                                     let e = self.rvalue_to(a(0)?, &Ty::Bit(32))?;
@@ -449,9 +459,10 @@ impl Compiler {
                 }
                 let Some(p) = self.place(obj)? else { return err(pos, format!("cannot call `.{m}` here")) };
                 match (&p.ty, m.as_str()) {
-                    (Ty::Header(h), "setValid") => {
-                        let _ = h;
+                    (Ty::Header(_), "setValid") => {
                         out.push(St::Set(p.slot, Ex::K(1)));
+                        let others = self.union_others_invalid(obj)?;
+                        out.extend(others);
                     }
                     (Ty::Header(_), "setInvalid") => out.push(St::Set(p.slot, Ex::K(0))),
                     (Ty::Header(_), "isValid") => {}
@@ -473,7 +484,8 @@ impl Compiler {
         match &p.ty {
             Ty::Header(h) => out.push(St::Emit(self.header_ref(*h, p.slot))),
             Ty::Stack(h, n) => out.push(St::EmitStack(Box::new(self.stack_ref(*h, *n, p.slot)))),
-            Ty::Struct(s) => {
+            // A union emits its valid member (at most one is valid).
+            Ty::Struct(s) | Ty::Union(s) => {
                 let mut off = 0;
                 for (_, t) in self.tinfo[*s].fields.clone() {
                     self.emit(pos, &Place { ty: t.clone(), slot: p.slot + off }, out)?;
@@ -515,4 +527,31 @@ impl Compiler {
     }
 
     // ---- declarations ---------------------------------------------------
+}
+
+impl Compiler {
+    /// The validity slots of a union's members, all or all but `except`
+    /// (the slot of one member).
+    pub(super) fn union_valids(&self, u: &Place, except: Option<Slot>) -> Vec<Slot> {
+        let Ty::Union(i) = u.ty else { return Vec::new() };
+        let mut off = 0;
+        let mut out = Vec::new();
+        for (_, t) in &self.tinfo[i].fields {
+            if Some(u.slot + off) != except {
+                out.push(u.slot + off);
+            }
+            off += self.size_of(t);
+        }
+        out
+    }
+
+    /// When `target` is a member of a header_union: the statements that make
+    /// every other member invalid (P4_16 8.20: a member made valid by
+    /// setValid, extract or an assignment invalidates the others).
+    pub(super) fn union_others_invalid(&mut self, target: &Expr) -> SrcResult<Vec<St>> {
+        let ExprKind::Member(base, _) = &target.kind else { return Ok(Vec::new()) };
+        let Some(u) = self.place(base)? else { return Ok(Vec::new()) };
+        let Some(member) = self.place(target)? else { return Ok(Vec::new()) };
+        Ok(self.union_valids(&u, Some(member.slot)).into_iter().map(|s| St::SetK(s, 0)).collect())
+    }
 }

@@ -14,7 +14,7 @@ impl Compiler {
             Ty::IntLit => "int".into(),
             Ty::Error => "error".into(),
             Ty::Enum(n) => n.clone(),
-            Ty::Header(i) | Ty::Struct(i) => self.tinfo[*i].name.clone(),
+            Ty::Header(i) | Ty::Struct(i) | Ty::Union(i) => self.tinfo[*i].name.clone(),
             Ty::Stack(h, n) => format!("{}[{n}]", self.tinfo[*h].name),
             Ty::Str => "string".into(),
             Ty::MatchKind => "match_kind".into(),
@@ -87,7 +87,7 @@ impl Compiler {
             TypeRef::Stack(base, size) => {
                 let b = self.resolve_type(base, pos)?;
                 let Ty::Header(h) = b else {
-                    return err(pos, "only stacks of headers are supported");
+                    return err(pos, "only stacks of headers are supported (a stack of header_union is not)");
                 };
                 let (ex, _) = self.expr(size)?;
                 let Some(n) = const_eval(&ex) else { return err(size.pos, "stack size must be a constant") };

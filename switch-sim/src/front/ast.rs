@@ -205,7 +205,7 @@ pub enum Decl {
     Const { pos: Pos, ty: TypeRef, name: String, value: Expr },
     Typedef { pos: Pos, ty: TypeRef, name: String },
     Header { pos: Pos, name: String, fields: Vec<Field> },
-    HeaderUnion { pos: Pos, name: String },
+    HeaderUnion { pos: Pos, name: String, fields: Vec<Field> },
     Struct { pos: Pos, name: String, fields: Vec<Field> },
     Enum { pos: Pos, name: String, underlying: Option<TypeRef>, members: Vec<(String, Option<Expr>)> },
     Error { pos: Pos, names: Vec<String> },

@@ -171,7 +171,7 @@ impl<'a> Parser<'a> {
                 self.types.insert(name.clone());
                 Ok(Decl::Typedef { pos, ty, name })
             }
-            "header" | "struct" => {
+            "header" | "struct" | "header_union" => {
                 self.bump();
                 let name = self.ident()?;
                 self.types.insert(name.clone());
@@ -185,14 +185,11 @@ impl<'a> Parser<'a> {
                     self.expect(";")?;
                     fields.push(Field { ty, name: fname, pos: fpos });
                 }
-                Ok(if kw == "header" { Decl::Header { pos, name, fields } } else { Decl::Struct { pos, name, fields } })
-            }
-            "header_union" => {
-                self.bump();
-                let name = self.ident()?;
-                self.types.insert(name.clone());
-                self.skip_balanced_until_semicolon()?;
-                Ok(Decl::HeaderUnion { pos, name })
+                Ok(match kw.as_str() {
+                    "header" => Decl::Header { pos, name, fields },
+                    "header_union" => Decl::HeaderUnion { pos, name, fields },
+                    _ => Decl::Struct { pos, name, fields },
+                })
             }
             "enum" => {
                 self.bump();

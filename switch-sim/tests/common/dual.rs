@@ -1,6 +1,7 @@
 //! A program loaded on both engines: the fast engine (what a test's
 //! assertions check) and the interpreter (the reference); every packet's
 //! output must agree between them.
+#![allow(dead_code)] // each test file uses its own part of it
 
 use std::path::Path;
 
