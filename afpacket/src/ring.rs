@@ -64,7 +64,12 @@ pub const RING_ENV: &str = "SWITCHYARD_AFPACKET_RING";
 /// The ring size to ask for: the environment's override or [`RING_BYTES`];
 /// `None` when the override turns the ring off.
 pub fn configured_bytes() -> Option<usize> {
-    let bytes = std::env::var(RING_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(RING_BYTES);
+    configured_bytes_or(RING_BYTES)
+}
+
+/// `configured_bytes` for a user whose default is `default` bytes.
+pub fn configured_bytes_or(default: usize) -> Option<usize> {
+    let bytes = std::env::var(RING_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default);
     (bytes > 0).then_some(bytes)
 }
 

@@ -6,10 +6,9 @@
 //! runs the loop).
 //!
 //! Each socket's buffers are sized like a switch's (the ring:
-//! `switchyard_afpacket::ring::RING_BYTES`, 16 MiB; the send buffer
-//! `SNDBUF_BYTES`), and the kernel's own drop count of each socket
-//! (PACKET_STATISTICS: with a ring, frames that found it full) is read
-//! with `kernel_stats`. `SWITCHYARD_AFPACKET_RING=0` turns the ring off
+//! [`PORT_RING_BYTES`], 32 MiB; the send buffer `SNDBUF_BYTES`), and the
+//! kernel's own drop count of each socket (PACKET_STATISTICS: with a ring,
+//! frames that found it full) is read with `kernel_stats`. `SWITCHYARD_AFPACKET_RING=0` turns the ring off
 //! (recvmmsg batches into the port's buffers, as before the ring).
 
 use std::ffi::CString;
@@ -41,11 +40,25 @@ pub struct PortConfig {
     pub max_frame: Option<usize>,
 }
 
+/// Receive ring of a port, in bytes: 20,480 slots at MTU 1500 (1,600-byte
+/// slots), 51 ms of frames at 400,000 frames per second.
+///
+/// Why this size: a ring holds frames, not bytes, and small frames waste
+/// most of their slot, so it must be larger than the front-end's 16 MiB to
+/// hold what the 32 MiB receive buffer it replaces held (64 MiB charged:
+/// ~29,000 full frames, more small ones). On the shared 2-core test
+/// machine the switch thread is descheduled for tens of milliseconds at a
+/// time; over veth at 400,000 frames per second a 16 MiB ring (10,240
+/// slots, 26 ms) dropped 29,000 frames in 3 s where 64 MiB dropped none
+/// (docs/SWITCH-SIM.md, "Ports"). The pages are the kernel's, allocated
+/// when the port opens, whether frames wait or not.
+pub const PORT_RING_BYTES: usize = 32 << 20;
+
 impl PortConfig {
     /// The ring size from `SWITCHYARD_AFPACKET_RING` (default
-    /// `ring::RING_BYTES`; `0`: no ring), frames sized by the MTU.
+    /// [`PORT_RING_BYTES`]; `0`: no ring), frames sized by the MTU.
     pub fn from_env() -> Self {
-        PortConfig { ring_bytes: ring::configured_bytes(), max_frame: None }
+        PortConfig { ring_bytes: ring::configured_bytes_or(PORT_RING_BYTES), max_frame: None }
     }
 }
 
