@@ -13,7 +13,8 @@
 //! * Batched I/O (`batch`): recvmmsg/sendmmsg bursts and the poll between
 //!   them.
 //! * A memory-mapped receive ring (`ring`, TPACKET_V2): frames taken
-//!   without a system call.
+//!   without a system call, slots sized per user (jumbo frames for
+//!   switch-sim's ports).
 //!
 //! Only calls on a descriptor the caller owns; opening and binding stay
 //! with each user, and so do the frame buffers.
