@@ -5,7 +5,8 @@
 //!
 //! `cargo run --release -p switchyard-switch-sim --bin switch-sim-bench --
 //! [--p4 p4/switchyard.p4] [--engine fast|interp] [--path offloaded|syn]
-//! [--flows N] [--packets N] [--payload BYTES]`
+//! [--flows N] [--packets N] [--payload BYTES] [--veth SECS [--rate PPS,...]
+//! [--latency PPS]]`
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -17,6 +18,11 @@ use switchyard_wire::ipv4::{Ipv4Repr, PROTO_TCP};
 use switchyard_wire::tcp::{TcpRepr, ACK, PSH, SYN};
 use switchyard_wire::tcp_option::TcpOption;
 use switchyard_wire::{checksum, ethernet};
+
+#[path = "bench/tx_ring.rs"]
+mod tx_ring;
+#[path = "bench/veth.rs"]
+mod veth;
 
 #[derive(Parser)]
 struct Args {
@@ -30,10 +36,22 @@ struct Args {
     /// TCP payload bytes per packet.
     #[arg(long, default_value_t = 64)]
     payload: usize,
-    /// Also forward over veth for this many seconds (root: creates the
-    /// network namespace sy-swbench-<pid> and removes it afterwards).
+    /// Also forward over veth for this many seconds per rate (root:
+    /// creates the network namespace sy-swbench-<pid> and removes it
+    /// afterwards; bench/veth.rs).
     #[arg(long)]
-    veth: Option<u64>,
+    veth: Option<f64>,
+    /// Offered rates for --veth, frames per second, comma-separated (a
+    /// paced sender; default: one unpaced run).
+    #[arg(long, value_delimiter = ',')]
+    rate: Vec<u64>,
+    /// With --veth: also the delay through the switch at this rate.
+    #[arg(long)]
+    latency: Option<u64>,
+    /// With --veth: instead of forwarding, send this many frames with
+    /// sendmmsg and then with a PACKET_TX_RING, and compare their CPU.
+    #[arg(long)]
+    tx_compare: Option<usize>,
     /// The engine running the program: the compiled one or the interpreter.
     #[arg(long, default_value = "fast")]
     engine: Engine,
@@ -146,105 +164,7 @@ fn main() -> anyhow::Result<()> {
         out_bytes
     );
     if let Some(secs) = a.veth {
-        veth_bench(sw, &frames, secs)?;
+        veth::run(sw, &frames, &veth::Options { secs, tx_compare: a.tx_compare, rates: a.rate, latency_pps: a.latency })?;
     }
-    Ok(())
-}
-
-/// Removes the benchmark namespace, also when the benchmark fails.
-struct NsGuard(String);
-
-impl Drop for NsGuard {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let st = std::process::Command::new("ip").args(args).status()?;
-    anyhow::ensure!(st.success(), "ip {args:?} failed");
-    Ok(())
-}
-
-fn enter(ns: &str) -> anyhow::Result<()> {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
-    // SAFETY: setns on a valid namespace fd; affects the calling thread.
-    anyhow::ensure!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } == 0, "setns failed");
-    Ok(())
-}
-
-/// One sender blasting frames into a0, the switch forwarding a1 -> b1 in
-/// its own thread, a receiver counting on b0. Prints the switch thread's
-/// forwarded packets per second of its CPU time.
-fn veth_bench(mut sw: Switch, frames: &[Vec<u8>], secs: u64) -> anyhow::Result<()> {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Arc;
-    use switchyard_switch_sim::ports::{poll_readable, AfPacketPort};
-    let ns = format!("sy-swbench-{}", std::process::id());
-    ip(&["netns", "add", &ns])?;
-    let _guard = NsGuard(ns.clone());
-    for (x, y) in [("a0", "a1"), ("b0", "b1")] {
-        ip(&["-n", &ns, "link", "add", x, "type", "veth", "peer", "name", y])?;
-        ip(&["-n", &ns, "link", "set", x, "up"])?;
-        ip(&["-n", &ns, "link", "set", y, "up"])?;
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let received = Arc::new(AtomicU64::new(0));
-    let fwd = {
-        let (ns, stop) = (ns.clone(), stop.clone());
-        std::thread::spawn(move || -> anyhow::Result<(u64, f64)> {
-            enter(&ns)?;
-            let mut ports = [AfPacketPort::open(1, "a1")?, AfPacketPort::open(2, "b1")?];
-            let cpu0 = thread_cpu_ns();
-            // The binaries' loop, so this measures what they run.
-            let n = switchyard_switch_sim::forward::run(&mut ports, &mut sw, &stop)?.sent;
-            Ok((n, (thread_cpu_ns() - cpu0) as f64 / 1e9))
-        })
-    };
-    let rx = {
-        let (ns, stop, received) = (ns.clone(), stop.clone(), received.clone());
-        std::thread::spawn(move || -> anyhow::Result<()> {
-            enter(&ns)?;
-            let mut b0 = AfPacketPort::open(2, "b0")?;
-            while !stop.load(Ordering::Relaxed) {
-                if poll_readable(&[b0.raw_fd()], 50)?[0] {
-                    let mut k = 0;
-                    b0.recv_batch(|f| {
-                        if f.len() > 23 && f[23] == 6 {
-                            k += 1;
-                        }
-                    })?;
-                    received.fetch_add(k, Ordering::Relaxed);
-                }
-            }
-            Ok(())
-        })
-    };
-    enter(&ns)?;
-    let a0 = AfPacketPort::open(1, "a0")?;
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while start.elapsed().as_secs() < secs {
-        for f in frames.iter().take(64) {
-            if a0.send(f).is_ok() {
-                sent += 1;
-            }
-        }
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    stop.store(true, Ordering::Relaxed);
-    let (forwarded, cpu) = fwd.join().map_err(|_| anyhow::anyhow!("forwarder panicked"))??;
-    rx.join().map_err(|_| anyhow::anyhow!("receiver panicked"))??;
-    let wall = start.elapsed().as_secs_f64();
-    println!(
-        "switch-sim over veth (AF_PACKET, recvmmsg batches): sent {sent}, forwarded {forwarded}, received {} in {:.1} s: {:.0} packets/s forwarded (wall), {:.0} packets/s per core of the switch thread ({:.2} s CPU)",
-        received.load(Ordering::Relaxed),
-        wall,
-        forwarded as f64 / wall,
-        forwarded as f64 / cpu.max(1e-9),
-        cpu
-    );
     Ok(())
 }
