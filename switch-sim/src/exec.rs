@@ -242,6 +242,9 @@ impl<'p> Exec<'p> {
             }
             Ex::Mask(a, m) => self.ev(a, p) & m,
             Ex::SExt(a, w, m) => sext(self.ev(a, p), *w) as u64 & m,
+            // Only a field-list item (`serialize`); the compiler allows it
+            // nowhere else.
+            Ex::Var(_) => 0,
             Ex::Elem(r) => {
                 let n = p.slots[r.next as usize];
                 match if r.last { n.checked_sub(1) } else { Some(n) } {
@@ -261,6 +264,12 @@ impl<'p> Exec<'p> {
         buf.clear();
         let mut nbits = 0usize;
         for (e, w) in list {
+            if let Ex::Var(v) = e {
+                for b in v.bytes(&p.slots) {
+                    write_bits(&mut buf, &mut nbits, u64::from(b), 8);
+                }
+                continue;
+            }
             let v = self.ev(e, p);
             write_bits(&mut buf, &mut nbits, v, *w);
         }
@@ -412,6 +421,10 @@ impl<'p> Exec<'p> {
                 return f;
             }
             St::Extract(h) => self.extract_at(h, 0, p),
+            St::ExtractVar(h, bits) => {
+                let bits = self.ev(bits, p);
+                self.extract_var(h, bits, p);
+            }
             St::ExtractNext(sr) => {
                 let idx = p.slots[sr.next as usize];
                 if idx >= u64::from(sr.size) {
@@ -577,6 +590,47 @@ impl<'p> Exec<'p> {
             let v = p.slots[(f.slot + delta) as usize];
             write_bits(&mut p.out, &mut nbits, v, f.width);
         }
+        if let Some(v) = &h.var {
+            // The fixed part is whole bytes (checked at load).
+            let bytes: Vec<u8> = v.bytes(&p.slots).collect();
+            p.out.extend_from_slice(&bytes);
+        }
+    }
+
+    /// `extract(h, bits)` with bmv2's checks in bmv2's order: `bits` not a
+    /// multiple of 8 is ParserInvalidArgument, a frame too short for the
+    /// fixed part and `bits` PacketTooShort, `bits` above the varbit's
+    /// maximum HeaderTooShort.
+    fn extract_var(&self, h: &HeaderRef, bits: u64, p: &mut Packet) {
+        let Some(v) = h.var else { return };
+        if p.pending != 0 {
+            return;
+        }
+        let code = |n: &str| self.prog.error_code(n).unwrap_or(1);
+        if bits % 8 != 0 {
+            p.pending = code("ParserInvalidArgument");
+            return;
+        }
+        let fixed = (h.bits / 8) as usize;
+        let var = (bits / 8) as usize;
+        if p.data.len().saturating_sub(p.cursor) < fixed.saturating_add(var) {
+            p.pending = code("PacketTooShort");
+            return;
+        }
+        if bits > u64::from(v.max) {
+            p.pending = code("HeaderTooShort");
+            return;
+        }
+        self.extract_at(h, 0, p);
+        let start = p.cursor;
+        for i in 0..u64::from(v.max).div_ceil(64) as usize {
+            p.slots[v.data as usize + i] = 0;
+        }
+        for (i, b) in p.data[start..start + var].iter().enumerate() {
+            p.slots[v.data as usize + i / 8] |= u64::from(*b) << (56 - 8 * (i % 8));
+        }
+        p.slots[v.len as usize] = bits;
+        p.cursor += var;
     }
 
     /// Runs the parser; returns the error code (0 = NoError).

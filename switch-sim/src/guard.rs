@@ -131,7 +131,7 @@ fn reads(e: &Ex) -> Vec<Slot> {
 
 fn collect(e: &Ex, out: &mut Vec<Slot>) {
     match e {
-        Ex::K(_) | Ex::Look(_) | Ex::Elem(_) => {}
+        Ex::K(_) | Ex::Look(_) | Ex::Elem(_) | Ex::Var(_) => {}
         Ex::S(s) => out.push(*s),
         Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, ..) | Ex::Mask(a, _) | Ex::SExt(a, ..) => collect(a, out),
         Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => {

@@ -67,6 +67,9 @@ pub enum Ex {
     /// (last) or nextIndex (next); an i outside the stack raises
     /// StackOutOfBounds (P4_16 8.18) and reads 0.
     Elem(Box<ElemRef>),
+    /// A varbit field as a field-list item (checksums, hashes): its
+    /// current bytes (the list entry's width is 0). Not a value otherwise.
+    Var(VarField),
     /// `slot op constant` and `slot op slot`: the most common shapes,
     /// evaluated without recursion (built by `optimize`).
     BinSK(BinOp, Slot, u64, u64),
@@ -130,7 +133,7 @@ pub fn optimize_st(s: &mut St) {
         return;
     }
     match s {
-        St::Set(_, e) | St::SetSlice(_, _, _, e) | St::Advance(e) | St::Verify(e, _) | St::Count(_, e) | St::Truncate(e) | St::Assert(e) => {
+        St::Set(_, e) | St::SetSlice(_, _, _, e) | St::Advance(e) | St::ExtractVar(_, e) | St::Verify(e, _) | St::Count(_, e) | St::Truncate(e) | St::Assert(e) => {
             opt_in_place(e)
         }
         St::RegRead(_, _, _, e) => opt_in_place(e),
@@ -229,7 +232,30 @@ pub struct WireField {
 pub struct HeaderRef {
     pub valid: Slot,
     pub fields: Vec<WireField>,
+    /// The fixed fields' width (without a varbit).
     pub bits: u32,
+    /// The header's last field when it is a `varbit`.
+    pub var: Option<VarField>,
+}
+
+/// A `varbit<max>` field: its current width in bits in `len`, its bytes
+/// in the slots from `data`, eight per slot, the first byte in the high
+/// bits (`ceil(max / 64)` slots).
+#[derive(Debug, Clone, Copy)]
+pub struct VarField {
+    pub len: Slot,
+    pub data: Slot,
+    pub max: u32,
+}
+
+impl VarField {
+    /// The field's current bytes (its width is a multiple of 8: extract
+    /// refuses others, as bmv2 does).
+    pub fn bytes<'s>(&self, slots: &'s [u64]) -> impl Iterator<Item = u8> + 's {
+        let n = (slots[self.len as usize] / 8) as usize;
+        let data = self.data as usize;
+        (0..n).map(move |i| (slots[data + i / 8] >> (56 - 8 * (i % 8))) as u8)
+    }
 }
 
 /// A header stack: `next` holds nextIndex, elements are `stride` slots apart.
@@ -272,6 +298,8 @@ pub enum St {
     Switch(Ex, Vec<(Vec<u64>, Vec<St>)>, Vec<St>),
     Call(Box<CallSt>),
     Extract(HeaderRef),
+    /// `extract(h, bits)`: the fixed fields, then `bits` of the varbit.
+    ExtractVar(HeaderRef, Ex),
     ExtractNext(Box<StackRef>),
     Advance(Ex),
     /// `verify(cond, error)`.

@@ -398,7 +398,7 @@ fn idle_timeout_timestamps() {
 fn refusals_name_position_and_what_is_missing() {
     let p = SIMPLE_PARSER;
     refuse(p, "", "int<8> x = 1; hdr.h.a = x;", "type mismatch: expected bit<8>, found int<8>");
-    refuse(p, "", "varbit<32> x;", "varbit is not supported");
+    refuse(p, "", "varbit<32> x;", "varbit only as the last field of a header");
     refuse(p, "", "bit<65> x;", "widths 1..=64");
     refuse(p, "", "hdr.h.c = hdr.h.a;", "type mismatch: expected bit<16>, found bit<8>");
     refuse(p, "", "hdr.h.c = hdr.h.a + hdr.h.c;", "different types");

@@ -373,6 +373,15 @@ impl Compiler {
                     return err(pos, "table application is supported as a statement, `if (t.apply().hit)`, `if (t.apply().miss)` or `switch (t.apply().action_run)`");
                 }
             }
+            if m == "minSizeInBits" || m == "minSizeInBytes" {
+                // A header's size without its varbit (P4_16 8.9): a
+                // compile-time `int`.
+                if let Some(Place { ty: Ty::Header(h), slot }) = self.place(obj)? {
+                    let bits = u64::from(self.header_ref(h, slot).bits);
+                    return Ok((Ex::K(if m == "minSizeInBits" { bits } else { bits.div_ceil(8) }), Ty::IntLit));
+                }
+                return err(pos, format!("{m}() needs a header"));
+            }
             if m == "isValid" {
                 if let Some(x) = self.stack_elem(obj, None)? {
                     return Ok(x);
@@ -412,6 +421,11 @@ impl Compiler {
                         let fields = self.tinfo[*h].fields.clone();
                         let mut off = if matches!(p.ty, Ty::Header(_)) { 1 } else { 0 };
                         for (n, t) in fields {
+                            if let Ty::Varbit(max) = t {
+                                list.push((Ex::Var(VarField { len: p.slot + off, data: p.slot + off + 1, max }), 0));
+                                names.push(n);
+                                continue;
+                            }
                             if !is_scalar(&t) {
                                 return err(it.pos, "nested headers in a field list are not supported");
                             }
@@ -419,6 +433,11 @@ impl Compiler {
                             names.push(n);
                             off += 1;
                         }
+                        continue;
+                    }
+                    Ty::Varbit(max) => {
+                        list.push((Ex::Var(VarField { len: p.slot, data: p.slot + 1, max: *max }), 0));
+                        names.push(expr_text(it));
                         continue;
                     }
                     _ => {}

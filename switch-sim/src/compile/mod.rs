@@ -46,6 +46,8 @@ pub enum Ty {
     /// A header_union: its members (headers) laid out one after the other.
     Union(usize),
     Stack(usize, u32),
+    /// `varbit<N>`: a header's last field (its width slot, then its bytes).
+    Varbit(u32),
     Str,
     MatchKind,
 }
@@ -173,7 +175,7 @@ fn width_of(t: &Ty) -> u32 {
 pub fn const_eval(e: &Ex) -> Option<u64> {
     Some(match e {
         Ex::K(v) => *v,
-        Ex::S(_) | Ex::Look(_) | Ex::Elem(_) => return None,
+        Ex::S(_) | Ex::Look(_) | Ex::Elem(_) | Ex::Var(_) => return None,
         Ex::Not(a, m) => !const_eval(a)? & m,
         Ex::Neg(a, m) => const_eval(a)?.wrapping_neg() & m,
         Ex::LNot(a) => (const_eval(a)? == 0) as u64,
@@ -251,7 +253,8 @@ impl Compiler {
 
     fn size_of(&self, t: &Ty) -> u32 {
         match t {
-            Ty::Header(i) => 1 + self.tinfo[*i].fields.len() as u32,
+            Ty::Header(i) => 1 + self.tinfo[*i].fields.iter().map(|(_, f)| self.size_of(f)).sum::<u32>(),
+            Ty::Varbit(n) => 1 + n.div_ceil(64),
             Ty::Struct(i) | Ty::Union(i) => self.tinfo[*i].fields.iter().map(|(_, f)| self.size_of(f)).sum(),
             Ty::Stack(h, n) => 1 + n * self.size_of(&Ty::Header(*h)),
             _ => 1,
@@ -289,13 +292,17 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
                 let mut fs = Vec::new();
                 for f in fields {
                     let t = c.resolve_type(&f.ty, f.pos)?;
-                    if header && !matches!(t, Ty::Bit(_) | Ty::Int(_)) {
-                        return err(f.pos, "header fields must be bit<N> or int<N> in switch-sim");
+                    if header && !matches!(t, Ty::Bit(_) | Ty::Int(_) | Ty::Varbit(_)) {
+                        return err(f.pos, "header fields must be bit<N>, int<N> or varbit<N> in switch-sim");
+                    }
+                    if matches!(t, Ty::Varbit(_)) && (!header || f.pos != fields.last().expect("a field").pos) {
+                        return err(f.pos, "switch-sim supports a varbit only as the last field of a header");
                     }
                     fs.push((f.name.clone(), t));
                 }
                 if header {
-                    let bits: u32 = fs.iter().map(|f| width_of(&f.1)).sum();
+                    // A varbit's width is a multiple of 8 at run time.
+                    let bits: u32 = fs.iter().filter(|f| !matches!(f.1, Ty::Varbit(_))).map(|f| width_of(&f.1)).sum();
                     if bits % 8 != 0 {
                         return err(*pos, format!("header {name} is {bits} bits, not whole bytes"));
                     }

@@ -73,6 +73,9 @@ impl Compiler {
 
     pub(super) fn var_decl(&mut self, pos: Pos, ty: &TypeRef, name: &str, init: Option<&Expr>, out: &mut Vec<St>) -> SrcResult<()> {
         let t = self.resolve_type(ty, pos)?;
+        if let Ty::Varbit(_) = t {
+            return err(pos, "switch-sim supports a varbit only as the last field of a header, not as a variable");
+        }
         if let Some(i) = init {
             // Evaluate the initializer before the name is visible.
             let slot = self.n_slots;
@@ -341,6 +344,9 @@ impl Compiler {
                                 type_name = self.tinfo[i].name.clone();
                             }
                         }
+                        if data.iter().any(|(_, w)| *w == 0) {
+                            return err(pos, "a varbit in a digest is not supported");
+                        }
                         out.push(St::Digest(Box::new(DigestSt { receiver, type_name, names, data })));
                     }
                     "verify_checksum" | "update_checksum" | "verify_checksum_with_payload" | "update_checksum_with_payload" => {
@@ -377,14 +383,30 @@ impl Compiler {
                             }
                             match m.as_str() {
                                 "extract" => {
-                                    if args.len() != 1 {
-                                        return err(pos, "two-argument extract (varbit) is not supported");
-                                    }
                                     let target = a(0)?;
+                                    if args.len() == 2 {
+                                        let Some(p) = self.place(target)? else { return err(pos, "extract needs a header") };
+                                        let Ty::Header(h) = p.ty else { return err(pos, "extract needs a header") };
+                                        let hr = self.header_ref(h, p.slot);
+                                        if hr.var.is_none() {
+                                            return err(pos, "two-argument extract needs a header with a varbit field");
+                                        }
+                                        let bits = self.rvalue_to(a(1)?, &Ty::Bit(32))?;
+                                        out.push(St::ExtractVar(hr, bits));
+                                        let others = self.union_others_invalid(target)?;
+                                        out.extend(others);
+                                        return Ok(());
+                                    }
+                                    if args.len() != 1 {
+                                        return err(pos, "extract takes one or two arguments");
+                                    }
                                     if let ExprKind::Member(st, nx) = &target.kind {
                                         if nx == "next" {
                                             if let Some(sp) = self.place(st)? {
                                                 if let Ty::Stack(h, sz) = sp.ty {
+                                                    if self.header_ref(h, 0).var.is_some() {
+                                                        return err(pos, "a stack of headers with a varbit field is not supported");
+                                                    }
                                                     out.push(St::ExtractNext(Box::new(self.stack_ref(h, sz, sp.slot))));
                                                     return Ok(());
                                                 }
@@ -393,7 +415,11 @@ impl Compiler {
                                     }
                                     let Some(p) = self.place(target)? else { return err(pos, "extract needs a header") };
                                     let Ty::Header(h) = p.ty else { return err(pos, "extract needs a header") };
-                                    out.push(St::Extract(self.header_ref(h, p.slot)));
+                                    let hr = self.header_ref(h, p.slot);
+                                    if hr.var.is_some() {
+                                        return err(pos, "a header with a varbit field needs extract(h, bits)");
+                                    }
+                                    out.push(St::Extract(hr));
                                     // A failed extract ends the parser before these.
                                     let others = self.union_others_invalid(target)?;
                                     out.extend(others);

@@ -10,6 +10,7 @@ impl Compiler {
         match t {
             Ty::Bit(w) => format!("bit<{w}>"),
             Ty::Int(w) => format!("int<{w}>"),
+            Ty::Varbit(w) => format!("varbit<{w}>"),
             Ty::Bool => "bool".into(),
             Ty::IntLit => "int".into(),
             Ty::Error => "error".into(),
@@ -64,7 +65,12 @@ impl Compiler {
                 }
                 Ty::Int(*w)
             }
-            TypeRef::Varbit(_) => return err(pos, "varbit is not supported"),
+            TypeRef::Varbit(w) => {
+                if *w == 0 || *w > 4096 {
+                    return err(pos, format!("varbit<{w}>: switch-sim supports widths 1..=4096"));
+                }
+                Ty::Varbit(*w)
+            }
             TypeRef::Bool => Ty::Bool,
             TypeRef::Error => Ty::Error,
             TypeRef::String => Ty::Str,
@@ -102,14 +108,18 @@ impl Compiler {
     // ---- places ---------------------------------------------------------
 
     pub(super) fn header_ref(&self, h: usize, slot: Slot) -> HeaderRef {
-        let fields: Vec<WireField> = self.tinfo[h]
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(k, (_, t))| WireField { slot: slot + 1 + k as u32, width: width_of(t) })
-            .collect();
+        let mut fields = Vec::new();
+        let mut var = None;
+        for (k, (_, t)) in self.tinfo[h].fields.iter().enumerate() {
+            let s = slot + 1 + k as u32;
+            match t {
+                // The last field (checked at the declaration).
+                Ty::Varbit(max) => var = Some(VarField { len: s, data: s + 1, max: *max }),
+                t => fields.push(WireField { slot: s, width: width_of(t) }),
+            }
+        }
         let bits = fields.iter().map(|f| f.width).sum();
-        HeaderRef { valid: slot, fields, bits }
+        HeaderRef { valid: slot, fields, bits, var }
     }
 
     pub(super) fn stack_ref(&self, h: usize, n: u32, slot: Slot) -> StackRef {

@@ -179,5 +179,13 @@ pub unsafe extern "C" fn emit(ctx: u64, h: u64, delta: u64) -> u64 {
         }
     }
     c.out_len += bytes as u64;
+    if let Some(v) = &h.var {
+        // `out` has room for the varbit's maximum (limits: max_out).
+        let slots = std::slice::from_raw_parts(c.slots, (v.data + v.max.div_ceil(64)) as usize);
+        for (i, b) in v.bytes(slots).enumerate() {
+            *c.out.add(c.out_len as usize + i) = b;
+        }
+        c.out_len += *c.slots.add(v.len as usize) / 8;
+    }
     0
 }

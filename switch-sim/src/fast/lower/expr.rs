@@ -103,7 +103,7 @@ impl Lower<'_, '_> {
             Ex::Look(w) => self.look(*w),
             // The interpreter's bounds check (`ev` already sends every
             // expression holding one there).
-            Ex::Elem(_) => self.call_k(helpers::eval, e as *const Ex as u64, 0),
+            Ex::Elem(_) | Ex::Var(_) => self.call_k(helpers::eval, e as *const Ex as u64, 0),
         }
     }
 

@@ -57,8 +57,9 @@ impl Lower<'_, '_> {
 
     pub(super) fn emit(&mut self, h: &HeaderRef, delta: u32) {
         let bytes = (h.bits as usize).div_ceil(8);
-        self.out_bytes += bytes;
-        let Some(runs) = runs(h.fields.iter().map(|f| (f.slot, f.width))).filter(|_| h.bits % 8 == 0) else {
+        self.out_bytes += bytes + h.var.map_or(0, |v| v.max.div_ceil(8) as usize);
+        let runs = runs(h.fields.iter().map(|f| (f.slot, f.width))).filter(|_| h.bits % 8 == 0 && h.var.is_none());
+        let Some(runs) = runs else {
             let (hp, d) = (self.k(h as *const HeaderRef as u64), self.k(u64::from(delta)));
             self.call(helpers::emit, hp, d);
             return;
@@ -212,5 +213,6 @@ impl Lower<'_, '_> {
             bit += f.width;
             ok
         }) && h.bits % 8 == 0
+            && h.var.is_none()
     }
 }

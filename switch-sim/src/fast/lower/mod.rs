@@ -199,7 +199,7 @@ fn has_look(e: &Ex) -> bool {
         Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) | Ex::SExt(a, ..) => has_look(a),
         Ex::Bin(_, a, b, _) | Ex::Concat(a, b, _) => has_look(a) || has_look(b),
         Ex::Cond(c, a, b) => has_look(c) || has_look(a) || has_look(b),
-        Ex::K(_) | Ex::S(_) | Ex::BinSK(..) | Ex::BinSS(..) => false,
+        Ex::K(_) | Ex::S(_) | Ex::BinSK(..) | Ex::BinSS(..) | Ex::Var(_) => false,
     }
 }
 
@@ -213,6 +213,8 @@ fn look_guarded(e: &Ex) -> bool {
         // A parser reads `stack.last` rarely enough (an MPLS bottom-of-stack
         // test) that the interpreter's bounds check serves it.
         Ex::Elem(_) => true,
+        // A varbit in a field list: the interpreter serializes that list.
+        Ex::Var(_) => true,
         Ex::Bin(BinOp::LAnd | BinOp::LOr, a, b, _) => look_guarded(a) || has_look(b),
         Ex::Cond(c, a, b) => look_guarded(c) || has_look(a) || has_look(b),
         Ex::Not(a, _) | Ex::Neg(a, _) | Ex::LNot(a) | Ex::Slice(a, _, _) | Ex::Mask(a, _) | Ex::SExt(a, ..) => look_guarded(a),
