@@ -376,6 +376,12 @@ impl<'p> Exec<'p> {
                 return f;
             }
             St::Block(b) => return self.block(b, p, st),
+            St::Inline(b) => {
+                return match self.block(b, p, st) {
+                    Flow::Return => Flow::Next,
+                    f => f,
+                }
+            }
             St::Apply(a) => {
                 let (hit, action, f) = self.apply_table(a.table, p, st);
                 if !matches!(f, Flow::Next) {

@@ -81,7 +81,7 @@ impl Walk {
                 self.stmts(a, actions, depth);
                 self.stmts(b, actions, depth);
             }
-            St::Block(b) => self.stmts(b, actions, depth),
+            St::Block(b) | St::Inline(b) => self.stmts(b, actions, depth),
             St::Switch(_, arms, d) => {
                 for (_, b) in arms {
                     self.stmts(b, actions, depth);

@@ -146,7 +146,7 @@ pub fn optimize_st(s: &mut St) {
             optimize_block(a);
             optimize_block(b);
         }
-        St::Block(b) => optimize_block(b),
+        St::Block(b) | St::Inline(b) => optimize_block(b),
         St::Apply(a) => {
             for b in [&mut a.on_hit, &mut a.on_miss, &mut a.default_arm].into_iter().flatten() {
                 optimize_block(b);
@@ -293,6 +293,9 @@ pub enum St {
     Clear { dst: Slot, n: u32 },
     If(Ex, Vec<St>, Vec<St>),
     Block(Vec<St>),
+    /// A control instance's body inlined where it is applied: `return`
+    /// ends it (not the enclosing control).
+    Inline(Vec<St>),
     Apply(Box<ApplySt>),
     /// Switch on a value.
     Switch(Ex, Vec<(Vec<u64>, Vec<St>)>, Vec<St>),

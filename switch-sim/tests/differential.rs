@@ -339,6 +339,8 @@ const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
             "4700001e12344000401100000a0000010a00000201010100",
         ],
     ),
+    // subcontrol.p4: a picks a table hit (1), a return (2), an exit (3).
+    ("subcontrol.p4", &["01000000", "02070100", "03000001", "00010203"]),
 ];
 
 #[test]

@@ -301,6 +301,9 @@ impl Compiler {
     }
 
     pub(super) fn instance(&mut self, i: &Instance) -> SrcResult<()> {
+        if self.sub_instance(i)? {
+            return Ok(());
+        }
         let TypeRef::Named(tn, targs) = &i.ty else { return err(i.pos, "unsupported instantiation") };
         let name = format!("{}{}", self.prefix, un_name(&i.annotations).unwrap_or_else(|| i.name.clone()));
         let arg = |k: usize| i.args.get(k).map(|a| a.value.clone());
@@ -392,7 +395,9 @@ impl Compiler {
         for l in locals {
             match l {
                 Local::Var(s) => self.stmt(s, &mut init)?,
-                Local::Instance(i) => return err(i.pos, "instantiations inside a parser are not supported"),
+                Local::Instance(i) => {
+                    return err(i.pos, "instantiations inside a parser (sub-parsers, extern objects) are not supported")
+                }
                 Local::Action(a) => return err(a.pos, "actions inside a parser are not supported"),
                 Local::Table(t) => return err(t.pos, "tables inside a parser"),
             }

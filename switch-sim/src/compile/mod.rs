@@ -26,6 +26,7 @@ mod decl;
 mod expr;
 mod externs;
 mod stmt;
+mod sub;
 mod types;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,9 @@ enum Bind {
     Counter(usize),
     DirectCounter(usize),
     Register(usize),
+    /// A control instantiated inside another (`Sub(4) s;`), by its index
+    /// in `Compiler::subs`.
+    SubControl(usize),
     PacketIn,
     PacketOut,
 }
@@ -149,6 +153,21 @@ pub struct Compiler {
     /// Tables applied so far: p4c-bm2-ss rejects a second application of
     /// a table (its pipeline is a graph with one node per table).
     applied: HashSet<usize>,
+    /// Every parser and control declared at top level, by name.
+    blocks: HashMap<String, Decl>,
+    /// Controls instantiated inside controls (`decl::sub_instance`).
+    subs: Vec<SubInstance>,
+}
+
+/// A control instance inside another: compiled where it is applied (its
+/// parameters bind the `apply` arguments, its actions and tables take the
+/// prefix `Outer.instance.`), so it is applied at most once.
+#[derive(Debug, Clone)]
+struct SubInstance {
+    inst: Instance,
+    decl: Decl,
+    prefix: String,
+    applied: bool,
 }
 
 fn is_scalar(t: &Ty) -> bool {
@@ -240,6 +259,8 @@ impl Compiler {
             ctx: Ctx::Control,
             prefix: String::new(),
             applied: HashSet::new(),
+            blocks: HashMap::new(),
+            subs: Vec::new(),
         }
     }
 
@@ -375,6 +396,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
             }
             Decl::Parser { name, .. } | Decl::Control { name, .. } => {
                 blocks.insert(name.clone(), d);
+                c.blocks.insert(name.clone(), d.clone());
             }
             Decl::Function { pos, .. } => return err(*pos, "functions are not supported"),
             Decl::ValueSet { pos, .. } => return err(*pos, "value_set is not supported"),
@@ -408,9 +430,12 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         names.push(n.clone());
     }
     // Roots: H and M from the parser's parameter types; standard_metadata.
-    let Decl::Parser { params: pp, locals: pl, states, pos: ppos, .. } = blocks[&names[0]] else {
+    let Decl::Parser { params: pp, locals: pl, states, pos: ppos, ctor: pctor, .. } = blocks[&names[0]] else {
         return err(main.pos, "V1Switch's first block must be a parser");
     };
+    if let Some(p) = pctor.first() {
+        return err(p.pos, "constructor parameters of a V1Switch parser are not supported");
+    }
     if pp.len() != 4 {
         return err(*ppos, "the parser must take (packet_in, out H, inout M, inout standard_metadata_t)");
     }
@@ -456,12 +481,15 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
     };
     let states = c.parser_body(pp, &[Bind::PacketIn, h.clone(), m.clone(), s.clone()], pl, states)?;
     let ctl = |c: &mut Compiler, i: usize, roots: Vec<Bind>, want: Vec<&Ty>| -> SrcResult<Vec<St>> {
-        let Decl::Control { name, params, locals, body, pos } = blocks[&names[i]] else {
+        let Decl::Control { name, params, locals, body, pos, ctor } = blocks[&names[i]] else {
             return err(main.args[i].value.pos, format!("V1Switch block {} must be a control", i + 1));
         };
         let typed: Vec<Param> = params.iter().filter(|p| !matches!(&p.ty, TypeRef::Named(n, _) if n == "packet_out")).cloned().collect();
         check_types(c, &typed, &want)?;
         let _ = pos;
+        if let Some(p) = ctor.first() {
+            return err(p.pos, format!("{name} is a V1Switch block: its constructor parameters would need arguments there"));
+        }
         c.control_body(name, params, &roots, locals, body)
     };
     let verify = ctl(&mut c, 1, vec![h.clone(), m.clone()], vec![&h_ty, &m_ty])?;

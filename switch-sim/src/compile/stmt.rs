@@ -374,6 +374,11 @@ impl Compiler {
                     out.push(St::Apply(Box::new(ApplySt { table: t, on_hit: None, on_miss: None, by_action: Vec::new(), default_arm: None })));
                     return Ok(());
                 }
+                if let ExprKind::Name(n) = &obj.kind {
+                    if let (Some(Bind::SubControl(k)), "apply") = (self.lookup(n).cloned(), m.as_str()) {
+                        return self.sub_apply(pos, k, args, out);
+                    }
+                }
                 // Extern object methods.
                 if let ExprKind::Name(n) = &obj.kind {
                     match self.lookup(n).cloned() {

@@ -216,8 +216,9 @@ pub enum Decl {
     ExternFunction { pos: Pos, name: String },
     /// Parser, control or package type declaration (no body).
     Prototype { pos: Pos, name: String },
-    Parser { pos: Pos, name: String, params: Vec<Param>, locals: Vec<Local>, states: Vec<ParserState> },
-    Control { pos: Pos, name: String, params: Vec<Param>, locals: Vec<Local>, body: Vec<Stmt> },
+    /// `ctor`: constructor parameters (`control C(...)(bit<8> k)`).
+    Parser { pos: Pos, name: String, params: Vec<Param>, ctor: Vec<Param>, locals: Vec<Local>, states: Vec<ParserState> },
+    Control { pos: Pos, name: String, params: Vec<Param>, ctor: Vec<Param>, locals: Vec<Local>, body: Vec<Stmt> },
     Action(ActionDecl),
     Function { pos: Pos, name: String },
     Instance(Instance),

@@ -268,9 +268,7 @@ impl<'a> Parser<'a> {
                 if self.eat(";") {
                     return Ok(Decl::Prototype { pos, name });
                 }
-                if self.is("(") {
-                    return err(self.pos(), "constructor parameters on parsers and controls are not supported");
-                }
+                let ctor = if self.is("(") { self.params()? } else { Vec::new() };
                 self.expect("{")?;
                 let mut locals = Vec::new();
                 let mut states = Vec::new();
@@ -296,9 +294,9 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Ok(if kw == "parser" {
-                    Decl::Parser { pos, name, params, locals, states }
+                    Decl::Parser { pos, name, params, ctor, locals, states }
                 } else {
-                    Decl::Control { pos, name, params, locals, body }
+                    Decl::Control { pos, name, params, ctor, locals, body }
                 })
             }
             "action" => Ok(Decl::Action(self.action(annotations)?)),

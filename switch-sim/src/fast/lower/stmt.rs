@@ -65,6 +65,13 @@ impl Lower<'_, '_> {
                 self.b.switch_to_block(join);
             }
             St::Block(b) => self.block(b, t),
+            St::Inline(b) => {
+                // `return` inside jumps here; `exit` still ends the block.
+                let end = self.b.create_block();
+                self.block(b, Targets { ret: end, exit: t.exit });
+                self.b.ins().jump(end, &[]);
+                self.b.switch_to_block(end);
+            }
             St::Apply(a) => self.apply(a, t),
             St::Switch(e, arms, default) => {
                 let v = self.ev(e);
