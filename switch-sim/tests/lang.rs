@@ -402,9 +402,9 @@ fn refusals_name_position_and_what_is_missing() {
     refuse(p, "", "bit<65> x;", "widths 1..=64");
     refuse(p, "", "hdr.h.c = hdr.h.a;", "type mismatch: expected bit<16>, found bit<8>");
     refuse(p, "", "hdr.h.c = hdr.h.a + hdr.h.c;", "different types");
-    refuse(p, "", "clone(CloneType.I2E, 32w1);", "`clone` (a v1model extern) is not supported");
+    refuse(p, "", "clone(CloneType.I2E, 32w1);", "`clone` needs simple_switch's packet replication engine");
     refuse(p, "", "hdr.h.zz = 1;", "no field `zz`");
-    refuse(p, "", "resubmit_preserving_field_list(8w0);", "is not supported by switch-sim");
+    refuse(p, "", "resubmit_preserving_field_list(8w0);", "which switch-sim does not implement");
     refuse(p, "", "no_such_function(8w0);", "unknown function `no_such_function`");
     refuse(p, "meter(32w8, MeterType.packets) m;", "", "extern `meter` is not supported");
     refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } implementation = foo; }", "", "table property `implementation`");

@@ -464,6 +464,17 @@ impl Compiler {
                     "identity" => Ok(HashAlgo::Identity),
                     "csum16" => Ok(HashAlgo::Csum16),
                     "xor16" => Ok(HashAlgo::Xor16),
+                    // bmv2's custom CRCs start with the parameters of
+                    // crc16 / crc32 (simple_switch_CLI's set_crc16_parameters
+                    // / set_crc32_parameters change them; switch-sim has no
+                    // such command, so they stay those).
+                    "crc16_custom" => Ok(HashAlgo::Crc16),
+                    "crc32_custom" => Ok(HashAlgo::Crc32),
+                    "random" => err(
+                        e.pos,
+                        "HashAlgorithm.random is not supported: its value is random by definition, so no run could be \
+                         compared with bmv2's",
+                    ),
                     other => err(e.pos, format!("HashAlgorithm.{other} is not supported")),
                 };
             }

@@ -153,6 +153,9 @@ pub struct Compiler {
     /// Tables applied so far: p4c-bm2-ss rejects a second application of
     /// a table (its pipeline is a graph with one node per table).
     applied: HashSet<usize>,
+    /// standard_metadata.mcast_grp's slot: assigning it is refused (no
+    /// replication engine).
+    mcast_grp: Option<Slot>,
     /// Every parser and control declared at top level, by name.
     blocks: HashMap<String, Decl>,
     /// Controls instantiated inside controls (`decl::sub_instance`).
@@ -259,6 +262,7 @@ impl Compiler {
             ctx: Ctx::Control,
             prefix: String::new(),
             applied: HashSet::new(),
+            mcast_grp: None,
             blocks: HashMap::new(),
             subs: Vec::new(),
         }
@@ -470,6 +474,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         parser_error: need(&c, "parser_error")?,
         ingress_ts: field_slot(&c, "ingress_global_timestamp"),
     };
+    c.mcast_grp = field_slot(&c, "mcast_grp");
     let check_types = |c: &mut Compiler, params: &[Param], want: &[&Ty]| -> SrcResult<()> {
         for (p, w) in params.iter().zip(want) {
             let t = c.resolve_type(&p.ty, p.pos)?;

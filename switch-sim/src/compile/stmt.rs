@@ -26,6 +26,13 @@ impl Compiler {
         if is_scalar(&p.ty) {
             let (er, tr) = self.expr(rhs)?;
             let er = self.coerce(er, &tr, &p.ty, rhs.pos)?;
+            if Some(p.slot) == self.mcast_grp && const_eval(&er) != Some(0) {
+                return err(
+                    pos,
+                    "standard_metadata.mcast_grp: multicast needs simple_switch's packet replication engine \
+                     (multicast groups), which switch-sim does not implement (only 0, no multicast, can be assigned)",
+                );
+            }
             out.push(St::Set(p.slot, er));
             return Ok(());
         }
@@ -272,6 +279,18 @@ impl Compiler {
                     return err(pos, format!("`{n}` is not callable"));
                 }
                 if !EXTERN_FUNCS.contains(&n.as_str()) && self.extern_funcs.contains(n) {
+                    if n.starts_with("clone") || n.starts_with("resubmit") || n.starts_with("recirculate") {
+                        // No silent difference: bmv2 would send (or
+                        // re-process) another copy of the packet.
+                        return err(
+                            pos,
+                            format!(
+                                "`{n}` needs simple_switch's packet replication engine (clone sessions, resubmit, \
+                                 recirculate), which switch-sim does not implement: the packet bmv2 would add cannot \
+                                 be produced"
+                            ),
+                        );
+                    }
                     return err(
                         pos,
                         format!("`{n}` (a v1model extern) is not supported by switch-sim (it implements {})", EXTERN_FUNCS.join(", ")),
