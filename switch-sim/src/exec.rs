@@ -439,6 +439,9 @@ impl<'p> Exec<'p> {
                     self.extract_at(&sr.first, idx as u32 * sr.stride, p);
                     if p.pending == 0 {
                         p.slots[sr.next as usize] = idx + 1;
+                        for s in &sr.siblings {
+                            p.slots[(s + idx as u32 * sr.stride) as usize] = 0;
+                        }
                     }
                 }
             }
@@ -473,6 +476,9 @@ impl<'p> Exec<'p> {
                 }
                 for i in 0..n.min(size) {
                     p.slots[base + i * stride] = 0;
+                    for s in &sr.siblings {
+                        p.slots[*s as usize + i * stride] = 0;
+                    }
                 }
                 let next = p.slots[sr.next as usize] as usize;
                 p.slots[sr.next as usize] = (next + n).min(size) as u64;
@@ -486,6 +492,9 @@ impl<'p> Exec<'p> {
                         p.slots.copy_within(s..s + stride, d);
                     } else {
                         p.slots[base + i * stride] = 0;
+                        for s in &sr.siblings {
+                            p.slots[*s as usize + i * stride] = 0;
+                        }
                     }
                 }
                 let next = p.slots[sr.next as usize] as usize;

@@ -265,6 +265,10 @@ pub struct StackRef {
     pub size: u32,
     pub stride: u32,
     pub first: HeaderRef,
+    /// In a stack of header_union: the validity slots (in element 0) of
+    /// the members other than `first`, made invalid with it (push/pop) or
+    /// when `first` is extracted. Empty for a stack of headers.
+    pub siblings: Vec<Slot>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

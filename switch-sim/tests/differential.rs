@@ -329,6 +329,8 @@ const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
             "03000a11110b2222",
         ],
     ),
+    // union_stack.p4: pad, op (push, pop, setValid), tagged elements.
+    ("union_stack.p4", &["00000a110b2222ee", "00010a110b2222ee", "00020a110b2222ee", "00030a110a33ee", "00000a010a020a030a04ee"]),
     // varbit.p4: IPv4 with IHL 6, 5, 12 (too long for the varbit), 7 (cut).
     (
         "varbit.p4",

@@ -58,8 +58,9 @@ impl Compiler {
                 if i >= u64::from(n) {
                     return err(idx.pos, format!("index {i} out of bounds for a stack of {n}"));
                 }
-                let stride = self.size_of(&Ty::Header(h));
-                Ok(Some(Place { ty: Ty::Header(h), slot: bp.slot + 1 + i as u32 * stride }))
+                let elem = self.elem_ty(h);
+                let stride = self.size_of(&elem);
+                Ok(Some(Place { ty: elem, slot: bp.slot + 1 + i as u32 * stride }))
             }
             _ => Ok(None),
         }
@@ -309,6 +310,9 @@ impl Compiler {
         }
         let Some(sp) = self.place(sb)? else { return Ok(None) };
         let Ty::Stack(h, n) = sp.ty else { return Ok(None) };
+        if self.tinfo[h].union {
+            return err(base.pos, format!("`{which}` of a stack of header_union read in a parser is not supported (extract into it is)"));
+        }
         if self.ctx != Ctx::Parser {
             return err(base.pos, format!("`{which}` of a header stack is allowed only in a parser (P4_16 8.18); use an index"));
         }

@@ -58,6 +58,7 @@ struct TypeInfo {
     name: String,
     #[allow(dead_code)]
     header: bool,
+    union: bool,
     fields: Vec<(String, Ty)>,
 }
 
@@ -281,8 +282,17 @@ impl Compiler {
             Ty::Header(i) => 1 + self.tinfo[*i].fields.iter().map(|(_, f)| self.size_of(f)).sum::<u32>(),
             Ty::Varbit(n) => 1 + n.div_ceil(64),
             Ty::Struct(i) | Ty::Union(i) => self.tinfo[*i].fields.iter().map(|(_, f)| self.size_of(f)).sum(),
-            Ty::Stack(h, n) => 1 + n * self.size_of(&Ty::Header(*h)),
+            Ty::Stack(h, n) => 1 + n * self.size_of(&self.elem_ty(*h)),
             _ => 1,
+        }
+    }
+
+    /// The element type of a stack of `tinfo[i]`: a header or a union.
+    fn elem_ty(&self, i: usize) -> Ty {
+        if self.tinfo[i].union {
+            Ty::Union(i)
+        } else {
+            Ty::Header(i)
         }
     }
 
@@ -332,7 +342,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
                         return err(*pos, format!("header {name} is {bits} bits, not whole bytes"));
                     }
                 }
-                c.tinfo.push(TypeInfo { name: name.clone(), header, fields: fs });
+                c.tinfo.push(TypeInfo { name: name.clone(), header, union: false, fields: fs });
                 let i = c.tinfo.len() - 1;
                 c.types.insert(name.clone(), if header { Ty::Header(i) } else { Ty::Struct(i) });
             }
@@ -350,7 +360,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
                 if fs.is_empty() {
                     return err(*pos, format!("header_union {name} has no members"));
                 }
-                c.tinfo.push(TypeInfo { name: name.clone(), header: false, fields: fs });
+                c.tinfo.push(TypeInfo { name: name.clone(), header: false, union: true, fields: fs });
                 c.types.insert(name.clone(), Ty::Union(c.tinfo.len() - 1));
             }
             Decl::Enum { pos, name, underlying, members } => {

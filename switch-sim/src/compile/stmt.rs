@@ -424,10 +424,20 @@ impl Compiler {
                                     if args.len() != 1 {
                                         return err(pos, "extract takes one or two arguments");
                                     }
+                                    if let Some(sr) = self.union_stack_next(target)? {
+                                        if sr.first.var.is_some() {
+                                            return err(pos, "a stack of headers with a varbit field is not supported");
+                                        }
+                                        out.push(St::ExtractNext(Box::new(sr)));
+                                        return Ok(());
+                                    }
                                     if let ExprKind::Member(st, nx) = &target.kind {
                                         if nx == "next" {
                                             if let Some(sp) = self.place(st)? {
                                                 if let Ty::Stack(h, sz) = sp.ty {
+                                                    if self.tinfo[h].union {
+                                                        return err(pos, "extract into a member of a stack of header_union: `stack.next.member`");
+                                                    }
                                                     if self.header_ref(h, 0).var.is_some() {
                                                         return err(pos, "a stack of headers with a varbit field is not supported");
                                                     }
@@ -533,7 +543,14 @@ impl Compiler {
     pub(super) fn emit(&mut self, pos: Pos, p: &Place, out: &mut Vec<St>) -> SrcResult<()> {
         match &p.ty {
             Ty::Header(h) => out.push(St::Emit(self.header_ref(*h, p.slot))),
-            Ty::Stack(h, n) => out.push(St::EmitStack(Box::new(self.stack_ref(*h, *n, p.slot)))),
+            Ty::Stack(h, n) if !self.tinfo[*h].union => out.push(St::EmitStack(Box::new(self.stack_ref(*h, *n, p.slot)))),
+            // A stack of unions: each element's valid member, in order.
+            Ty::Stack(u, n) => {
+                let stride = self.size_of(&Ty::Union(*u));
+                for i in 0..*n {
+                    self.emit(pos, &Place { ty: Ty::Union(*u), slot: p.slot + 1 + i * stride }, out)?;
+                }
+            }
             // A union emits its valid member (at most one is valid).
             Ty::Struct(s) | Ty::Union(s) => {
                 let mut off = 0;
@@ -593,6 +610,25 @@ impl Compiler {
             off += self.size_of(t);
         }
         out
+    }
+
+    /// `extract(stack.next.member)` on a stack of header_union: the stack
+    /// reference for that member (the others become invalid with it).
+    fn union_stack_next(&mut self, target: &Expr) -> SrcResult<Option<StackRef>> {
+        let ExprKind::Member(nb, member) = &target.kind else { return Ok(None) };
+        let ExprKind::Member(st, nx) = &nb.kind else { return Ok(None) };
+        if nx != "next" {
+            return Ok(None);
+        }
+        let Some(sp) = self.place(st)? else { return Ok(None) };
+        let Ty::Stack(u, n) = sp.ty else { return Ok(None) };
+        if !self.tinfo[u].union {
+            return Ok(None);
+        }
+        let Some(k) = self.tinfo[u].fields.iter().position(|(f, _)| f == member) else {
+            return err(target.pos, format!("`{}` has no member `{member}`", self.tinfo[u].name));
+        };
+        Ok(Some(self.stack_ref_member(u, n, sp.slot, k)))
     }
 
     /// When `target` is a member of a header_union: the statements that make

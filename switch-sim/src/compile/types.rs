@@ -92,8 +92,8 @@ impl Compiler {
             },
             TypeRef::Stack(base, size) => {
                 let b = self.resolve_type(base, pos)?;
-                let Ty::Header(h) = b else {
-                    return err(pos, "only stacks of headers are supported (a stack of header_union is not)");
+                let (Ty::Header(h) | Ty::Union(h)) = b else {
+                    return err(pos, "only stacks of headers and of header_unions are supported");
                 };
                 let (ex, _) = self.expr(size)?;
                 let Some(n) = const_eval(&ex) else { return err(size.pos, "stack size must be a constant") };
@@ -123,8 +123,30 @@ impl Compiler {
     }
 
     pub(super) fn stack_ref(&self, h: usize, n: u32, slot: Slot) -> StackRef {
-        let stride = self.size_of(&Ty::Header(h));
-        StackRef { next: slot, size: n, stride, first: self.header_ref(h, slot + 1) }
+        self.stack_ref_member(h, n, slot, 0)
+    }
+
+    /// A stack's reference for member `k` of its union elements (`k` is
+    /// ignored for a stack of headers): `first` is that member in element
+    /// 0, `siblings` the other members' validity slots.
+    pub(super) fn stack_ref_member(&self, h: usize, n: u32, slot: Slot, k: usize) -> StackRef {
+        let elem = self.elem_ty(h);
+        let stride = self.size_of(&elem);
+        let Ty::Union(u) = elem else {
+            return StackRef { next: slot, size: n, stride, first: self.header_ref(h, slot + 1), siblings: Vec::new() };
+        };
+        let mut off = slot + 1;
+        let (mut first, mut siblings) = (None, Vec::new());
+        for (j, (_, t)) in self.tinfo[u].fields.iter().enumerate() {
+            let Ty::Header(m) = t else { unreachable!("union members are headers") };
+            if j == k {
+                first = Some(self.header_ref(*m, off));
+            } else {
+                siblings.push(off);
+            }
+            off += self.size_of(t);
+        }
+        StackRef { next: slot, size: n, stride, first: first.expect("member k exists"), siblings }
     }
 
     // ---- expressions ----------------------------------------------------

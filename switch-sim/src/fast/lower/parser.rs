@@ -35,7 +35,7 @@ impl Lower<'_, '_> {
             for s in &def.body {
                 match s {
                     St::Extract(h) if Self::extractable(h) => self.extract(h),
-                    St::ExtractNext(sr) if Self::extractable(&sr.first) => self.extract_next(sr),
+                    St::ExtractNext(sr) if Self::extractable(&sr.first) && sr.siblings.is_empty() => self.extract_next(sr),
                     _ => {
                         // return/exit in a parser state: the interpreter
                         // goes on with the next statement.

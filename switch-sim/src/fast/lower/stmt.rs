@@ -44,8 +44,9 @@ impl Lower<'_, '_> {
                 self.store(*slot, new);
             }
             St::Copy { dst, src, n } if *n <= INLINE_COPY_SLOTS => self.copy(*dst, *src, *n),
-            St::PopFront(sr, n) if sr.size * sr.stride <= INLINE_STACK_SLOTS => self.pop_front(sr, *n),
-            St::PushFront(sr, n) if sr.size * sr.stride <= INLINE_STACK_SLOTS => self.push_front(sr, *n),
+            // A stack of unions (siblings to clear) runs the interpreter's code.
+            St::PopFront(sr, n) if sr.size * sr.stride <= INLINE_STACK_SLOTS && sr.siblings.is_empty() => self.pop_front(sr, *n),
+            St::PushFront(sr, n) if sr.size * sr.stride <= INLINE_STACK_SLOTS && sr.siblings.is_empty() => self.push_front(sr, *n),
             St::Clear { dst, n } if *n <= INLINE_COPY_SLOTS => {
                 let z = self.k(0);
                 for i in 0..*n {
