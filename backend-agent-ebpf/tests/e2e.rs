@@ -22,16 +22,15 @@ use std::time::{Duration, Instant};
 use support::{in_netns, AgentProc, RawPort, TempDir};
 use switchyard_agent::abi::FlowKey;
 use switchyard_agent::attach::attached_programs;
-use switchyard_agent::frames::{check, Segment, BACKEND_MAC, CLIENT_MAC};
+use switchyard_agent::frames::{BACKEND_MAC, CLIENT_MAC};
 use switchyard_agent::pins::{self, PinnedAgent};
 use switchyard_testbed::netns::Netns;
 use switchyard_testbed::nginx::{write_bodies, NginxBackend, BACKEND_HEADER};
 use switchyard_testbed::{addr, bodies, cmd};
 use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
-use switchyard_wire::ethernet::EthernetFrame;
-use switchyard_wire::ipv4::Ipv4Packet;
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
 use switchyard_wire::reason::PathCounter;
-use switchyard_wire::tcp::{TcpSegment, ACK, FIN, PSH, RST, SYN};
+use switchyard_wire::tcp::{TcpRepr, ACK, FIN, PSH, RST, SYN};
 use switchyard_wire::tcp_option::{SackBlocks, SynOptions, TcpOption as O};
 
 const CLIENT: Ipv4Addr = addr::CLIENT;
@@ -136,16 +135,13 @@ struct Rx {
 }
 
 fn parse_rx(frame: &[u8], cport: u16) -> Option<Result<Rx, String>> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.src() != BACKEND_MAC || eth.ethertype() != 0x0800 {
+    let f = TcpFrame::new_checked(frame).ok()?;
+    let r = FrameRepr::parse(&f);
+    if r.src_mac != BACKEND_MAC || r.src != BACKEND || r.tcp.src_port != PORT || r.tcp.dst_port != cport {
         return None;
     }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    let tcp = TcpSegment::new_checked(ip.payload()).ok()?;
-    if ip.src() != BACKEND || tcp.src_port() != PORT || tcp.dst_port() != cport {
-        return None;
-    }
-    Some(check(frame).map(|p| Rx { seq: p.seq, ack: p.ack, flags: p.flags, payload: p.payload }))
+    let t = r.tcp;
+    Some(f.check_checksums().map(|()| Rx { seq: t.seq, ack: t.ack, flags: t.flags, payload: t.payload.to_vec() }).map_err(|e| e.to_string()))
 }
 
 /// Plays switch + front-end for one client connection. `drop_at`: drop the
@@ -160,9 +156,8 @@ fn fetch(bed: &Bed, path: &str, cport: u16, c: u32, drop_at: Option<u32>) -> Rep
     let co = keyring.validate(s, &input).expect("own cookie validates");
     let opts = [O::Mss(co.mss), O::SackPermitted, O::WindowScale(co.wscale.unwrap())];
     let seg = |seq: u32, ack: u32, flags: u8, options: &[O<'_>], payload: &[u8]| {
-        Segment { src: CLIENT, src_port: cport, dst: BACKEND, dst_port: PORT, seq, ack, flags, window: PEER_WINDOW, options, payload }
-            .frame(CLIENT_MAC, BACKEND_MAC)
-            .unwrap()
+        let tcp = TcpRepr { src_port: cport, dst_port: PORT, seq, ack, flags, window: PEER_WINDOW, options: options.into(), payload };
+        FrameRepr::new(CLIENT_MAC, BACKEND_MAC, CLIENT, BACKEND, tcp).to_vec().unwrap()
     };
     let port = &bed.port;
     let mut buf = vec![0u8; 65536];

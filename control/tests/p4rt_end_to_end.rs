@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,6 +16,7 @@ use switchyard_control::proto::p4::v1::{
 use switchyard_control::switchyard::{self as sy, CookieSecret, SwitchyardTables};
 use switchyard_p4rt_server::DeviceOptions;
 use switchyard_wire::flow::ConnKey;
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
 use tonic::Code;
 
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -54,10 +56,13 @@ async fn entries_written_over_p4runtime_change_forwarding() {
     c.write(vec![sy::insert(t.connection(&key(40000), 3, None).unwrap())], Atomicity::ContinueOnError).await.unwrap();
     let (port, out) = sw.server.device().inject(1, &pkt).expect("offloaded packet forwarded");
     assert_eq!(port, 2, "routed towards the backend");
-    assert_eq!(&out[30..34], &BACKEND.octets(), "destination rewritten to the backend");
-    assert_eq!(u16::from_be_bytes([out[36], out[37]]), 8080);
-    assert_eq!(out[22], 63, "TTL decremented");
-    assert_eq!(&out[0..6], &MAC_B, "next-hop MAC");
+    let out = TcpFrame::new_checked(&out[..]).expect("a TCP frame");
+    let r = FrameRepr::parse(&out);
+    assert_eq!(r.dst, BACKEND, "destination rewritten to the backend");
+    assert_eq!(r.tcp.dst_port, 8080);
+    assert_eq!(r.ttl, 63, "TTL decremented");
+    assert_eq!(r.dst_mac, MAC_B, "next-hop MAC");
+    out.check_checksums().expect("checksums updated with the rewrite");
 
     // Read back, exactly what was written.
     let entries = c.read_table(t.connection_table_id()).await.unwrap();
@@ -70,7 +75,7 @@ async fn entries_written_over_p4runtime_change_forwarding() {
     c.write(vec![sy::insert(t.backend(4, "198.19.2.11".parse().unwrap(), 9090).unwrap())], Atomicity::ContinueOnError).await.unwrap();
     c.write(vec![sy::modify(t.connection(&key(40000), 4, None).unwrap())], Atomicity::ContinueOnError).await.unwrap();
     let (_, out) = sw.server.device().inject(1, &pkt).unwrap();
-    assert_eq!(&out[30..34], &[198, 19, 2, 11]);
+    assert_eq!(TcpFrame::new_checked(&out[..]).unwrap().ipv4().dst(), Ipv4Addr::new(198, 19, 2, 11));
     c.write(vec![sy::delete(t.connection_key(&key(40000)).unwrap())], Atomicity::ContinueOnError).await.unwrap();
     assert_eq!(sw.server.device().inject(1, &pkt), None);
     assert!(c.read_table(t.connection_table_id()).await.unwrap().is_empty());

@@ -20,6 +20,7 @@ use switchyard_control::proto::prost::Message;
 use switchyard_control::provision::{self, Applied, ProvisionError, WRITER_ELECTION_ID};
 use switchyard_entries::EntriesFile;
 use switchyard_p4rt_server::DeviceOptions;
+use switchyard_wire::frame::TcpFrame;
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/infra-entries.json")
@@ -155,7 +156,9 @@ async fn push_pipeline_then_apply_entries_and_read_them_back() {
     let pkt = tcp_frame(CLIENT, 40000, BACKEND, 8080, 0x10, b"x");
     let (port, out) = sw.server.device().inject(1, &pkt).expect("routed");
     assert_eq!(port, 11);
-    assert_eq!(&out[0..12], &[2, 0, 0, 0, 0, 0x0b, 2, 0, 0, 0, 0, 0xfe]);
+    let out = TcpFrame::new_checked(&out[..]).expect("a TCP frame");
+    let eth = out.ethernet();
+    assert_eq!((eth.dst(), eth.src()), ([2, 0, 0, 0, 0, 0x0b], [2, 0, 0, 0, 0, 0xfe]));
 
     // Applying the same file again: the switch refuses every INSERT (ALREADY_EXISTS),
     // each named by its index; the default MODIFYs succeed.

@@ -69,28 +69,25 @@ fn parse_and_route(c: &mut Criterion) {
 }
 
 fn forwarding(c: &mut Criterion) {
-    // A 1400-byte data segment. Alternating VIP->DIP and DIP->VIP keeps
-    // the frame valid; each direction needs the segment as parsed with
-    // its current destination.
+    // A 1400-byte data segment, checked once as the engine checks it;
+    // alternating VIP->DIP and DIP->VIP keeps it valid.
     let dip = Ipv4Addr::new(198, 18, 2, 10);
     let mut f = frame(CIP, 40000, VIP, 80, 1, 1, ACK, &[7u8; 1400]);
-    let seg_vip = packet::parse(&f).expect("valid");
-    let seg_dip = packet::parse(&frame(CIP, 40000, dip, 80, 1, 1, ACK, &[7u8; 1400])).expect("valid");
     let mut g = c.benchmark_group("forwarding");
     g.throughput(Throughput::Elements(1));
-    let mut to_dip = true;
-    g.bench_function("rewrite_per_packet (target >= 10 M/s)", |b| {
-        b.iter(|| {
-            if to_dip {
-                packet::rewrite_to_backend(black_box(&mut f), &seg_vip, dip, 80, [2; 6], [3; 6]);
-            } else {
-                packet::rewrite_to_backend(black_box(&mut f), &seg_dip, VIP, 80, [2; 6], [3; 6]);
-            }
-            to_dip = !to_dip;
-        })
-    });
-    assert!(packet::parse(&f).is_ok(), "rewrites kept the checksums right");
-    g.bench_function("validate_1454B_full_checksum", |b| b.iter(|| black_box(packet::parse(black_box(&f)).expect("valid"))));
+    {
+        let (mut view, _) = packet::parse(&mut f[..]).expect("valid");
+        let mut to_dip = true;
+        g.bench_function("rewrite_per_packet (target >= 10 M/s)", |b| {
+            b.iter(|| {
+                let dst = if to_dip { dip } else { VIP };
+                packet::rewrite_to_backend(black_box(&mut view), dst, 80, [2; 6], [3; 6]);
+                to_dip = !to_dip;
+            })
+        });
+    }
+    assert!(packet::parse(&f[..]).is_ok(), "rewrites kept the checksums right");
+    g.bench_function("validate_1454B_full_checksum", |b| b.iter(|| black_box(packet::parse(black_box(&f[..])).expect("valid"))));
     g.finish();
 }
 

@@ -18,9 +18,8 @@
 //! same 4-tuple and direction are compared, in batch order, which is the
 //! order the engine produced them.
 
-use switchyard_wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4};
-use switchyard_wire::ipv4::{Ipv4Packet, PROTO_TCP};
-use switchyard_wire::tcp::{TcpSegment, ACK, FIN, RST, SYN, URG};
+use switchyard_wire::frame::TcpFrame;
+use switchyard_wire::tcp::{ACK, FIN, RST, SYN, URG};
 
 use crate::engine::assembly::seq_diff;
 
@@ -33,18 +32,11 @@ struct Segment {
 }
 
 fn segment(frame: &[u8]) -> Option<Segment> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.ethertype() != ETHERTYPE_IPV4 {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    if ip.protocol() != PROTO_TCP {
-        return None;
-    }
-    let tcp = TcpSegment::new_checked(ip.payload()).ok()?;
+    let f = TcpFrame::new_checked(frame).ok()?;
+    let (ip, tcp) = (f.ipv4(), f.tcp());
     let flags = tcp.flags();
     let ack = (flags & ACK != 0).then(|| tcp.ack());
-    let pure_ack = ack.is_some() && flags & (SYN | FIN | RST | URG) == 0 && tcp.payload().is_empty();
+    let pure_ack = ack.is_some() && !tcp.has_any(SYN | FIN | RST | URG) && f.payload().is_empty();
     Some(Segment { tuple: (ip.src().octets(), ip.dst().octets(), tcp.src_port(), tcp.dst_port()), ack, pure_ack })
 }
 

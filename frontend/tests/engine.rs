@@ -12,9 +12,9 @@ use switchyard_frontend::http::ErrorReply;
 use switchyard_frontend::offload::{OffloadEvent, OffloadRequest, RefusedReason};
 use switchyard_wire::cookie::CookieInput;
 use switchyard_wire::flow::ConnKey;
-use switchyard_wire::ipv4::Ipv4Packet;
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
 use switchyard_wire::reason::DropReason;
-use switchyard_wire::tcp::{TcpSegment, ACK, FIN, PSH, RST, SYN};
+use switchyard_wire::tcp::{ACK, FIN, PSH, RST, SYN};
 use switchyard_wire::tcp_option::{self, SynOptions, TcpOption};
 
 const CONF: &str = r#"
@@ -108,23 +108,23 @@ struct Tx {
 
 /// Parses an emitted frame, checking both checksums from scratch.
 fn read(frame: &[u8]) -> Tx {
-    assert_eq!(&frame[0..6], &SW, "to the switch");
-    assert_eq!(&frame[6..12], &MAC, "from us");
-    let ip = Ipv4Packet::new_checked(&frame[14..]).unwrap();
-    assert!(ip.verify_checksum(), "ip checksum");
-    let t = TcpSegment::new_checked(ip.payload()).unwrap();
-    assert!(t.verify_checksum(ip.pseudo_header_sum()), "tcp checksum");
+    let f = TcpFrame::new_checked(frame).unwrap();
+    f.check_checksums().unwrap();
+    let r = FrameRepr::parse(&f);
+    assert_eq!(r.dst_mac, SW, "to the switch");
+    assert_eq!(r.src_mac, MAC, "from us");
+    let t = r.tcp;
     Tx {
-        src: ip.src(),
-        dst: ip.dst(),
-        sport: t.src_port(),
-        dport: t.dst_port(),
-        seq: t.seq(),
-        ack: t.ack(),
-        flags: t.flags(),
-        window: t.window(),
-        payload: t.payload().to_vec(),
-        syn_opts: SynOptions::from_options(t.options()).unwrap(),
+        src: r.src,
+        dst: r.dst,
+        sport: t.src_port,
+        dport: t.dst_port,
+        seq: t.seq,
+        ack: t.ack,
+        flags: t.flags,
+        window: t.window,
+        payload: t.payload.to_vec(),
+        syn_opts: SynOptions::from_options(f.tcp_options()).unwrap(),
     }
 }
 

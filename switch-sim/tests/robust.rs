@@ -1,9 +1,13 @@
 //! Bad input never panics: random and mutated frames through
 //! switchyard.p4, and mutated program text through the front end.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use switchyard_switch_sim::{FieldMatch, Switch, TableEntry};
+use switchyard_wire::frame::FrameRepr;
+use switchyard_wire::tcp::{TcpRepr, SYN};
+use switchyard_wire::tcp_option::TcpOption;
 
 #[path = "common/rng.rs"]
 mod rng;
@@ -20,17 +24,12 @@ fn random_and_mutated_frames_never_panic() {
     sw.insert("vip", &TableEntry { matches: vec![FieldMatch::Exact(vip), FieldMatch::Exact(80)], action: "set_vip".into(), params: vec![1], priority: 0, idle_timeout_ns: 0 })
         .unwrap();
     sw.set_default("frontend_count", "set_frontend_count", &[2]).unwrap();
-    // A SYN to the VIP with options, the seed for mutations.
-    let mut syn = vec![2, 0, 0, 0, 1, 1, 2, 0, 0, 0, 0, 2, 8, 0];
-    syn.extend_from_slice(&[0x45, 0, 0, 52, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 2, 198, 18, 100, 1]);
-    syn.extend_from_slice(&[0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x80, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
-    syn.extend_from_slice(&[2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 1, 0]);
-    let c = switchyard_wire::checksum::finish(switchyard_wire::checksum::sum(&syn[14..34]));
-    syn[24..26].copy_from_slice(&c.to_be_bytes());
-    // The switch answers only SYNs whose TCP checksum is right.
-    let ph = switchyard_wire::checksum::pseudo_header_v4([198, 18, 0, 2].into(), [198, 18, 100, 1].into(), 6, 32);
-    let c = switchyard_wire::checksum::finish(switchyard_wire::checksum::add(ph, switchyard_wire::checksum::sum(&syn[34..])));
-    syn[50..52].copy_from_slice(&c.to_be_bytes());
+    // A SYN to the VIP with options, the seed for mutations (checksums
+    // right: the switch answers only SYNs whose TCP checksum is).
+    let opts = [TcpOption::Mss(1460), TcpOption::NoOp, TcpOption::WindowScale(7), TcpOption::SackPermitted, TcpOption::NoOp];
+    let tcp = TcpRepr { src_port: 40000, dst_port: 80, seq: 1, ack: 0, flags: SYN, window: 0xffff, options: (&opts).into(), payload: &[] };
+    let repr = FrameRepr::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 1], Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(198, 18, 100, 1), tcp);
+    let syn = FrameRepr { ident: 1, ..repr }.to_vec().unwrap();
     assert_eq!(sw.process(1, &syn).map(|(p, _)| p), Some(1), "the seed SYN is answered");
     let mut rng = Rng(0x5eed);
     let mut forwarded = 0;

@@ -12,12 +12,13 @@ use std::path::PathBuf;
 use switchyard_switch_sim::entries::{EntryText, Value};
 use switchyard_switch_sim::vectors::{run, to_hex, Case, DigestText, Frame, VectorFile, WriteText};
 use switchyard_wire::cookie::{self, CookieInput, CookieSecret};
-use switchyard_wire::ethernet::{self, EthernetFrame, MacAddr};
+use switchyard_wire::ethernet::{self, EthernetFrame, EthernetRepr, MacAddr};
 use switchyard_wire::flow::client_hash;
-use switchyard_wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_TCP, PROTO_UDP};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
+use switchyard_wire::ipv4::{self, Ipv4Packet, Ipv4Repr, PROTO_UDP};
 use switchyard_wire::reason::{DropReason, PathCounter};
-use switchyard_wire::tcp::{TcpRepr, TcpSegment, ACK, FIN, PSH, RST, SYN};
-use switchyard_wire::tcp_option::{SynOptions, TcpOption};
+use switchyard_wire::tcp::{TcpRepr, ACK, FIN, PSH, RST, SYN};
+use switchyard_wire::tcp_option::{SynOptions, TcpOption, TcpOptions};
 use switchyard_wire::{checksum, synack};
 
 const CLIENT_PORT: u16 = 1;
@@ -41,6 +42,12 @@ const B1: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 11);
 const BPORT: u16 = 8080;
 /// The backends' network: only the backend port may source it.
 const BACKEND_NET: &str = "198.18.1.0/24";
+
+/// Where the malformed cases' deliberate byte edits land (frames built
+/// here have an option-less IPv4 header).
+const IP: usize = ethernet::HEADER_LEN;
+const L4: usize = IP + ipv4::MIN_HEADER_LEN;
+const TCP_CHECKSUM: usize = L4 + 16;
 
 const KEY_CUR: CookieSecret = CookieSecret { k0: 0x0302_0100, k1: 0x0706_0504 };
 const KEY_PREV: CookieSecret = CookieSecret { k0: 0xdead_beef, k1: 0x0bad_f00d };
@@ -159,36 +166,28 @@ fn seg<'a>(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8) -> S
 }
 
 fn build(s: &Seg) -> Vec<u8> {
-    let t = TcpRepr { src_port: s.sport, dst_port: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: 29200, options: s.opts, payload: s.payload };
-    let l4 = t.wire_len();
-    let mut f = vec![0u8; 14 + 20 + l4];
-    ethernet::emit(&mut f, s.dmac, s.smac, ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src: s.src, dst: s.dst, protocol: PROTO_TCP, ttl: s.ttl, ident: 0x4242, dont_fragment: true, payload_len: l4 as u16 }
-        .emit(&mut f[14..])
-        .unwrap();
-    let pseudo = checksum::pseudo_header_v4(s.src, s.dst, PROTO_TCP, l4 as u16);
-    t.emit(&mut f[34..], pseudo).unwrap();
-    f
+    let t = TcpRepr { src_port: s.sport, dst_port: s.dport, seq: s.seq, ack: s.ack, flags: s.flags, window: 29200, options: s.opts.into(), payload: s.payload };
+    FrameRepr { ttl: s.ttl, ident: 0x4242, ..FrameRepr::new(s.smac, s.dmac, s.src, s.dst, t) }.to_vec().unwrap()
 }
 
-/// Recomputes both checksums from scratch (the expected result of a
-/// correct incremental update).
+/// The IPv4 packet of a frame, whatever it carries (UDP, fragments too).
+fn ipv4_of(f: &mut [u8]) -> Ipv4Packet<&mut [u8]> {
+    Ipv4Packet::new_checked(&mut f[IP..]).unwrap()
+}
+
+/// Recomputes the checksums from scratch (the expected result of a
+/// correct incremental update): both of a TCP frame, the IPv4 header's of
+/// anything else.
 fn refill(f: &mut [u8]) {
-    let mut ip = Ipv4Packet::new_checked(&mut f[14..]).unwrap();
-    ip.fill_checksum();
-    let pseudo = ip.pseudo_header_sum();
-    let hl = ip.header_len();
-    if ip.protocol() == PROTO_TCP {
-        let mut t = TcpSegment::new_checked(&mut f[14 + hl..]).unwrap();
-        t.fill_checksum(pseudo);
+    if let Ok(mut t) = TcpFrame::new_checked(&mut *f) {
+        t.fill_checksums();
+        return;
     }
+    ipv4_of(f).fill_checksum();
 }
 
-/// IPv4 header checksum of an option-less header, without length checks.
-fn raw_ip_checksum(f: &mut [u8]) {
-    f[24..26].fill(0);
-    let c = checksum::finish(checksum::sum(&f[14..34]));
-    f[24..26].copy_from_slice(&c.to_be_bytes());
+fn tcp_checksum(f: &[u8]) -> u16 {
+    TcpFrame::new_checked(f).unwrap().tcp().checksum()
 }
 
 fn set_macs(f: &mut [u8], src: MacAddr, dst: MacAddr) {
@@ -198,19 +197,16 @@ fn set_macs(f: &mut [u8], src: MacAddr, dst: MacAddr) {
 }
 
 fn expected_synack(s: &Seg, gen: u8) -> Vec<u8> {
-    let opts = SynOptions::from_options(&build(s)[54..54 + s.opts.iter().map(|o| o.wire_len()).sum::<usize>().div_ceil(4) * 4]).unwrap();
+    let syn = build(s);
+    let opts = SynOptions::from_options(TcpFrame::new_checked(&syn[..]).unwrap().tcp_options()).unwrap();
     // The current secret signs whatever its generation bit is.
     let key = KEY_CUR;
     let input = CookieInput { client_ip: s.src, client_port: s.sport, vip: s.dst, vport: s.dport, client_isn: s.seq };
     let c = cookie::generate(key, gen, &input, &opts);
     let (o, n) = synack::option_block(&opts, synack::MSS, synack::WSCALE);
-    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: c, ack: s.seq.wrapping_add(1), flags: SYN | ACK, window: synack::WINDOW, options: &o[..n], payload: &[] };
+    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: c, ack: s.seq.wrapping_add(1), flags: SYN | ACK, window: synack::WINDOW, options: (&o[..n]).into(), payload: &[] };
     assert_eq!(t.header_len(), synack::TCP_HEADER_LEN);
-    let mut f = vec![0u8; 14 + 20 + 32];
-    ethernet::emit(&mut f, s.smac, s.dmac, ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src: s.dst, dst: s.src, protocol: PROTO_TCP, ttl: synack::TTL, ident: 0, dont_fragment: true, payload_len: 32 }.emit(&mut f[14..]).unwrap();
-    t.emit(&mut f[34..], checksum::pseudo_header_v4(s.dst, s.src, PROTO_TCP, 32)).unwrap();
-    f
+    FrameRepr { ttl: synack::TTL, ..FrameRepr::new(s.dmac, s.smac, s.dst, s.src, t) }.to_vec().unwrap()
 }
 
 fn path(p: PathCounter) -> (String, u64) {
@@ -343,10 +339,11 @@ fn offload() -> (String, VectorFile) {
         let f = build(&s);
         let mut e = f.clone();
         {
-            let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+            let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
             ip.set_dst(B1);
             ip.decrement_ttl();
-            let mut t = TcpSegment::new_checked(&mut e[34..]).unwrap();
+            let mut t = fr.tcp_mut();
             t.set_dst_port(BPORT);
         }
         set_macs(&mut e, SW_MAC, B1_MAC);
@@ -360,10 +357,11 @@ fn offload() -> (String, VectorFile) {
     let f = build(&s);
     let mut e = f.clone();
     {
-        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
         ip.set_src(VIP);
         ip.decrement_ttl();
-        let mut t = TcpSegment::new_checked(&mut e[34..]).unwrap();
+        let mut t = fr.tcp_mut();
         t.set_src_port(VPORT);
     }
     set_macs(&mut e, SW_MAC, CLIENT_MAC);
@@ -373,24 +371,23 @@ fn offload() -> (String, VectorFile) {
     let mut s = seg(CLIENT, 50100, VIP, VPORT, ACK);
     s.seq = 5;
     let mut f = build(&s);
-    f[34 + 16] ^= 0x5a;
+    f[TCP_CHECKSUM] ^= 0x5a;
     let mut e = build(&s);
     {
-        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
         ip.set_dst(B1);
         ip.decrement_ttl();
-        let mut t = TcpSegment::new_checked(&mut e[34..]).unwrap();
+        let mut t = fr.tcp_mut();
         t.set_dst_port(BPORT);
     }
     set_macs(&mut e, SW_MAC, B1_MAC);
     refill(&mut e);
     // RFC 1624: the output is off from the correct checksum by the same
     // ones'-complement amount as the input was.
-    let good_in = u16::from_be_bytes([build(&s)[50], build(&s)[51]]);
-    let bad_in = u16::from_be_bytes([f[50], f[51]]);
-    let good_out = u16::from_be_bytes([e[50], e[51]]);
-    e[50..52].copy_from_slice(&checksum::update16(good_out, bad_in, good_in).to_be_bytes());
-    assert_ne!(e[50..52], build(&s)[50..52]);
+    let (good_in, bad_in, good_out) = (tcp_checksum(&build(&s)), tcp_checksum(&f), tcp_checksum(&e));
+    e[TCP_CHECKSUM..TCP_CHECKSUM + 2].copy_from_slice(&checksum::update16(good_out, bad_in, good_in).to_be_bytes());
+    assert_ne!(tcp_checksum(&e), good_in);
     cases.push(case("offloaded in with a corrupt TCP checksum: still corrupt by the same amount", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], BTreeMap::new()));
     // FIN / RST digests, both directions.
     let digest = |flags: u8| DigestText {
@@ -413,14 +410,15 @@ fn offload() -> (String, VectorFile) {
         let f = build(&s);
         let mut e = f.clone();
         {
-            let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+            let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
             if from_client {
                 ip.set_dst(B1);
             } else {
                 ip.set_src(VIP);
             }
             ip.decrement_ttl();
-            let mut t = TcpSegment::new_checked(&mut e[34..]).unwrap();
+            let mut t = fr.tcp_mut();
             if from_client {
                 t.set_dst_port(BPORT);
             } else {
@@ -446,10 +444,11 @@ fn offload() -> (String, VectorFile) {
     let f = build(&s);
     let mut e = f.clone();
     {
-        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
         ip.set_dst(B0);
         ip.decrement_ttl();
-        TcpSegment::new_checked(&mut e[34..]).unwrap().set_dst_port(BPORT);
+        fr.tcp_mut().set_dst_port(BPORT);
     }
     set_macs(&mut e, SW_MAC, B0_MAC);
     refill(&mut e);
@@ -466,10 +465,11 @@ fn offload() -> (String, VectorFile) {
     let f = build(&s);
     let mut e = f.clone();
     {
-        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
         ip.set_src(VIP);
         ip.decrement_ttl();
-        TcpSegment::new_checked(&mut e[34..]).unwrap().set_src_port(VPORT);
+        fr.tcp_mut().set_src_port(VPORT);
     }
     set_macs(&mut e, SW_MAC, CLIENT_MAC);
     refill(&mut e);
@@ -490,20 +490,21 @@ fn routed() -> (String, VectorFile) {
     s.payload = b"ssh";
     let f = build(&s);
     let mut e = f.clone();
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e).decrement_ttl();
     set_macs(&mut e, SW_MAC, ROUTER_MAC);
     refill(&mut e);
     cases.push(case("TCP to a non-VIP address: routed (TTL-1, MACs)", CLIENT_PORT, f, vec![(ROUTER_PORT, e)], [path(PathCounter::Routed)].into()));
     let s = seg(CLIENT, 1234, VIP, 443, SYN);
     cases.push(case("SYN to the VIP address on a port that is no VIP: routed; no route, dropped", CLIENT_PORT, build(&s), vec![], dropped(DropReason::NoRoute)));
     // UDP, built by hand with the wire crate.
-    let mut f = vec![0u8; 14 + 20 + 12];
-    ethernet::emit(&mut f, SW_MAC, CLIENT_MAC, ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src: CLIENT, dst: Ipv4Addr::new(198, 18, 2, 53), protocol: PROTO_UDP, ttl: 9, ident: 1, dont_fragment: false, payload_len: 12 }.emit(&mut f[14..]).unwrap();
-    f[34..42].copy_from_slice(&[0x30, 0x39, 0, 53, 0, 12, 0, 0]);
-    f[42..].copy_from_slice(b"dns?");
+    let mut f = vec![0u8; L4 + 12];
+    EthernetRepr { src: CLIENT_MAC, dst: SW_MAC, ethertype: ethernet::ETHERTYPE_IPV4 }.emit(&mut f).unwrap();
+    Ipv4Repr { src: CLIENT, dst: Ipv4Addr::new(198, 18, 2, 53), protocol: PROTO_UDP, ttl: 9, ident: 1, dont_fragment: false, payload_len: 12 }.emit(&mut f[IP..]).unwrap();
+    // wire has no UDP: an 8-byte header (ports 12345 -> 53, length 12, no checksum).
+    f[L4..L4 + 8].copy_from_slice(&[0x30, 0x39, 0, 53, 0, 12, 0, 0]);
+    f[L4 + 8..].copy_from_slice(b"dns?");
     let mut e = f.clone();
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e).decrement_ttl();
     set_macs(&mut e, SW_MAC, ROUTER_MAC);
     refill(&mut e);
     cases.push(case("UDP: routed", CLIENT_PORT, f, vec![(ROUTER_PORT, e)], [path(PathCounter::Routed)].into()));
@@ -515,7 +516,7 @@ fn routed() -> (String, VectorFile) {
     s.opts = &opts;
     let f = build(&s);
     let mut e = f.clone();
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e).decrement_ttl();
     set_macs(&mut e, SW_MAC, B0_MAC);
     refill(&mut e);
     cases.push(case("front-end's replayed SYN to a backend: routed with its options byte for byte", FE_PORTS[0], f, vec![(BACKEND_PORT, e)], [path(PathCounter::Routed)].into()));
@@ -524,7 +525,7 @@ fn routed() -> (String, VectorFile) {
     s.payload = b"HTTP/1.1 200 OK\r\n";
     let f = build(&s);
     let mut e = f.clone();
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e).decrement_ttl();
     set_macs(&mut e, SW_MAC, CLIENT_MAC);
     refill(&mut e);
     cases.push(case("front-end packet from the VIP to a client: routed as it is", FE_PORTS[1], f, vec![(CLIENT_PORT, e)], [path(PathCounter::Routed)].into()));
@@ -539,77 +540,81 @@ fn malformed() -> (String, VectorFile) {
     let mut cases = Vec::new();
     let good = build(&seg(CLIENT, 50300, VIP, VPORT, ACK));
     cases.push(case("10-byte frame", CLIENT_PORT, good[..10].to_vec(), vec![], dropped(DropReason::Truncated)));
-    cases.push(case("Ethernet + 12 bytes of IPv4", CLIENT_PORT, good[..26].to_vec(), vec![], dropped(DropReason::Truncated)));
-    cases.push(case("IPv4 + 10 bytes of TCP", CLIENT_PORT, good[..44].to_vec(), vec![], dropped(DropReason::Truncated)));
+    cases.push(case("Ethernet + 12 bytes of IPv4", CLIENT_PORT, good[..IP + 12].to_vec(), vec![], dropped(DropReason::Truncated)));
+    cases.push(case("IPv4 + 10 bytes of TCP", CLIENT_PORT, good[..L4 + 10].to_vec(), vec![], dropped(DropReason::Truncated)));
     let mut f = good.clone();
-    f[14 + 3] += 40; // total length beyond the frame
-    raw_ip_checksum(&mut f);
+    f[IP + 3] += 40; // total length beyond the frame
+    // The view refuses the packet now: give it the bytes the length
+    // announces to compute the header checksum, then cut them again.
+    f.resize(good.len() + 40, 0);
+    ipv4_of(&mut f).fill_checksum();
+    f.truncate(good.len());
     cases.push(case("IPv4 total length beyond the frame", CLIENT_PORT, f, vec![], dropped(DropReason::Truncated)));
     let mut f = good.clone();
-    f[14] = 0x44;
+    f[IP] = 0x44;
     cases.push(case("IHL 4", CLIENT_PORT, f, vec![], dropped(DropReason::BadIpHeader)));
     let mut f = good.clone();
-    f[14] = 0x65;
+    f[IP] = 0x65;
     cases.push(case("IP version 6 in an IPv4 ethertype", CLIENT_PORT, f, vec![], dropped(DropReason::BadIpHeader)));
     let mut f = good.clone();
-    f[14 + 10] ^= 0xff;
+    f[IP + 10] ^= 0xff;
     cases.push(case("bad IPv4 header checksum", CLIENT_PORT, f, vec![], dropped(DropReason::BadChecksum)));
     let mut f = good.clone();
-    f[34 + 12] = 0x30;
+    f[L4 + 12] = 0x30;
     cases.push(case("TCP data offset 3", CLIENT_PORT, f, vec![], dropped(DropReason::BadTcpHeader)));
     let mut f = good.clone();
-    f[34 + 12] = 0xf0;
+    f[L4 + 12] = 0xf0;
     cases.push(case("TCP data offset 15 beyond the segment", CLIENT_PORT, f, vec![], dropped(DropReason::Truncated)));
     let mut s = seg(CLIENT, 50301, VIP, VPORT, SYN);
     let bad = [TcpOption::Mss(1460), TcpOption::Unknown { kind: 30, data: &[0; 10] }];
     s.opts = &bad;
     let mut f = build(&s);
-    f[54 + 5] = 1; // unknown option length 1
+    f[L4 + 20 + 5] = 1; // unknown option length 1
     refill(&mut f);
     cases.push(case("SYN with an option of length 1", CLIENT_PORT, f, vec![], dropped(DropReason::BadTcpOptions)));
     let mut f = build(&s);
-    f[54 + 5] = 30; // runs past the option area
+    f[L4 + 20 + 5] = 30; // runs past the option area
     refill(&mut f);
     cases.push(case("SYN with an option running past the header", CLIENT_PORT, f, vec![], dropped(DropReason::BadTcpOptions)));
     let mut s = seg(CLIENT, 50302, VIP, VPORT, SYN);
     let mss_only = [TcpOption::Mss(1460)];
     s.opts = &mss_only;
     let mut f = build(&s);
-    f[54 + 1] = 3; // MSS with length 3
+    f[L4 + 20 + 1] = 3; // MSS with length 3
     refill(&mut f);
     cases.push(case("SYN with an MSS option of length 3", CLIENT_PORT, f, vec![], dropped(DropReason::BadTcpOptions)));
     for (d, flags) in [("SYN+FIN", SYN | FIN), ("SYN+RST", SYN | RST), ("no flags", 0)] {
         cases.push(case(&format!("{d} to a VIP"), CLIENT_PORT, build(&seg(CLIENT, 50303, VIP, VPORT, flags)), vec![], dropped(DropReason::BadTcpFlags)));
     }
     let mut f = good.clone();
-    f[12..14].copy_from_slice(&ethernet::ETHERTYPE_ARP.to_be_bytes());
+    EthernetFrame::new_checked(&mut f[..]).unwrap().set_ethertype(ethernet::ETHERTYPE_ARP);
     cases.push(case("ARP frame", CLIENT_PORT, f, vec![], dropped(DropReason::NotIpv4)));
     let mut f = good.clone();
-    f[14 + 6] = 0x20; // MF
+    f[IP + 6] = 0x20; // MF
     refill(&mut f);
     cases.push(case("TCP fragment (MF) from an edge port", CLIENT_PORT, f, vec![], dropped(DropReason::IpFragment)));
     // IPv4 options (a 4-byte NOP option block): IHL 6.
     let mut f = Vec::new();
-    f.extend_from_slice(&good[..14]);
+    f.extend_from_slice(&good[..IP]);
     f.push(0x46);
-    f.extend_from_slice(&good[15..34]);
+    f.extend_from_slice(&good[IP + 1..L4]);
     f.extend_from_slice(&[1, 1, 1, 0]);
-    f.extend_from_slice(&good[34..]);
-    let tl = u16::from_be_bytes([f[16], f[17]]) + 4;
-    f[16..18].copy_from_slice(&tl.to_be_bytes());
-    Ipv4Packet::new_checked(&mut f[14..]).unwrap().fill_checksum();
+    f.extend_from_slice(&good[L4..]);
+    let tl = u16::from_be_bytes([f[IP + 2], f[IP + 3]]) + 4;
+    f[IP + 2..IP + 4].copy_from_slice(&tl.to_be_bytes());
+    ipv4_of(&mut f).fill_checksum();
     cases.push(case("TCP with IPv4 options from an edge port", CLIENT_PORT, f.clone(), vec![], dropped(DropReason::IpOptions)));
     let mut e = f.clone();
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e).decrement_ttl();
     set_macs(&mut e, SW_MAC, ROUTER_MAC);
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().fill_checksum();
+    ipv4_of(&mut e).fill_checksum();
     let mut f2 = f.clone();
-    f2[14 + 16..14 + 20].copy_from_slice(&[198, 18, 2, 7]);
-    Ipv4Packet::new_checked(&mut f2[14..]).unwrap().fill_checksum();
+    f2[IP + 16..IP + 20].copy_from_slice(&[198, 18, 2, 7]);
+    ipv4_of(&mut f2).fill_checksum();
     let mut e2 = f2.clone();
-    Ipv4Packet::new_checked(&mut e2[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e2).decrement_ttl();
     set_macs(&mut e2, SW_MAC, ROUTER_MAC);
-    Ipv4Packet::new_checked(&mut e2[14..]).unwrap().fill_checksum();
+    ipv4_of(&mut e2).fill_checksum();
     let _ = e;
     cases.push(case("IPv4 options from a front-end port: routed with the options, TTL-1", FE_PORTS[0], f2, vec![(ROUTER_PORT, e2)], [path(PathCounter::Routed)].into()));
     file("malformed.json", "Malformed, truncated and unsupported packets are dropped with their registry reason", cases)
@@ -628,10 +633,11 @@ fn conn_full() -> (String, VectorFile) {
     let f = build(&s);
     let mut e = f.clone();
     {
-        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
         ip.set_dst(B0);
         ip.decrement_ttl();
-        TcpSegment::new_checked(&mut e[34..]).unwrap().set_dst_port(BPORT);
+        fr.tcp_mut().set_dst_port(BPORT);
     }
     set_macs(&mut e, SW_MAC, B0_MAC);
     refill(&mut e);
@@ -647,18 +653,14 @@ fn conn_full() -> (String, VectorFile) {
 /// ack = SEG.SEQ + SEG.LEN, the SYN counting one; no options, no data).
 fn expected_rst(s: &Seg) -> Vec<u8> {
     let seg_len = 1 + s.payload.len() as u32;
-    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: 0, ack: s.seq.wrapping_add(seg_len), flags: RST | ACK, window: 0, options: &[], payload: &[] };
-    let mut f = vec![0u8; 14 + 20 + 20];
-    ethernet::emit(&mut f, s.smac, s.dmac, ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src: s.dst, dst: s.src, protocol: PROTO_TCP, ttl: synack::TTL, ident: 0, dont_fragment: true, payload_len: 20 }.emit(&mut f[14..]).unwrap();
-    t.emit(&mut f[34..], checksum::pseudo_header_v4(s.dst, s.src, PROTO_TCP, 20)).unwrap();
-    f
+    let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: 0, ack: s.seq.wrapping_add(seg_len), flags: RST | ACK, window: 0, options: TcpOptions::NONE, payload: &[] };
+    FrameRepr { ttl: synack::TTL, ..FrameRepr::new(s.dmac, s.smac, s.dst, s.src, t) }.to_vec().unwrap()
 }
 
 /// A frame whose TCP checksum is off by one (still a valid IPv4 header).
 fn bad_tcp_checksum(mut f: Vec<u8>) -> Vec<u8> {
-    let c = u16::from_be_bytes([f[50], f[51]]);
-    f[50..52].copy_from_slice(&c.wrapping_add(1).to_be_bytes());
+    let c = tcp_checksum(&f);
+    f[TCP_CHECKSUM..TCP_CHECKSUM + 2].copy_from_slice(&c.wrapping_add(1).to_be_bytes());
     f
 }
 
@@ -712,11 +714,12 @@ fn edge_guards() -> (String, VectorFile) {
     let mut s = seg(B1, BPORT, VIP, VPORT, SYN);
     s.opts = &linux;
     cases.push(case("a SYN to the VIP from the client port with a backend's source: dropped, not answered", CLIENT_PORT, build(&s), vec![], dropped(DropReason::SpoofedSource)));
-    let mut f = vec![0u8; 14 + 20 + 12];
-    ethernet::emit(&mut f, SW_MAC, CLIENT_MAC, ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src: Ipv4Addr::new(198, 18, 1, 77), dst: Ipv4Addr::new(198, 18, 2, 53), protocol: PROTO_UDP, ttl: 9, ident: 1, dont_fragment: false, payload_len: 12 }.emit(&mut f[14..]).unwrap();
-    f[34..42].copy_from_slice(&[0x30, 0x39, 0, 53, 0, 12, 0, 0]);
-    f[42..].copy_from_slice(b"dns?");
+    let mut f = vec![0u8; L4 + 12];
+    EthernetRepr { src: CLIENT_MAC, dst: SW_MAC, ethertype: ethernet::ETHERTYPE_IPV4 }.emit(&mut f).unwrap();
+    Ipv4Repr { src: Ipv4Addr::new(198, 18, 1, 77), dst: Ipv4Addr::new(198, 18, 2, 53), protocol: PROTO_UDP, ttl: 9, ident: 1, dont_fragment: false, payload_len: 12 }.emit(&mut f[IP..]).unwrap();
+    // wire has no UDP: an 8-byte header (ports 12345 -> 53, length 12, no checksum).
+    f[L4..L4 + 8].copy_from_slice(&[0x30, 0x39, 0, 53, 0, 12, 0, 0]);
+    f[L4 + 8..].copy_from_slice(b"dns?");
     cases.push(case("UDP from the client port with a source in the backend network: dropped", CLIENT_PORT, f, vec![], dropped(DropReason::SpoofedSource)));
     let mut s = seg(CLIENT, 43001, B0, BPORT, SYN);
     s.opts = &linux;
@@ -732,10 +735,11 @@ fn edge_guards() -> (String, VectorFile) {
     let f = build(&s);
     let mut e = f.clone();
     {
-        let mut ip = Ipv4Packet::new_checked(&mut e[14..]).unwrap();
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+            let mut ip = fr.ipv4_mut();
         ip.set_dst(B0);
         ip.decrement_ttl();
-        TcpSegment::new_checked(&mut e[34..]).unwrap().set_dst_port(BPORT);
+        fr.tcp_mut().set_dst_port(BPORT);
     }
     set_macs(&mut e, SW_MAC, B0_MAC);
     refill(&mut e);
@@ -744,7 +748,7 @@ fn edge_guards() -> (String, VectorFile) {
     s.opts = &linux;
     let f = build(&s);
     let mut e = f.clone();
-    Ipv4Packet::new_checked(&mut e[14..]).unwrap().decrement_ttl();
+    ipv4_of(&mut e).decrement_ttl();
     set_macs(&mut e, SW_MAC, B0_MAC);
     refill(&mut e);
     cases.push(case("a client SYN to a backend port that is no service: routed (only service ports are guarded)", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::Routed)].into()));

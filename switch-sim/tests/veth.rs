@@ -7,10 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchyard_switch_sim::ports::AfPacketPort;
-use switchyard_wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_TCP};
-use switchyard_wire::tcp::{TcpRepr, TcpSegment, ACK, SYN};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
+use switchyard_wire::tcp::{TcpRepr, ACK, SYN};
 use switchyard_wire::tcp_option::TcpOption;
-use switchyard_wire::{checksum, ethernet};
 
 struct Netns {
     name: String,
@@ -34,18 +33,13 @@ fn ip(args: &[&str]) {
 
 fn frame(dst: Ipv4Addr, dport: u16, flags: u8, opts: &[TcpOption]) -> Vec<u8> {
     let src = Ipv4Addr::new(198, 18, 0, 2);
-    let t = TcpRepr { src_port: 40000, dst_port: dport, seq: 7, ack: 0, flags, window: 1000, options: opts, payload: b"hi" };
-    let l4 = t.wire_len();
-    let mut f = vec![0u8; 34 + l4];
-    ethernet::emit(&mut f, [2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 2], ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src, dst, protocol: PROTO_TCP, ttl: 64, ident: 1, dont_fragment: true, payload_len: l4 as u16 }.emit(&mut f[14..]).unwrap();
-    t.emit(&mut f[34..], checksum::pseudo_header_v4(src, dst, PROTO_TCP, l4 as u16)).unwrap();
-    f
+    let t = TcpRepr { src_port: 40000, dst_port: dport, seq: 7, ack: 0, flags, window: 1000, options: opts.into(), payload: b"hi" };
+    FrameRepr { ident: 1, ..FrameRepr::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 1], src, dst, t) }.to_vec().unwrap()
 }
 
 /// Sends `f` on `tx` (again every 200 ms) until `rx` sees a TCP frame for
 /// which `want` holds, or 5 s pass.
-fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], want: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
+fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], want: impl Fn(&FrameRepr) -> bool) -> Option<Vec<u8>> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut last = Instant::now() - Duration::from_secs(1);
     while Instant::now() < deadline {
@@ -55,7 +49,7 @@ fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], want: impl Fn(&[
         }
         let mut got = None;
         rx.recv_batch(|b| {
-            if got.is_none() && b.len() > 34 && b[12..14] == [8, 0] && b[23] == PROTO_TCP && want(b) {
+            if got.is_none() && TcpFrame::new_checked(b).is_ok_and(|t| want(&FrameRepr::parse(&t))) {
                 got = Some(b.to_vec());
             }
         })
@@ -111,21 +105,22 @@ fn forwards_between_veths() {
     let a0 = AfPacketPort::open(1, "a0").unwrap();
     let mut b0 = AfPacketPort::open(2, "b0").unwrap();
     let f = frame(Ipv4Addr::new(198, 18, 2, 9), 22, ACK, &[]);
-    let got = exchange(&a0, &mut b0, &f, |b| b[30..34] == [198, 18, 2, 9]).expect("routed frame arrives on b0");
-    assert_eq!(got[0..6], [2, 0, 0, 0, 0, 0x55], "dst MAC from the route");
-    let ipk = Ipv4Packet::new_checked(&got[14..]).unwrap();
-    assert_eq!(ipk.ttl(), 63);
-    assert!(ipk.verify_checksum());
+    let got = exchange(&a0, &mut b0, &f, |r| r.dst == Ipv4Addr::new(198, 18, 2, 9)).expect("routed frame arrives on b0");
+    let got = TcpFrame::new_checked(&got[..]).unwrap();
+    let r = FrameRepr::parse(&got);
+    assert_eq!(r.dst_mac, [2, 0, 0, 0, 0, 0x55], "dst MAC from the route");
+    assert_eq!(r.ttl, 63);
+    got.check_checksums().unwrap();
     // SYN to the VIP (a front-end is declared live, so it is answered, not
     // refused): the SYN-ACK comes back out of the same port.
     let mut a0r = AfPacketPort::open(1, "a0").unwrap();
     let syn = frame(Ipv4Addr::new(198, 18, 100, 1), 80, SYN, &[TcpOption::Mss(1460)]);
     let a0s = AfPacketPort::open(1, "a0").unwrap();
-    let got = exchange(&a0s, &mut a0r, &syn, |b| b[26..30] == [198, 18, 100, 1]).expect("SYN-ACK arrives back on a0");
-    let ipk = Ipv4Packet::new_checked(&got[14..]).unwrap();
-    let t = TcpSegment::new_checked(ipk.payload()).unwrap();
-    assert_eq!(t.flags(), SYN | ACK);
-    assert_eq!(t.ack(), 8);
-    assert!(t.verify_checksum(ipk.pseudo_header_sum()));
+    let got = exchange(&a0s, &mut a0r, &syn, |r| r.src == Ipv4Addr::new(198, 18, 100, 1)).expect("SYN-ACK arrives back on a0");
+    let got = TcpFrame::new_checked(&got[..]).unwrap();
+    let t = FrameRepr::parse(&got).tcp;
+    assert_eq!(t.flags, SYN | ACK);
+    assert_eq!(t.ack, 8);
+    got.check_checksums().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

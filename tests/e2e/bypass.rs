@@ -13,8 +13,8 @@ use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend_dpdk::afpacket::{in_netns, AfPacket};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
 use switchyard_testbed::{addr, clients, SwitchMode, Testbed, TestbedSpec};
-use switchyard_wire::ipv4::Ipv4Packet;
-use switchyard_wire::tcp::{TcpSegment, ACK, PSH, RST, SYN};
+use switchyard_wire::frame::TcpFrame;
+use switchyard_wire::tcp::{ACK, PSH, RST, SYN};
 use switchyard_wire::tcp_option::TcpOption;
 
 const FRAMES: u32 = 100;
@@ -55,10 +55,10 @@ fn send_hostile(ns: &str) -> u32 {
         let mut answers = 0;
         let end = Instant::now() + LISTEN;
         while let Some(f) = s.recv_timeout(end.saturating_duration_since(Instant::now())) {
-            let Ok(ip) = Ipv4Packet::new_checked(&f[14..]) else { continue };
-            let Ok(t) = TcpSegment::new_checked(ip.payload()) else { continue };
+            let Ok(f) = TcpFrame::new_checked(&f[..]) else { continue };
+            let (ip, t) = (f.ipv4(), f.tcp());
             let ours = (20000..20000 + FRAMES as u16 + 1000).contains(&t.dst_port());
-            if ours && (ip.src() == addr::VIP || ip.src() == b0) && (t.has(SYN | ACK) || t.has(RST)) {
+            if ours && (ip.src() == addr::VIP || ip.src() == b0) && (t.has_all(SYN | ACK) || t.has_any(RST)) {
                 answers += 1;
             }
             if Instant::now() >= end {

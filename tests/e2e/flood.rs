@@ -13,8 +13,8 @@ use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend_dpdk::afpacket::{in_netns, AfPacket};
 use switchyard_testbed::lb::{self, Frontend, FrontendDriver};
 use switchyard_testbed::{addr, clients, SwitchMode, Testbed, TestbedSpec};
-use switchyard_wire::ipv4::Ipv4Packet;
-use switchyard_wire::tcp::{TcpSegment, ACK, SYN};
+use switchyard_wire::frame::TcpFrame;
+use switchyard_wire::tcp::{ACK, SYN};
 use switchyard_wire::tcp_option::TcpOption;
 
 const SYNS: u32 = 100_000;
@@ -67,9 +67,9 @@ fn flood(ns: &str) -> FloodResult {
                 }
                 continue;
             };
-            let Ok(ip) = Ipv4Packet::new_checked(&f[14..]) else { continue };
-            let Ok(t) = TcpSegment::new_checked(ip.payload()) else { continue };
-            if ip.src() == addr::VIP && t.has(SYN | ACK) && ip.dst() != addr::CLIENT {
+            let Ok(f) = TcpFrame::new_checked(&f[..]) else { continue };
+            let (ip, t) = (f.ipv4(), f.tcp());
+            if ip.src() == addr::VIP && t.has_all(SYN | ACK) && ip.dst() != addr::CLIENT {
                 answered += 1;
                 let idx = (u32::from(t.dst_port()) - 1024) * 240 + u32::from(ip.dst().octets()[3] - 10);
                 seen[idx as usize] = true;

@@ -2,7 +2,7 @@
 //! carry untagged frames; a tagged frame is reported with its ethertype and
 //! left to the caller).
 
-use crate::error::{need, WireResult};
+use crate::error::{need, Header, WireResult};
 
 pub const HEADER_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -20,8 +20,14 @@ pub struct EthernetFrame<T> {
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Wraps `buf` after checking it holds at least a full header.
     pub fn new_checked(buf: T) -> WireResult<Self> {
-        need("ethernet header", HEADER_LEN, buf.as_ref().len())?;
+        need(Header::Ethernet, "ethernet header", HEADER_LEN, buf.as_ref().len())?;
         Ok(Self { buf })
+    }
+
+    /// Wraps a buffer a caller in this crate has checked already
+    /// (`frame::TcpFrame`).
+    pub(crate) fn new_unchecked(buf: T) -> Self {
+        Self { buf }
     }
 
     pub fn into_inner(self) -> T {
@@ -64,15 +70,29 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     }
 }
 
-/// Writes an Ethernet header at the start of `out`.
-pub fn emit(out: &mut [u8], dst: MacAddr, src: MacAddr, ethertype: u16) -> WireResult<()> {
-    if out.len() < HEADER_LEN {
-        return Err(crate::WireError::NoSpace { what: "ethernet header", need: HEADER_LEN, have: out.len() });
+/// The fields of an Ethernet II header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetRepr {
+    pub src: MacAddr,
+    pub dst: MacAddr,
+    pub ethertype: u16,
+}
+
+impl EthernetRepr {
+    pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> Self {
+        Self { src: frame.src(), dst: frame.dst(), ethertype: frame.ethertype() }
     }
-    out[0..6].copy_from_slice(&dst);
-    out[6..12].copy_from_slice(&src);
-    out[12..14].copy_from_slice(&ethertype.to_be_bytes());
-    Ok(())
+
+    /// Writes the header at the start of `out`.
+    pub fn emit(&self, out: &mut [u8]) -> WireResult<()> {
+        if out.len() < HEADER_LEN {
+            return Err(crate::WireError::NoSpace { what: "ethernet header", need: HEADER_LEN, have: out.len() });
+        }
+        out[0..6].copy_from_slice(&self.dst);
+        out[6..12].copy_from_slice(&self.src);
+        out[12..14].copy_from_slice(&self.ethertype.to_be_bytes());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -82,8 +102,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut buf = [0u8; 20];
-        emit(&mut buf, [1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], ETHERTYPE_IPV4).unwrap();
+        let repr = EthernetRepr { dst: [1, 2, 3, 4, 5, 6], src: [7, 8, 9, 10, 11, 12], ethertype: ETHERTYPE_IPV4 };
+        repr.emit(&mut buf).unwrap();
         let f = EthernetFrame::new_checked(&buf[..]).unwrap();
+        assert_eq!(EthernetRepr::parse(&f), repr);
         assert_eq!(f.dst(), [1, 2, 3, 4, 5, 6]);
         assert_eq!(f.src(), [7, 8, 9, 10, 11, 12]);
         assert_eq!(f.ethertype(), ETHERTYPE_IPV4);
@@ -93,6 +115,6 @@ mod tests {
     #[test]
     fn truncated() {
         assert!(EthernetFrame::new_checked(&[0u8; 13][..]).is_err());
-        assert!(emit(&mut [0u8; 13], [0; 6], [0; 6], 0).is_err());
+        assert!(EthernetRepr { src: [0; 6], dst: [0; 6], ethertype: 0 }.emit(&mut [0u8; 13]).is_err());
     }
 }

@@ -8,7 +8,7 @@
 use core::net::Ipv4Addr;
 
 use crate::checksum;
-use crate::error::{need, WireError, WireResult};
+use crate::error::{need, Header, WireError, WireResult};
 
 pub const MIN_HEADER_LEN: usize = 20;
 pub const PROTO_TCP: u8 = 6;
@@ -27,21 +27,27 @@ pub struct Ipv4Packet<T> {
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn new_checked(buf: T) -> WireResult<Self> {
         let b = buf.as_ref();
-        need("ipv4 header", MIN_HEADER_LEN, b.len())?;
+        need(Header::Ipv4, "ipv4 header", MIN_HEADER_LEN, b.len())?;
         if b[0] >> 4 != 4 {
-            return Err(WireError::Malformed { what: "ipv4 header", why: "version is not 4" });
+            return Err(WireError::Malformed { header: Header::Ipv4, what: "ipv4 header", why: "version is not 4" });
         }
         let hl = usize::from(b[0] & 0x0f) * 4;
         if hl < MIN_HEADER_LEN {
-            return Err(WireError::Malformed { what: "ipv4 header", why: "IHL below 5" });
+            return Err(WireError::Malformed { header: Header::Ipv4, what: "ipv4 header", why: "IHL below 5" });
         }
-        need("ipv4 header with options", hl, b.len())?;
+        need(Header::Ipv4, "ipv4 header with options", hl, b.len())?;
         let total = usize::from(u16::from_be_bytes([b[2], b[3]]));
         if total < hl {
-            return Err(WireError::Malformed { what: "ipv4 header", why: "total length below header length" });
+            return Err(WireError::Malformed { header: Header::Ipv4, what: "ipv4 header", why: "total length below header length" });
         }
-        need("ipv4 packet (total length)", total, b.len())?;
+        need(Header::Ipv4, "ipv4 packet (total length)", total, b.len())?;
         Ok(Self { buf })
+    }
+
+    /// Wraps a packet a caller in this crate has checked already
+    /// (`frame::TcpFrame`), so a rewrite does not validate it again.
+    pub(crate) fn new_unchecked(buf: T) -> Self {
+        Self { buf }
     }
 
     pub fn into_inner(self) -> T {
@@ -186,6 +192,21 @@ pub struct Ipv4Repr {
 }
 
 impl Ipv4Repr {
+    /// The fields of a checked packet. Options and DSCP/ECN are not
+    /// represented (every header Switchyard writes has neither), so a packet
+    /// with options parses to the option-less header of the same payload.
+    pub fn parse<T: AsRef<[u8]>>(p: &Ipv4Packet<T>) -> Self {
+        Self {
+            src: p.src(),
+            dst: p.dst(),
+            protocol: p.protocol(),
+            ttl: p.ttl(),
+            ident: p.ident(),
+            dont_fragment: p.frag_word() & FLAG_DF != 0,
+            payload_len: p.total_len() - p.header_len() as u16,
+        }
+    }
+
     /// Writes a 20-byte header with a correct checksum at the start of `out`.
     pub fn emit(&self, out: &mut [u8]) -> WireResult<()> {
         if out.len() < MIN_HEADER_LEN {
@@ -194,7 +215,7 @@ impl Ipv4Repr {
         let total = self
             .payload_len
             .checked_add(MIN_HEADER_LEN as u16)
-            .ok_or(WireError::Malformed { what: "ipv4 repr", why: "payload too long" })?;
+            .ok_or(WireError::Malformed { header: Header::Ipv4, what: "ipv4 repr", why: "payload too long" })?;
         out[0] = 0x45;
         out[1] = 0;
         out[2..4].copy_from_slice(&total.to_be_bytes());
@@ -236,6 +257,9 @@ mod tests {
     fn emit_parse_round_trip() {
         let b = sample();
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
+        let mut again = [0u8; 24];
+        Ipv4Repr::parse(&p).emit(&mut again).unwrap();
+        assert_eq!(again[..20], b[..20]);
         assert!(p.verify_checksum());
         assert_eq!(p.src(), Ipv4Addr::new(198, 18, 0, 1));
         assert_eq!(p.dst(), Ipv4Addr::new(198, 18, 1, 10));

@@ -13,6 +13,7 @@ pub mod cookie;
 pub mod error;
 pub mod ethernet;
 pub mod flow;
+pub mod frame;
 pub mod halfsiphash;
 pub mod ipv4;
 pub mod reason;

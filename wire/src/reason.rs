@@ -6,6 +6,8 @@
 //!
 //! Codes are stable: never renumber, only append.
 
+use crate::error::{Header, WireError};
+
 /// A registry row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reason {
@@ -86,6 +88,31 @@ registry! {
     }
 }
 
+/// The drop reason of a frame a wire parser refused, for every part that
+/// drops what it cannot read (the P4 parser's `drop_with` codes follow the
+/// same split by header).
+impl From<WireError> for DropReason {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Truncated { header, .. } | WireError::Malformed { header, .. } => match header {
+                Header::Ethernet => DropReason::Truncated,
+                Header::Ipv4 => DropReason::BadIpHeader,
+                Header::Tcp => DropReason::BadTcpHeader,
+                Header::TcpOptions => DropReason::BadTcpOptions,
+            },
+            WireError::NotIpv4 { .. } => DropReason::NotIpv4,
+            // TCP is the only protocol the load balancer carries: nothing
+            // routes anything else through the front-end.
+            WireError::NotTcp { .. } => DropReason::NoRoute,
+            WireError::Ipv4Fragment => DropReason::IpFragment,
+            WireError::BadChecksum { .. } => DropReason::BadChecksum,
+            // Only emitters report NoSpace: what was to be written did not
+            // fit the frame.
+            WireError::NoSpace { .. } => DropReason::Truncated,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +137,17 @@ mod tests {
         assert_eq!(DropReason::BadCookie.reason().name, "bad_cookie");
         assert_eq!(DropReason::from_code(0), None);
         assert_eq!(PathCounter::SynAnswered.reason().code, 1);
+    }
+
+    #[test]
+    fn wire_errors_name_their_header() {
+        let f = |b: &[u8]| DropReason::from(crate::frame::TcpFrame::new_checked(b).unwrap_err());
+        assert_eq!(f(&[0u8; 13]), DropReason::Truncated);
+        let mut v = [0u8; 60];
+        assert_eq!(f(&v), DropReason::NotIpv4);
+        v[12] = 0x08;
+        assert_eq!(f(&v), DropReason::BadIpHeader, "version 0");
+        assert_eq!(DropReason::from(crate::tcp_option::parse(&[2, 9]).next().unwrap().unwrap_err()), DropReason::BadTcpOptions);
+        assert_eq!(DropReason::from(WireError::BadChecksum { header: Header::Tcp }), DropReason::BadChecksum);
     }
 }

@@ -4,8 +4,8 @@
 use core::net::Ipv4Addr;
 
 use crate::checksum;
-use crate::error::{need, WireError, WireResult};
-use crate::tcp_option::{self, TcpOption, KIND_EOL, KIND_NOP, KIND_SACK};
+use crate::error::{need, Header, WireError, WireResult};
+use crate::tcp_option::{self, TcpOptions, KIND_EOL, KIND_NOP, KIND_SACK};
 
 pub const MIN_HEADER_LEN: usize = 20;
 
@@ -27,13 +27,19 @@ pub struct TcpSegment<T> {
 impl<T: AsRef<[u8]>> TcpSegment<T> {
     pub fn new_checked(buf: T) -> WireResult<Self> {
         let b = buf.as_ref();
-        need("tcp header", MIN_HEADER_LEN, b.len())?;
+        need(Header::Tcp, "tcp header", MIN_HEADER_LEN, b.len())?;
         let hl = usize::from(b[12] >> 4) * 4;
         if hl < MIN_HEADER_LEN {
-            return Err(WireError::Malformed { what: "tcp header", why: "data offset below 5" });
+            return Err(WireError::Malformed { header: Header::Tcp, what: "tcp header", why: "data offset below 5" });
         }
-        need("tcp header with options", hl, b.len())?;
+        need(Header::Tcp, "tcp header with options", hl, b.len())?;
         Ok(Self { buf })
+    }
+
+    /// Wraps a segment a caller in this crate has checked already
+    /// (`frame::TcpFrame`), so a rewrite does not validate it again.
+    pub(crate) fn new_unchecked(buf: T) -> Self {
+        Self { buf }
     }
 
     pub fn into_inner(self) -> T {
@@ -71,8 +77,13 @@ impl<T: AsRef<[u8]>> TcpSegment<T> {
     pub fn flags(&self) -> u8 {
         self.b()[13]
     }
-    pub fn has(&self, flag: u8) -> bool {
-        self.flags() & flag == flag
+    /// Every flag of `flags` is set (`has_all(SYN | ACK)`: a SYN-ACK).
+    pub fn has_all(&self, flags: u8) -> bool {
+        self.flags() & flags == flags
+    }
+    /// At least one flag of `flags` is set (`has_any(FIN | RST)`: an end).
+    pub fn has_any(&self, flags: u8) -> bool {
+        self.flags() & flags != 0
     }
     pub fn window(&self) -> u16 {
         self.u16_at(14)
@@ -92,7 +103,7 @@ impl<T: AsRef<[u8]>> TcpSegment<T> {
 
     /// Sequence space the segment occupies: data plus one for SYN and FIN.
     pub fn seq_len(&self) -> u32 {
-        self.payload().len() as u32 + u32::from(self.has(SYN)) + u32::from(self.has(FIN))
+        self.payload().len() as u32 + u32::from(self.has_any(SYN)) + u32::from(self.has_any(FIN))
     }
 
     /// Checks the checksum given the pseudo-header partial sum
@@ -202,8 +213,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
     }
 }
 
-/// The fields of a TCP segment to emit.
-#[derive(Debug, Clone, Copy)]
+/// The fields of a TCP segment, to emit or as parsed. The checksum is not
+/// a field: `emit` computes it, a reader verifies it on the view
+/// (`TcpSegment::verify_checksum`); the urgent pointer is always 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpRepr<'a> {
     pub src_port: u16,
     pub dst_port: u16,
@@ -211,15 +224,30 @@ pub struct TcpRepr<'a> {
     pub ack: u32,
     pub flags: u8,
     pub window: u16,
-    pub options: &'a [TcpOption<'a>],
+    pub options: TcpOptions<'a>,
     pub payload: &'a [u8],
 }
 
 impl<'a> TcpRepr<'a> {
+    /// The fields of a checked segment; options and payload borrow the
+    /// segment's buffer (not the view, which may be a temporary).
+    pub fn parse(s: &TcpSegment<&'a [u8]>) -> Self {
+        let (b, hl): (&'a [u8], usize) = (s.buf, s.header_len());
+        Self {
+            src_port: s.src_port(),
+            dst_port: s.dst_port(),
+            seq: s.seq(),
+            ack: s.ack(),
+            flags: s.flags(),
+            window: s.window(),
+            options: TcpOptions::Bytes(&b[MIN_HEADER_LEN..hl]),
+            payload: &b[hl..],
+        }
+    }
+
     /// Header plus padded options.
     pub fn header_len(&self) -> usize {
-        let n: usize = self.options.iter().map(|o| o.wire_len()).sum();
-        MIN_HEADER_LEN + ((n + 3) & !3)
+        MIN_HEADER_LEN + self.options.wire_len()
     }
 
     pub fn wire_len(&self) -> usize {
@@ -232,7 +260,7 @@ impl<'a> TcpRepr<'a> {
     pub fn emit(&self, out: &mut [u8], pseudo: u32) -> WireResult<usize> {
         let hl = self.header_len();
         if hl > MIN_HEADER_LEN + tcp_option::MAX_OPTIONS_LEN {
-            return Err(WireError::Malformed { what: "tcp repr", why: "options exceed 40 bytes" });
+            return Err(WireError::Malformed { header: Header::TcpOptions, what: "tcp repr", why: "options exceed 40 bytes" });
         }
         let total = hl + self.payload.len();
         if out.len() < total {
@@ -247,7 +275,7 @@ impl<'a> TcpRepr<'a> {
         out[13] = self.flags;
         out[14..16].copy_from_slice(&self.window.to_be_bytes());
         out[16..20].fill(0);
-        tcp_option::emit_all(self.options, &mut out[MIN_HEADER_LEN..hl])?;
+        self.options.emit(&mut out[MIN_HEADER_LEN..hl])?;
         out[hl..].copy_from_slice(self.payload);
         let c = checksum::finish(checksum::add(pseudo, checksum::sum(out)));
         out[16..18].copy_from_slice(&c.to_be_bytes());
@@ -258,7 +286,7 @@ impl<'a> TcpRepr<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp_option::SackBlocks;
+    use crate::tcp_option::{SackBlocks, TcpOption};
 
     const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
     const B: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 10);
@@ -275,7 +303,7 @@ mod tests {
             ack: 77,
             flags: ACK | PSH,
             window: 512,
-            options: opts,
+            options: TcpOptions::List(opts),
             payload,
         };
         let mut v = vec![0u8; r.wire_len()];
@@ -289,10 +317,14 @@ mod tests {
         let s = TcpSegment::new_checked(&v[..]).unwrap();
         assert_eq!((s.src_port(), s.dst_port(), s.seq(), s.ack()), (40000, 80, 0xffff_fff0, 77));
         assert_eq!(s.header_len(), 28);
-        assert!(s.has(ACK) && s.has(PSH) && !s.has(SYN));
+        assert!(s.has_all(ACK | PSH) && !s.has_any(SYN | FIN));
+        assert!(s.has_any(SYN | ACK) && !s.has_all(SYN | ACK));
         assert_eq!(s.window(), 512);
         assert_eq!(s.payload(), b"GET / HTTP/1.1\r\n\r\n");
         assert!(s.verify_checksum(pseudo(v.len())));
+        let mut again = vec![0u8; v.len()];
+        TcpRepr::parse(&s).emit(&mut again, pseudo(v.len())).unwrap();
+        assert_eq!(again, v, "parse then emit gives the same bytes");
     }
 
     #[test]
@@ -322,7 +354,7 @@ mod tests {
 
     #[test]
     fn seq_len_counts_syn_and_fin() {
-        let r = TcpRepr { src_port: 1, dst_port: 2, seq: 0, ack: 0, flags: SYN | FIN, window: 0, options: &[], payload: b"ab" };
+        let r = TcpRepr { src_port: 1, dst_port: 2, seq: 0, ack: 0, flags: SYN | FIN, window: 0, options: TcpOptions::NONE, payload: b"ab" };
         let mut v = vec![0u8; r.wire_len()];
         r.emit(&mut v, 0).unwrap();
         assert_eq!(TcpSegment::new_checked(&v[..]).unwrap().seq_len(), 4);

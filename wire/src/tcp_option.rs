@@ -2,7 +2,7 @@
 //!
 //! Unknown kinds are kept with their bytes so a rewriter can pass them on.
 
-use crate::error::{WireError, WireResult};
+use crate::error::{Header, WireError, WireResult};
 
 pub const KIND_EOL: u8 = 0;
 pub const KIND_NOP: u8 = 1;
@@ -28,7 +28,7 @@ pub struct SackBlocks {
 impl SackBlocks {
     pub fn new(blocks: &[(u32, u32)]) -> WireResult<Self> {
         if blocks.is_empty() || blocks.len() > MAX_SACK_BLOCKS {
-            return Err(WireError::Malformed { what: "sack option", why: "needs 1 to 4 blocks" });
+            return Err(WireError::Malformed { header: Header::TcpOptions, what: "sack option", why: "needs 1 to 4 blocks" });
         }
         let mut b = [(0, 0); MAX_SACK_BLOCKS];
         b[..blocks.len()].copy_from_slice(blocks);
@@ -96,7 +96,7 @@ impl<'a> TcpOption<'a> {
             }
             TcpOption::Unknown { kind, data } => {
                 if n > MAX_OPTIONS_LEN || kind <= KIND_NOP {
-                    return Err(WireError::Malformed { what: "tcp option", why: "unknown option kind/length unusable" });
+                    return Err(WireError::Malformed { header: Header::TcpOptions, what: "tcp option", why: "unknown option kind/length unusable" });
                 }
                 out[0] = kind;
                 out[1] = n as u8;
@@ -121,7 +121,7 @@ pub fn parse(options: &[u8]) -> TcpOptionIter<'_> {
 impl<'a> TcpOptionIter<'a> {
     fn fail(&mut self, why: &'static str) -> Option<WireResult<TcpOption<'a>>> {
         self.rest = &[];
-        Some(Err(WireError::Malformed { what: "tcp option", why }))
+        Some(Err(WireError::Malformed { header: Header::TcpOptions, what: "tcp option", why }))
     }
 }
 
@@ -191,13 +191,66 @@ pub fn emit_all(opts: &[TcpOption<'_>], out: &mut [u8]) -> WireResult<usize> {
     }
     let padded = (n + 3) & !3;
     if padded > MAX_OPTIONS_LEN {
-        return Err(WireError::Malformed { what: "tcp options", why: "more than 40 bytes" });
+        return Err(WireError::Malformed { header: Header::TcpOptions, what: "tcp options", why: "more than 40 bytes" });
     }
     if out.len() < padded {
         return Err(WireError::NoSpace { what: "tcp options padding", need: padded, have: out.len() });
     }
     out[n..padded].fill(KIND_EOL);
     Ok(padded)
+}
+
+/// The options area of a `tcp::TcpRepr`: options to encode, or the bytes
+/// of a parsed segment as they were on the wire (`TcpRepr::parse` keeps
+/// them unparsed: a reader iterates them with `parse` if it cares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpOptions<'a> {
+    List(&'a [TcpOption<'a>]),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> TcpOptions<'a> {
+    pub const NONE: TcpOptions<'static> = TcpOptions::List(&[]);
+
+    /// Bytes on the wire, padded to a multiple of 4.
+    pub fn wire_len(&self) -> usize {
+        let n = match self {
+            TcpOptions::List(l) => l.iter().map(|o| o.wire_len()).sum(),
+            TcpOptions::Bytes(b) => b.len(),
+        };
+        (n + 3) & !3
+    }
+
+    /// Writes the area, padded with End-of-List; returns the padded length.
+    pub fn emit(&self, out: &mut [u8]) -> WireResult<usize> {
+        match *self {
+            TcpOptions::List(l) => emit_all(l, out),
+            TcpOptions::Bytes(b) => {
+                let padded = self.wire_len();
+                if padded > MAX_OPTIONS_LEN {
+                    return Err(WireError::Malformed { header: Header::TcpOptions, what: "tcp options", why: "more than 40 bytes" });
+                }
+                if out.len() < padded {
+                    return Err(WireError::NoSpace { what: "tcp options", need: padded, have: out.len() });
+                }
+                out[..b.len()].copy_from_slice(b);
+                out[b.len()..padded].fill(KIND_EOL);
+                Ok(padded)
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a [TcpOption<'a>]> for TcpOptions<'a> {
+    fn from(l: &'a [TcpOption<'a>]) -> Self {
+        TcpOptions::List(l)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [TcpOption<'a>; N]> for TcpOptions<'a> {
+    fn from(l: &'a [TcpOption<'a>; N]) -> Self {
+        TcpOptions::List(l)
+    }
 }
 
 /// The handshake options a SYN offers, as Switchyard needs them.

@@ -6,10 +6,11 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
-use switchyard_wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_TCP};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
+use switchyard_wire::ipv4::Ipv4Packet;
 use switchyard_wire::tcp::{TcpRepr, TcpSegment, ACK};
-use switchyard_wire::tcp_option::{self, SackBlocks, SynOptions, TcpOption};
-use switchyard_wire::{checksum, ethernet, tcp};
+use switchyard_wire::tcp_option::{self, SackBlocks, SynOptions, TcpOption, TcpOptions};
+use switchyard_wire::{ethernet, tcp};
 
 fn packet(src: [u8; 4], dst: [u8; 4], seq: u32, ack: u32, sack: &[(u32, u32)], payload: &[u8]) -> Vec<u8> {
     let opts: Vec<TcpOption> = if sack.is_empty() {
@@ -17,28 +18,23 @@ fn packet(src: [u8; 4], dst: [u8; 4], seq: u32, ack: u32, sack: &[(u32, u32)], p
     } else {
         vec![TcpOption::NoOp, TcpOption::NoOp, TcpOption::Sack(SackBlocks::new(sack).unwrap())]
     };
-    let t = TcpRepr { src_port: 1234, dst_port: 80, seq, ack, flags: ACK, window: 1000, options: &opts, payload };
-    let ip = Ipv4Repr {
+    FrameRepr {
+        src_mac: [2, 0, 0, 0, 0, 1],
+        dst_mac: [2, 0, 0, 0, 0, 2],
         src: Ipv4Addr::from(src),
         dst: Ipv4Addr::from(dst),
-        protocol: PROTO_TCP,
         ttl: 64,
         ident: 1,
         dont_fragment: true,
-        payload_len: t.wire_len() as u16,
-    };
-    let mut v = vec![0u8; 20 + t.wire_len()];
-    ip.emit(&mut v).unwrap();
-    let pseudo = checksum::pseudo_header_v4(ip.src, ip.dst, PROTO_TCP, t.wire_len() as u16);
-    t.emit(&mut v[20..], pseudo).unwrap();
-    v
+        tcp: TcpRepr { src_port: 1234, dst_port: 80, seq, ack, flags: ACK, window: 1000, options: TcpOptions::List(&opts), payload },
+    }
+    .to_vec()
+    .unwrap()
 }
 
 /// Both checksums as a full recomputation sees them.
 fn checksums_valid(v: &[u8]) -> bool {
-    let ip = Ipv4Packet::new_checked(v).unwrap();
-    let pseudo = ip.pseudo_header_sum();
-    ip.verify_checksum() && TcpSegment::new_checked(ip.payload()).unwrap().verify_checksum(pseudo)
+    TcpFrame::new_checked(v).unwrap().check_checksums().is_ok()
 }
 
 #[derive(Debug, Clone)]
@@ -71,23 +67,15 @@ fn rewrite() -> impl Strategy<Value = Rewrite> {
 }
 
 fn apply(v: &mut [u8], r: &Rewrite) {
-    let mut ip = Ipv4Packet::new_checked(&mut v[..]).unwrap();
+    let mut f = TcpFrame::new_checked(&mut v[..]).unwrap();
     match r {
-        Rewrite::Src(a) => {
-            let old = ip.src();
-            ip.set_src(Ipv4Addr::from(*a));
-            TcpSegment::new_checked(ip.payload_mut()).unwrap().update_for_address_change(old, Ipv4Addr::from(*a));
-        }
-        Rewrite::Dst(a) => {
-            let old = ip.dst();
-            ip.set_dst(Ipv4Addr::from(*a));
-            TcpSegment::new_checked(ip.payload_mut()).unwrap().update_for_address_change(old, Ipv4Addr::from(*a));
-        }
+        Rewrite::Src(a) => f.set_src_addr(Ipv4Addr::from(*a)),
+        Rewrite::Dst(a) => f.set_dst_addr(Ipv4Addr::from(*a)),
         Rewrite::Ttl => {
-            ip.decrement_ttl();
+            f.ipv4_mut().decrement_ttl();
         }
         other => {
-            let mut t = TcpSegment::new_checked(ip.payload_mut()).unwrap();
+            let mut t = f.tcp_mut();
             match other {
                 Rewrite::Seq(s) => t.set_seq(*s),
                 Rewrite::Ack(a) => t.set_ack(*a),
@@ -134,6 +122,15 @@ proptest! {
                     let _ = SynOptions::from_options(t.options());
                 }
             }
+        }
+        if let Ok(f) = TcpFrame::new_checked(&bytes[..]) {
+            // Its fields emit a frame that parses to the same fields.
+            let _ = f.check_checksums();
+            let r = FrameRepr::parse(&f);
+            let again = r.to_vec().unwrap();
+            let g = TcpFrame::new_checked(&again[..]).unwrap();
+            prop_assert!(g.check_checksums().is_ok());
+            prop_assert_eq!(FrameRepr::parse(&g), r);
         }
         let _: Vec<_> = tcp_option::parse(&bytes).collect();
         if let Ok(mut t) = TcpSegment::new_checked(bytes.clone()) {
@@ -185,7 +182,7 @@ proptest! {
 #[test]
 fn tcp_segment_flag_helpers() {
     let v = packet([1, 1, 1, 1], [2, 2, 2, 2], 1, 2, &[], b"x");
-    let ip = Ipv4Packet::new_checked(&v[..]).unwrap();
-    let t = TcpSegment::new_checked(ip.payload()).unwrap();
-    assert!(t.has(tcp::ACK) && !t.has(tcp::FIN));
+    let f = TcpFrame::new_checked(&v[..]).unwrap();
+    let t = f.tcp();
+    assert!(t.has_all(tcp::ACK) && !t.has_any(tcp::FIN | tcp::SYN));
 }

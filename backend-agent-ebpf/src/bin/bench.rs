@@ -6,10 +6,11 @@
 
 use core::net::Ipv4Addr;
 
-use switchyard_agent::frames::{Segment, BACKEND_MAC, CLIENT_MAC};
+use switchyard_agent::frames::{BACKEND_MAC, CLIENT_MAC};
 use switchyard_agent::testrun::{Dir, Harness};
 use switchyard_agent::AgentSettings;
-use switchyard_wire::tcp::{ACK, PSH, SYN};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
+use switchyard_wire::tcp::{TcpRepr, ACK, PSH, SYN};
 use switchyard_wire::tcp_option::{SackBlocks, TcpOption as O};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -19,9 +20,8 @@ const TARGET_NS: f64 = 100.0;
 fn seg<'a>(inbound: bool, dport: u16, seq: u32, ack: u32, flags: u8, options: &'a [O<'a>], payload: &'a [u8]) -> Vec<u8> {
     let (src, dst, sp, dp, sm, dm) =
         if inbound { (CLIENT, BACKEND, 40000, dport, CLIENT_MAC, BACKEND_MAC) } else { (BACKEND, CLIENT, dport, 40000, BACKEND_MAC, CLIENT_MAC) };
-    Segment { src, src_port: sp, dst, dst_port: dp, seq, ack, flags, window: 500, options, payload }
-        .frame(sm, dm)
-        .expect("frame")
+    let tcp = TcpRepr { src_port: sp, dst_port: dp, seq, ack, flags, window: 500, options: options.into(), payload };
+    FrameRepr::new(sm, dm, src, dst, tcp).to_vec().expect("frame")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,11 +53,7 @@ fn main() -> anyhow::Result<()> {
     // The last case needs another client: rewrite its port in place.
     let mut cases = cases;
     if let Some((_, _, f)) = cases.last_mut() {
-        f[36..38].copy_from_slice(&40001u16.to_be_bytes());
-        let mut ip = switchyard_wire::ipv4::Ipv4Packet::new_checked(&mut f[14..])?;
-        let pseudo = ip.pseudo_header_sum();
-        let mut tcp = switchyard_wire::tcp::TcpSegment::new_checked(ip.payload_mut())?;
-        tcp.fill_checksum(pseudo);
+        TcpFrame::new_checked(&mut f[..])?.tcp_mut().set_dst_port(40001);
     }
 
     // Best of five rounds: other work on shared cores only ever adds time.

@@ -13,6 +13,9 @@ use switchyard_control::tls::Generated;
 use switchyard_control::proto::p4::config::v1::P4Info;
 use switchyard_control::proto::p4::v1::set_forwarding_pipeline_config_request::Action;
 use switchyard_p4rt_server::{Device, DeviceOptions, Server};
+use switchyard_wire::frame::FrameRepr;
+use switchyard_wire::tcp::TcpRepr;
+use switchyard_wire::tcp_option::TcpOptions;
 
 pub fn p4_path() -> PathBuf {
     std::fs::canonicalize(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../p4/switchyard.p4")).expect("p4/switchyard.p4")
@@ -83,37 +86,12 @@ pub async fn primary_with_pipeline(endpoint: &str, election_id: u128, defines: &
     (c, Arc::new(P4InfoIndex::new(info).expect("valid P4Info")))
 }
 
-fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-/// Ethernet + IPv4 (valid header checksum) + TCP (20 bytes) + payload.
+/// Ethernet + IPv4 + TCP (seq 1000, ack 2000, no options) + payload,
+/// both checksums right.
 pub fn tcp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb, 0x08, 0x00];
-    let total = (20 + 20 + payload.len()) as u16;
-    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0];
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let c = csum(&ip);
-    ip[10] = (c >> 8) as u8;
-    ip[11] = c as u8;
-    f.extend_from_slice(&ip);
-    let mut tcp = Vec::new();
-    tcp.extend_from_slice(&sport.to_be_bytes());
-    tcp.extend_from_slice(&dport.to_be_bytes());
-    tcp.extend_from_slice(&1000u32.to_be_bytes());
-    tcp.extend_from_slice(&2000u32.to_be_bytes());
-    tcp.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(&tcp);
-    f.extend_from_slice(payload);
-    f
+    let tcp = TcpRepr { src_port: sport, dst_port: dport, seq: 1000, ack: 2000, flags, window: 0xffff, options: TcpOptions::NONE, payload };
+    let repr = FrameRepr::new([0x02, 0, 0, 0, 0, 0xbb], [0x02, 0, 0, 0, 0, 0xaa], src, dst, tcp);
+    FrameRepr { ident: 1, ..repr }.to_vec().expect("a small frame")
 }
 
 pub const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 5);

@@ -24,9 +24,9 @@ use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend::engine::{Action, Engine};
 use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
 use switchyard_wire::flow::ConnKey;
-use switchyard_wire::ipv4::Ipv4Packet;
-use switchyard_wire::tcp::TcpSegment;
-use switchyard_wire::tcp_option::{SynOptions, TcpOption};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
+use switchyard_wire::tcp::TcpRepr;
+use switchyard_wire::tcp_option::{SynOptions, TcpOption, TcpOptions};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
@@ -210,43 +210,18 @@ fn until(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) -> Duratio
     start.elapsed()
 }
 
-fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// Ethernet + IPv4 + TCP (seq 1000, ack 2000) + payload, both checksums
 /// valid (the switch verifies a SYN's before it answers it).
 fn tcp_frame(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb, 0x08, 0x00];
-    let total = (40 + payload.len()) as u16;
-    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0];
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let c = csum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    f.extend_from_slice(&1000u32.to_be_bytes());
-    f.extend_from_slice(&2000u32.to_be_bytes());
-    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(payload);
-    let mut pseudo = Vec::with_capacity(12 + f.len() - 34);
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, 6]);
-    pseudo.extend_from_slice(&((f.len() - 34) as u16).to_be_bytes());
-    pseudo.extend_from_slice(&f[34..]);
-    let c = csum(&pseudo);
-    f[50..52].copy_from_slice(&c.to_be_bytes());
-    f
+    let tcp = TcpRepr { src_port: sport, dst_port: dport, seq: 1000, ack: 2000, flags, window: 0xffff, options: TcpOptions::NONE, payload };
+    let repr = FrameRepr::new([0x02, 0, 0, 0, 0, 0xbb], [0x02, 0, 0, 0, 0, 0xaa], src, dst, tcp);
+    FrameRepr { ident: 1, ..repr }.to_vec().expect("a small frame")
+}
+
+/// (destination address, destination port) of a TCP frame.
+fn destination(f: &[u8]) -> (Ipv4Addr, u16) {
+    let f = TcpFrame::new_checked(f).expect("a TCP frame");
+    (f.ipv4().dst(), f.tcp().dst_port())
 }
 
 const FIN_ACK: u8 = 0x11;
@@ -288,7 +263,7 @@ fn programs_the_services_and_installs_moves_and_deletes_connections() {
     let entry = sw.read(sw.tables.connection_key(&key(40000)).unwrap());
     assert_eq!(entry[0].idle_timeout_ns, 300_000_000_000, "idle timeout = timeouts.idle_ms");
     let (port, out) = sw.inject(&tcp_frame(CLIENT, 40000, VIP, 80, ACK, b"x")).expect("offloaded");
-    assert_eq!((port, &out[30..34], u16::from_be_bytes([out[36], out[37]])), (2, &B1.octets()[..], 8080));
+    assert_eq!((port, destination(&out)), (2, (B1, 8080)));
 
     // Install again (request mode, another backend): the entry moves.
     assert_eq!(install(&fe, key(40000), 2, OffloadMode::Request), OffloadEvent::Installed { key: key(40000), backend: 2 });
@@ -405,7 +380,7 @@ fn rotation_reaches_the_worker_before_the_switch_signs_with_it() {
     // A SYN-ACK the switch signs now validates with the rotated engine
     // keyring, and not with the keyring an unrotated engine has.
     let (_, synack) = sw.inject(&tcp_frame(CLIENT, 43000, VIP, 80, SYN, b"")).expect("SYN answered");
-    let cookie = u32::from_be_bytes(synack[38..42].try_into().unwrap());
+    let cookie = TcpFrame::new_checked(&synack[..]).expect("a SYN-ACK").tcp().seq();
     let input = CookieInput { client_ip: CLIENT, client_port: 43000, vip: VIP, vport: 80, client_isn: 1000 };
     assert!(engine_ring.validate(cookie, &input).is_ok(), "rotated engine accepts");
     assert!(cfg.cookie.keyring().validate(cookie, &input).is_err(), "an engine that did not rotate would refuse");
@@ -442,9 +417,8 @@ fn engine_out(fe: &FrontEnd, out: &mut Vec<Action>) -> Vec<(Ipv4Addr, u16, u8, u
     for a in out.drain(..) {
         match a {
             Action::Transmit(f) => {
-                let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
-                let t = TcpSegment::new_checked(ip.payload()).unwrap();
-                tx.push((ip.dst(), t.dst_port(), t.flags(), t.payload().len()));
+                let f = TcpFrame::new_checked(&f[..]).unwrap();
+                tx.push((f.ipv4().dst(), f.tcp().dst_port(), f.tcp().flags(), f.payload().len()));
             }
             Action::Offload(r) => assert_eq!(fe.link.submit(r), None),
         }
@@ -492,7 +466,7 @@ fn the_engines_install_becomes_a_working_switch_entry() {
         assert!(sw.connections().contains(&(key(cport), Some(backend), Some(mode))), "{:?}", sw.connections());
         // The client's next bare ACK is carried by the switch to that backend.
         let (_, fwd) = sw.inject(&tcp_frame(CLIENT, cport, VIP, 80, ACK, b"")).expect("offloaded");
-        assert_eq!((&fwd[30..34], u16::from_be_bytes([fwd[36], fwd[37]])), (&dip.octets()[..], dport));
+        assert_eq!(destination(&fwd), (dip, dport));
     }
     assert_eq!(engine.counters().offload_installed, 2);
 }

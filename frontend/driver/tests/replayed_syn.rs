@@ -12,8 +12,8 @@ use switchyard_frontend::engine::packet::{self, Out};
 use switchyard_frontend_dpdk::afpacket::{in_netns, AfPacket};
 use switchyard_testbed::Netns;
 use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
-use switchyard_wire::ipv4::Ipv4Packet;
-use switchyard_wire::tcp::{TcpSegment, ACK, PSH, SYN};
+use switchyard_wire::frame::TcpFrame;
+use switchyard_wire::tcp::{ACK, PSH, SYN};
 use switchyard_wire::tcp_option::SynOptions;
 
 const FE_MAC: [u8; 6] = [0x02, 0x53, 0x59, 0x00, 0x00, 0x10];
@@ -102,10 +102,10 @@ fn run(driver: &str, tag: &str) -> (Vec<Syn>, String) {
         let until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < until {
             let Some(f) = s.recv_timeout(Duration::from_millis(100)) else { continue };
-            let Ok(ip) = Ipv4Packet::new_checked(&f[14..]) else { continue };
-            let Ok(t) = TcpSegment::new_checked(ip.payload()) else { continue };
-            assert!(ip.verify_checksum() && t.verify_checksum(ip.pseudo_header_sum()), "checksums of what the front-end sent");
-            if t.has(SYN) {
+            let Ok(f) = TcpFrame::new_checked(&f[..]) else { continue };
+            assert_eq!(f.check_checksums(), Ok(()), "checksums of what the front-end sent");
+            let (ip, t) = (f.ipv4(), f.tcp());
+            if t.has_all(SYN) {
                 syns.push((ip.src(), t.src_port(), ip.dst(), t.dst_port(), t.seq(), t.ack(), t.flags(), SynOptions::from_options(t.options()).unwrap()));
             }
         }

@@ -24,11 +24,11 @@ impl Engine {
     /// entry for its key: a reused port (`reuse`). The old flow goes, the
     /// entry is detached, and the SYN-ACK waits for `Detached`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn reused_port_syn(&mut self, frame: &[u8], seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, now: u64, out: &mut Vec<Action>) -> Verdict {
-        if seg.has(FIN) || seg.has(RST) {
+    pub(super) fn reused_port_syn(&mut self, frame: &Frame<'_>, seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, now: u64, out: &mut Vec<Action>) -> Verdict {
+        if seg.has_any(FIN) || seg.has_any(RST) {
             return self.dropped(DropReason::BadTcpFlags);
         }
-        let Ok(opts) = SynOptions::from_options(&frame[seg.options.clone()]) else {
+        let Ok(opts) = SynOptions::from_options(frame.tcp_options()) else {
             return self.dropped(DropReason::BadTcpOptions);
         };
         match self.reopening.admit(key, PendingSyn { vip, vport, client_isn: seg.seq, opts, since: now }) {
@@ -61,11 +61,11 @@ impl Engine {
     /// Step 2: a client segment with no state must carry a valid cookie.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new_flow(&mut self, seg: &Seg, key: ConnKey, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64, out: &mut Vec<Action>) -> Result<(), DropReason> {
-        if seg.has(SYN) || seg.has(RST) {
+        if seg.has_any(SYN) || seg.has_any(RST) {
             // The switch answers SYNs; a stray RST has nothing to reset.
             return Err(DropReason::NoFlow);
         }
-        if !seg.has(ACK) {
+        if !seg.has_any(ACK) {
             return Err(DropReason::BadTcpFlags);
         }
         let opts = self.cookie_ok(seg, vip, vport).ok_or(DropReason::BadCookie)?;

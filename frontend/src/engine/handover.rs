@@ -15,7 +15,7 @@ impl Engine {
     /// ours (its ack field is our FIN + 1), so the ACK needs no state:
     /// seq = its ack, ack = its FIN + 1, as any TIME_WAIT socket answers.
     pub(super) fn former_backend(&mut self, seg: &Seg, b: BackendIndex, now: u64, out: &mut Vec<Action>) -> Verdict {
-        if !(seg.has(FIN) && seg.has(ACK)) || seg.has(SYN) || seg.has(RST) {
+        if !(seg.has_any(FIN) && seg.has_any(ACK)) || seg.has_any(SYN) || seg.has_any(RST) {
             return self.dropped(DropReason::NoFlow);
         }
         let found = self.router.services().iter().map(|s| s.id).find_map(|vip_id| {
@@ -26,7 +26,7 @@ impl Engine {
         let Engine { p, router, access, flows, counters, bufs, .. } = self;
         let Some(flow) = flows.get_mut(&key) else { return self.dropped(DropReason::NoFlow) };
         let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
-        let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
+        let their_fin = seg.seq.wrapping_add(seg.payload_len as u32);
         ctx.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
         ctx.counters.acks_sent += 1;
         ctx.counters.former_backend_fins += 1;
@@ -92,12 +92,12 @@ impl Ctx<'_> {
     }
 
     /// Request mode: bytes of the next request on a keep-alive connection.
-    pub(super) fn next_request(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, nr: u32, old: BackendIndex) -> (Verdict, After) {
+    pub(super) fn next_request(&mut self, flow: &mut ConnEntry, frame: &mut Frame<'_>, seg: &Seg, nr: u32, old: BackendIndex) -> (Verdict, After) {
         Self::note_client(flow, seg);
         let mut asm = self.bufs.assembly(nr);
-        asm.insert(seg.seq, &frame[seg.payload.clone()]);
-        if seg.has(FIN) {
-            flow.client_fin = Some(seg.seq.wrapping_add(seg.payload.len() as u32));
+        asm.insert(seg.seq, frame.payload());
+        if seg.has_any(FIN) {
+            flow.client_fin = Some(seg.seq.wrapping_add(seg.payload_len as u32));
         }
         let mut storage = header_storage();
         let parsed = parse_head(&asm.buf, &mut storage);
@@ -162,12 +162,12 @@ impl Ctx<'_> {
     /// new backend), so the engine ACKs its FIN itself.
     pub(super) fn old_backend_segment(&mut self, flow: &mut ConnEntry, seg: &Seg) -> (Verdict, After) {
         let Some(prev) = flow.prev_backend else { return (Verdict::Drop(DropReason::NoFlow), After::Keep) };
-        if seg.has(RST) {
+        if seg.has_any(RST) {
             flow.prev_backend = None;
-        } else if seg.has(FIN) {
+        } else if seg.has_any(FIN) {
             // (It closes on its own before our FIN went out: ours still
             // follows at `Detached`.)
-            let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
+            let their_fin = seg.seq.wrapping_add(seg.payload_len as u32);
             let seq = prev.fin_seq.wrapping_add(u32::from(prev.fin_sent));
             self.to_backend(flow, prev.backend, seq, their_fin.wrapping_add(1), ACK, &[], &[]);
             self.counters.acks_sent += 1;

@@ -41,28 +41,28 @@ impl Ctx<'_> {
     }
 
     /// Step 4: the backend's SYN-ACK (already in the client's space).
-    pub(super) fn backend_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, b: BackendIndex) -> (Verdict, After) {
+    pub(super) fn backend_segment(&mut self, flow: &mut ConnEntry, frame: &mut Frame<'_>, seg: &Seg, b: BackendIndex) -> (Verdict, After) {
         match flow.state {
             SpliceState::Connecting { .. } => {
-                if seg.has(RST) {
+                if seg.has_any(RST) {
                     // Refused by the backend.
                     self.router.flow_ended(b);
                     self.backend_failed(b);
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
                 }
-                if seg.has(FIN) && seg.has(ACK) && !seg.has(SYN) && !seg.has(RST) {
+                if seg.has_any(FIN) && seg.has_any(ACK) && !seg.has_any(SYN) && !seg.has_any(RST) {
                     // Request mode, handed back to a backend whose earlier
                     // connection of this 4-tuple is still closing: its FIN
                     // (a late or retransmitted one) gets the stateless ACK
                     // of `former_backend`, or it would stay in LAST_ACK and
                     // answer our SYN with challenge ACKs only.
-                    let their_fin = seg.seq.wrapping_add(seg.payload.len() as u32);
+                    let their_fin = seg.seq.wrapping_add(seg.payload_len as u32);
                     self.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
                     self.counters.acks_sent += 1;
                     self.counters.former_backend_fins += 1;
                     return (Verdict::Consumed, After::Keep);
                 }
-                if !(seg.has(SYN) && seg.has(ACK)) || seg.ack != flow.syn_seq.wrapping_add(1) {
+                if !(seg.has_any(SYN) && seg.has_any(ACK)) || seg.ack != flow.syn_seq.wrapping_add(1) {
                     return (Verdict::Drop(DropReason::NoFlow), After::Keep);
                 }
                 if seg.seq != flow.server_isn {
@@ -72,7 +72,7 @@ impl Ctx<'_> {
                     self.backend_failed(b);
                     return (Verdict::Consumed, self.reply(flow, Some(ErrorReply::BadGateway)));
                 }
-                let so = SynOptions::from_options(&frame[seg.options.clone()]).unwrap_or_default();
+                let so = SynOptions::from_options(frame.tcp_options()).unwrap_or_default();
                 flow.backend_mss = so.mss.unwrap_or(switchyard_wire::cookie::DEFAULT_MSS);
                 self.counters.backend_syn_acks += 1;
                 self.router.backend_answered(b);
@@ -88,7 +88,7 @@ impl Ctx<'_> {
                 (Verdict::Consumed, After::Keep)
             }
             SpliceState::Spliced { .. } | SpliceState::Closing { .. } => {
-                if seg.has(SYN) {
+                if seg.has_any(SYN) {
                     // A retransmitted SYN-ACK: our request or ACK was lost.
                     if flow.asm.is_some() {
                         self.send_request(flow);
@@ -96,17 +96,17 @@ impl Ctx<'_> {
                     }
                     return (Verdict::Consumed, After::Keep);
                 }
-                if seg.has(ACK) && flow.asm.is_some() && seq_diff(seg.ack, flow.req_end) >= 0 {
+                if seg.has_any(ACK) && flow.asm.is_some() && seq_diff(seg.ack, flow.req_end) >= 0 {
                     self.request_delivered(flow);
                 }
-                if flow.hold == Hold::Peek && (!seg.payload.is_empty() || seg.has(FIN)) {
+                if flow.hold == Hold::Peek && (seg.payload_len != 0 || seg.has_any(FIN)) {
                     self.peeked(flow, frame, seg);
                 }
-                if seg.has(FIN) {
+                if seg.has_any(FIN) {
                     flow.backend_fin = true;
                 }
-                self.forward_to_client(flow, frame, seg);
-                if seg.has(RST) {
+                self.forward_to_client(flow, frame);
+                if seg.has_any(RST) {
                     return (Verdict::Forward, After::Remove);
                 }
                 self.maybe_closing(flow);

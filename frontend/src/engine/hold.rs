@@ -50,14 +50,14 @@ impl Ctx<'_> {
 
     /// A last-request connection's first response bytes: carry a small
     /// response (the flow is never offloaded), offload anything else.
-    pub(super) fn peeked(&mut self, flow: &mut ConnEntry, frame: &[u8], seg: &Seg) {
+    pub(super) fn peeked(&mut self, flow: &mut ConnEntry, frame: &Frame<'_>, seg: &Seg) {
         let Some(backend) = flow.state.spliced_backend() else { return };
         // Only the response's own start, once the request is delivered,
         // says how long it is.
         let first = seg.seq == flow.server_isn.wrapping_add(1) && flow.asm.is_none();
-        let size = match (seg.payload.is_empty(), first) {
+        let size = match (seg.payload_len == 0, first) {
             (true, true) => ResponseSize::Known(0),
-            (false, true) => response_size(&frame[seg.payload.clone()]),
+            (false, true) => response_size(frame.payload()),
             (_, false) => ResponseSize::Unknown,
         };
         flow.hold = Hold::Off;

@@ -42,7 +42,7 @@ use assembly::seq_diff;
 use buffers::Buffers;
 pub use conn::{ConnEntry, Hold, OffloadStatus, PrevBackend, SpliceState};
 pub use counters::Counters;
-use packet::{Out, Seg};
+use packet::{Frame, Out, Seg};
 use reuse::{Admit, PendingSyn, Reopening};
 use timers::TimerWheel;
 
@@ -255,7 +255,7 @@ impl Engine {
 
     /// One frame from the switch side.
     pub fn handle_frame(&mut self, frame: &mut [u8], now: u64, out: &mut Vec<Action>) -> Verdict {
-        let seg = match packet::parse(frame) {
+        let (mut frame, seg) = match packet::parse(frame) {
             Ok(s) => s,
             Err(r) => return self.dropped(r),
         };
@@ -268,10 +268,10 @@ impl Engine {
         }
         if let Some(s) = self.router.service_by_vip(seg.dst, seg.dport) {
             let (id, vip, vport, mode) = (s.id, s.vip, s.port, s.offload);
-            return self.from_client(frame, &seg, id, vip, vport, mode, now, out);
+            return self.from_client(&mut frame, &seg, id, vip, vport, mode, now, out);
         }
         if let Some(b) = self.router.backend_by_addr(seg.src, seg.sport) {
-            return self.from_backend(frame, &seg, b, now, out);
+            return self.from_backend(&mut frame, &seg, b, now, out);
         }
         self.dropped(DropReason::NoRoute)
     }
@@ -282,16 +282,16 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn from_client(&mut self, frame: &mut [u8], seg: &Seg, vip_id: VipId, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64, out: &mut Vec<Action>) -> Verdict {
+    fn from_client(&mut self, frame: &mut Frame<'_>, seg: &Seg, vip_id: VipId, vip: Ipv4Addr, vport: u16, mode: OffloadMode, now: u64, out: &mut Vec<Action>) -> Verdict {
         let key = ConnKey { client_ip: seg.src, client_port: seg.sport, vip_id };
-        if seg.has(SYN) && !seg.has(ACK) {
+        if seg.has_any(SYN) && !seg.has_any(ACK) {
             return self.reused_port_syn(frame, seg, key, vip, vport, now, out);
         }
         // Port reuse the switch did not see (its entry was gone, ours was
         // not): a finished or offloaded flow's key, and a segment with a
         // fresh valid cookie: the old state goes, the new connection starts.
         let reuse = matches!(self.flows.get(&key), Some(f) if (matches!(f.state, SpliceState::Closing { .. } | SpliceState::Replied { .. }) || f.offload == OffloadStatus::Installed)
-            && seg.has(ACK) && seg.ack.wrapping_sub(1) != f.cookie && self.cookie_ok(seg, vip, vport).is_some());
+            && seg.has_any(ACK) && seg.ack.wrapping_sub(1) != f.cookie && self.cookie_ok(seg, vip, vport).is_some());
         if reuse {
             self.finish(key, out);
         }
@@ -316,7 +316,7 @@ impl Engine {
         verdict
     }
 
-    fn from_backend(&mut self, frame: &mut [u8], seg: &Seg, b: BackendIndex, now: u64, out: &mut Vec<Action>) -> Verdict {
+    fn from_backend(&mut self, frame: &mut Frame<'_>, seg: &Seg, b: BackendIndex, now: u64, out: &mut Vec<Action>) -> Verdict {
         // The backend talks to CIP:cport; find the service whose flow of
         // that client is on this backend (a backend can serve many VIPs).
         let found = self.router.services().iter().map(|s| s.id).find_map(|vip_id| {

@@ -9,11 +9,11 @@ use crate::access_log::{DecisionView, Outcome};
 use crate::http::RequestHead;
 
 impl Ctx<'_> {
-    pub(super) fn client_segment(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg) -> (Verdict, After) {
-        let plen = seg.payload.len() as u32;
+    pub(super) fn client_segment(&mut self, flow: &mut ConnEntry, frame: &mut Frame<'_>, seg: &Seg) -> (Verdict, After) {
+        let plen = seg.payload_len as u32;
         match flow.state {
             SpliceState::Assembling | SpliceState::Connecting { .. } => {
-                if seg.has(RST) {
+                if seg.has_any(RST) {
                     if let SpliceState::Connecting { backend: b } = flow.state {
                         self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
                     }
@@ -22,34 +22,34 @@ impl Ctx<'_> {
                 }
                 Self::note_client(flow, seg);
                 if let Some(a) = flow.asm.as_mut() {
-                    a.insert(seg.seq, &frame[seg.payload.clone()]);
+                    a.insert(seg.seq, frame.payload());
                 }
-                if seg.has(FIN) {
+                if seg.has_any(FIN) {
                     flow.client_fin = Some(seg.seq.wrapping_add(plen));
                 }
                 if flow.state == SpliceState::Assembling {
-                    return (Verdict::Consumed, self.try_route(flow, plen > 0 || seg.has(FIN)));
+                    return (Verdict::Consumed, self.try_route(flow, plen > 0 || seg.has_any(FIN)));
                 }
                 (Verdict::Consumed, After::Keep)
             }
             SpliceState::Spliced { backend } | SpliceState::Closing { backend } => self.spliced_client(flow, frame, seg, backend),
             SpliceState::Replied { reply, seq, acked } => {
-                if seg.has(RST) {
+                if seg.has_any(RST) {
                     return (Verdict::Consumed, After::Remove);
                 }
                 Self::note_client(flow, seg);
                 let len = reply.map_or(0, |r| r.bytes().len()) as u32;
                 let fin_end = seq.wrapping_add(len).wrapping_add(1);
                 let was_closed = acked && flow.client_fin.is_some();
-                let acked = acked || (seg.has(ACK) && seq_diff(seg.ack, fin_end) >= 0);
+                let acked = acked || (seg.has_any(ACK) && seq_diff(seg.ack, fin_end) >= 0);
                 flow.state = SpliceState::Replied { reply, seq, acked };
-                if seg.has(FIN) {
+                if seg.has_any(FIN) {
                     let f = seg.seq.wrapping_add(plen);
                     flow.client_fin = Some(f);
                     self.to_client(flow, fin_end, f.wrapping_add(1), ACK, &[]);
                     self.counters.acks_sent += 1;
                 }
-                if acked && flow.client_fin.is_some() && (!was_closed || seg.has(FIN)) {
+                if acked && flow.client_fin.is_some() && (!was_closed || seg.has_any(FIN)) {
                     // Both closes done: stay to ACK retransmitted FINs
                     // (each one restarts the wait, as TIME-WAIT does).
                     let t = self.now + self.p.timeouts.closing_ms;

@@ -31,29 +31,29 @@ impl Ctx<'_> {
     }
 
     pub(super) fn note_client(flow: &mut ConnEntry, seg: &Seg) {
-        if seg.has(ACK) && seq_diff(seg.ack, flow.client_ack) > 0 {
+        if seg.has_any(ACK) && seq_diff(seg.ack, flow.client_ack) > 0 {
             flow.client_ack = seg.ack;
         }
         flow.client_window = seg.window;
-        let end = seg.seq.wrapping_add(seg.payload.len() as u32).wrapping_add(u32::from(seg.has(FIN)));
+        let end = seg.seq.wrapping_add(seg.payload_len as u32).wrapping_add(u32::from(seg.has_any(FIN)));
         if seq_diff(end, flow.client_next) > 0 {
             flow.client_next = end;
         }
     }
 
-    pub(super) fn forward_to_client(&mut self, flow: &ConnEntry, frame: &mut [u8], seg: &Seg) {
-        packet::rewrite_from_backend(frame, seg, flow.vip, flow.vport, self.p.mac, self.p.switch_mac);
+    pub(super) fn forward_to_client(&mut self, flow: &ConnEntry, frame: &mut Frame<'_>) {
+        packet::rewrite_from_backend(frame, flow.vip, flow.vport, self.p.mac, self.p.switch_mac);
         self.counters.forwarded_to_client += 1;
         if flow.offload == OffloadStatus::Installed {
             self.counters.forwarded_after_offload += 1;
         }
     }
 
-    pub(super) fn forward_to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, frame: &mut [u8], seg: &Seg) {
+    pub(super) fn forward_to_backend(&mut self, flow: &ConnEntry, b: BackendIndex, frame: &mut Frame<'_>, seg: &Seg) {
         let spec = self.router.backend(b).spec;
-        packet::rewrite_to_backend(frame, seg, spec.address, spec.port, self.p.mac, self.p.switch_mac);
-        if let (Some(w), false) = (held_window(flow), seg.has(RST)) {
-            packet::set_window(frame, seg, w);
+        packet::rewrite_to_backend(frame, spec.address, spec.port, self.p.mac, self.p.switch_mac);
+        if let (Some(w), false) = (held_window(flow), seg.has_any(RST)) {
+            frame.tcp_mut().set_window(w);
         }
         self.counters.forwarded_to_backend += 1;
         if flow.offload == OffloadStatus::Installed {
@@ -71,8 +71,8 @@ impl Ctx<'_> {
 
     /// Step 5: client packets while the engine carries the flow; in request
     /// mode, every new request is routed.
-    pub(super) fn spliced_client(&mut self, flow: &mut ConnEntry, frame: &mut [u8], seg: &Seg, b: BackendIndex) -> (Verdict, After) {
-        let plen = seg.payload.len() as u32;
+    pub(super) fn spliced_client(&mut self, flow: &mut ConnEntry, frame: &mut Frame<'_>, seg: &Seg, b: BackendIndex) -> (Verdict, After) {
+        let plen = seg.payload_len as u32;
         if flow.mode == OffloadMode::Request && plen > 0 && matches!(flow.state, SpliceState::Spliced { .. }) && flow.asm.is_none() {
             if let Some(nr) = flow.next_request {
                 let end = seg.seq.wrapping_add(plen);
@@ -87,11 +87,11 @@ impl Ctx<'_> {
             }
         }
         Self::note_client(flow, seg);
-        if seg.has(FIN) {
+        if seg.has_any(FIN) {
             flow.client_fin = Some(seg.seq.wrapping_add(plen));
         }
         self.forward_to_backend(flow, b, frame, seg);
-        if seg.has(RST) {
+        if seg.has_any(RST) {
             return (Verdict::Forward, After::Remove);
         }
         self.maybe_closing(flow);

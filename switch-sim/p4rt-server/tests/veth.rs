@@ -17,10 +17,9 @@ use switchyard_control::proto::p4::v1::{get_forwarding_pipeline_config_request::
 use switchyard_control::switchyard::{self as sy, CookieSecret, SwitchyardTables, TABLE_ROUTE};
 use switchyard_switch_sim::ports::AfPacketPort;
 use switchyard_wire::flow::ConnKey;
-use switchyard_wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_TCP};
-use switchyard_wire::tcp::{TcpRepr, TcpSegment, ACK, SYN};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
+use switchyard_wire::tcp::{TcpRepr, ACK, SYN};
 use switchyard_wire::tcp_option::TcpOption;
-use switchyard_wire::{checksum, ethernet};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
@@ -51,18 +50,13 @@ fn ip(args: &[&str]) {
 }
 
 fn frame(dst: Ipv4Addr, dport: u16, flags: u8, opts: &[TcpOption], payload: &[u8]) -> Vec<u8> {
-    let t = TcpRepr { src_port: 40000, dst_port: dport, seq: 7, ack: 0, flags, window: 1000, options: opts, payload };
-    let l4 = t.wire_len();
-    let mut f = vec![0u8; 34 + l4];
-    ethernet::emit(&mut f, [2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 2], ethernet::ETHERTYPE_IPV4).unwrap();
-    Ipv4Repr { src: CLIENT, dst, protocol: PROTO_TCP, ttl: 64, ident: 1, dont_fragment: true, payload_len: l4 as u16 }.emit(&mut f[14..]).unwrap();
-    t.emit(&mut f[34..], checksum::pseudo_header_v4(CLIENT, dst, PROTO_TCP, l4 as u16)).unwrap();
-    f
+    let t = TcpRepr { src_port: 40000, dst_port: dport, seq: 7, ack: 0, flags, window: 1000, options: opts.into(), payload };
+    FrameRepr { ident: 1, ..FrameRepr::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 1], CLIENT, dst, t) }.to_vec().unwrap()
 }
 
 /// Sends `f` on `tx` (again every 200 ms) until `rx` sees a TCP frame for
 /// which `want` holds, or `within` passes.
-fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], within: Duration, want: impl Fn(&[u8]) -> bool) -> Option<Vec<u8>> {
+fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], within: Duration, want: impl Fn(&FrameRepr) -> bool) -> Option<Vec<u8>> {
     let deadline = Instant::now() + within;
     let mut last: Option<Instant> = None;
     while Instant::now() < deadline {
@@ -72,7 +66,7 @@ fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], within: Duration
         }
         let mut got = None;
         rx.recv_batch(|b| {
-            if got.is_none() && b.len() > 34 && b[12..14] == [8, 0] && b[23] == PROTO_TCP && want(b) {
+            if got.is_none() && TcpFrame::new_checked(b).is_ok_and(|t| want(&FrameRepr::parse(&t))) {
                 got = Some(b.to_vec());
             }
         })
@@ -85,14 +79,11 @@ fn exchange(tx: &AfPacketPort, rx: &mut AfPacketPort, f: &[u8], within: Duration
     None
 }
 
-/// A valid IPv4 + TCP frame: (IP view, TCP flags, ack).
-fn tcp_of(f: &[u8]) -> (Ipv4Packet<&[u8]>, u8, u32) {
-    let ipk = Ipv4Packet::new_checked(&f[14..]).unwrap();
-    assert!(ipk.verify_checksum(), "IPv4 checksum");
-    let t = TcpSegment::new_checked(ipk.payload()).unwrap();
-    assert!(t.verify_checksum(ipk.pseudo_header_sum()), "TCP checksum");
-    let (flags, ack) = (t.flags(), t.ack());
-    (ipk, flags, ack)
+/// A TCP frame whose checksums both verify.
+fn checked(f: &[u8]) -> TcpFrame<&[u8]> {
+    let t = TcpFrame::new_checked(f).unwrap();
+    t.check_checksums().unwrap();
+    t
 }
 
 /// Runs `f` on a thread that entered the namespace (sockets it creates,
@@ -183,9 +174,10 @@ fn serves_p4runtime_and_forwards_between_veths() {
 
         // A route from --entries: the frame crosses, rewritten by the route.
         let f = frame(Ipv4Addr::new(198, 18, 2, 9), 22, ACK, &[], b"hi");
-        let got = exchange(&a0, &mut b0, &f, wait, |b| b[30..34] == [198, 18, 2, 9]).expect("routed frame arrives on b0");
-        assert_eq!(got[0..6], [2, 0, 0, 0, 0, 0x55], "dst MAC from the route");
-        assert_eq!(tcp_of(&got).0.ttl(), 63);
+        let got = exchange(&a0, &mut b0, &f, wait, |r| r.dst == Ipv4Addr::new(198, 18, 2, 9)).expect("routed frame arrives on b0");
+        let got = checked(&got);
+        let r = FrameRepr::parse(&got);
+        assert_eq!((r.dst_mac, r.ttl), ([2, 0, 0, 0, 0, 0x55], 63), "dst MAC from the route, TTL - 1");
 
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (c, t) = rt.block_on(async {
@@ -210,21 +202,23 @@ fn serves_p4runtime_and_forwards_between_veths() {
 
         // SYN to the VIP: the switch answers out of the same port.
         let syn = frame(VIP, 80, SYN, &[TcpOption::Mss(1460)], &[]);
-        let got = exchange(&a0, &mut a0_rx, &syn, wait, |b| b[26..30] == VIP.octets()).expect("SYN-ACK arrives back on a0");
-        let (_, flags, ack) = tcp_of(&got);
-        assert_eq!((flags, ack), (SYN | ACK, 8));
+        let got = exchange(&a0, &mut a0_rx, &syn, wait, |r| r.src == VIP).expect("SYN-ACK arrives back on a0");
+        let got = checked(&got);
+        let synack = FrameRepr::parse(&got).tcp;
+        assert_eq!((synack.flags, synack.ack), (SYN | ACK, 8));
 
         // Client data: not towards the backend until the connection entry exists.
         let data = frame(VIP, 80, ACK, &[], b"GET / HTTP/1.1\r\n\r\n");
-        let to_backend = |b: &[u8]| b[30..34] == BACKEND.octets();
+        let to_backend = |r: &FrameRepr| r.dst == BACKEND;
         assert!(exchange(&a0, &mut b0, &data, Duration::from_millis(300), to_backend).is_none(), "no entry, no offload");
         let key = ConnKey { client_ip: CLIENT, client_port: 40000, vip_id: 1 };
         rt.block_on(c.write(vec![sy::insert(t.connection(&key, 3, None).unwrap())], Atomicity::ContinueOnError)).expect("connection entry");
         let got = exchange(&a0, &mut b0, &data, wait, to_backend).expect("offloaded packet leaves on b0");
-        let (ipk, _, _) = tcp_of(&got);
-        assert_eq!(ipk.ttl(), 63);
-        assert_eq!(TcpSegment::new_checked(ipk.payload()).unwrap().dst_port(), 8080, "rewritten to the backend's port");
-        assert_eq!(got[0..6], [2, 0, 0, 0, 0, 0x55], "next hop of the backend's route");
+        let got = checked(&got);
+        let r = FrameRepr::parse(&got);
+        assert_eq!(r.ttl, 63);
+        assert_eq!(r.tcp.dst_port, 8080, "rewritten to the backend's port");
+        assert_eq!(r.dst_mac, [2, 0, 0, 0, 0, 0x55], "next hop of the backend's route");
     });
 
     // SIGTERM: a clean exit within the loop's poll interval and some slack.

@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use switchyard_switch_sim::{Engine, FieldMatch, Switch, TableEntry};
-use switchyard_wire::ipv4::{Ipv4Repr, PROTO_TCP};
+use switchyard_wire::frame::{FrameRepr, TcpFrame};
 use switchyard_wire::tcp::{TcpRepr, ACK, PSH, SYN};
-use switchyard_wire::tcp_option::TcpOption;
-use switchyard_wire::{checksum, ethernet};
+use switchyard_wire::tcp_option::{TcpOption, TcpOptions};
 
 #[path = "bench/tx_ring.rs"]
 mod tx_ring;
@@ -111,25 +110,19 @@ fn main() -> anyhow::Result<()> {
         .map(|i| {
             let t = if syn_path {
                 // Clients without a connection entry.
-                TcpRepr { src_port: 20_000 + (i & 1023) as u16, dst_port: 80, seq: i, ack: 0, flags: SYN, window: 64240, options: &syn_opts, payload: &[] }
+                TcpRepr { src_port: 20_000 + (i & 1023) as u16, dst_port: 80, seq: i, ack: 0, flags: SYN, window: 64240, options: (&syn_opts).into(), payload: &[] }
             } else {
-                TcpRepr { src_port: cport(i), dst_port: 80, seq: 1, ack: 1, flags: ACK | PSH, window: 1000, options: &[], payload: &payload }
+                TcpRepr { src_port: cport(i), dst_port: 80, seq: 1, ack: 1, flags: ACK | PSH, window: 1000, options: TcpOptions::NONE, payload: &payload }
             };
-            let l4 = t.wire_len();
-            let mut f = vec![0u8; 34 + l4];
-            ethernet::emit(&mut f, [2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 2], ethernet::ETHERTYPE_IPV4).unwrap();
-            let dst = Ipv4Addr::from(vip);
-            Ipv4Repr { src: client(i), dst, protocol: PROTO_TCP, ttl: 64, ident: 1, dont_fragment: true, payload_len: l4 as u16 }
-                .emit(&mut f[14..])
-                .unwrap();
-            t.emit(&mut f[34..], checksum::pseudo_header_v4(client(i), dst, PROTO_TCP, l4 as u16)).unwrap();
-            f
+            let repr = FrameRepr { ident: 1, ..FrameRepr::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 1, 1], client(i), Ipv4Addr::from(vip), t) };
+            repr.to_vec().unwrap()
         })
         .collect();
     // Warm-up and a correctness check: the path must be the one measured.
     if syn_path {
         assert_eq!(sw.process_ref(1, &frames[0]), Some(1), "bench SYNs must be answered on their port");
-        assert_eq!(sw.output()[47], SYN | ACK, "bench SYNs must be answered with a SYN-ACK");
+        let answer = TcpFrame::new_checked(sw.output()).expect("the answer is a TCP frame");
+        assert_eq!(answer.tcp().flags(), SYN | ACK, "bench SYNs must be answered with a SYN-ACK");
     } else {
         assert_eq!(sw.process_ref(1, &frames[0]), Some(2), "bench frames must be offloaded to port 2");
     }
