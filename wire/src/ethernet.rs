@@ -19,6 +19,7 @@ pub struct EthernetFrame<T> {
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Wraps `buf` after checking it holds at least a full header.
+    #[inline]
     pub fn new_checked(buf: T) -> WireResult<Self> {
         need(Header::Ethernet, "ethernet header", HEADER_LEN, buf.as_ref().len())?;
         Ok(Self { buf })
@@ -26,45 +27,55 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// Wraps a buffer a caller in this crate has checked already
     /// (`frame::TcpFrame`).
+    #[inline]
     pub(crate) fn new_unchecked(buf: T) -> Self {
         Self { buf }
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buf
     }
 
+    #[inline]
     pub fn dst(&self) -> MacAddr {
         self.buf.as_ref()[0..6].try_into().unwrap()
     }
 
+    #[inline]
     pub fn src(&self) -> MacAddr {
         self.buf.as_ref()[6..12].try_into().unwrap()
     }
 
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         let b = self.buf.as_ref();
         u16::from_be_bytes([b[12], b[13]])
     }
 
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[HEADER_LEN..]
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    #[inline]
     pub fn set_dst(&mut self, mac: MacAddr) {
         self.buf.as_mut()[0..6].copy_from_slice(&mac);
     }
 
+    #[inline]
     pub fn set_src(&mut self, mac: MacAddr) {
         self.buf.as_mut()[6..12].copy_from_slice(&mac);
     }
 
+    #[inline]
     pub fn set_ethertype(&mut self, t: u16) {
         self.buf.as_mut()[12..14].copy_from_slice(&t.to_be_bytes());
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         &mut self.buf.as_mut()[HEADER_LEN..]
     }
@@ -79,11 +90,13 @@ pub struct EthernetRepr {
 }
 
 impl EthernetRepr {
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> Self {
         Self { src: frame.src(), dst: frame.dst(), ethertype: frame.ethertype() }
     }
 
     /// Writes the header at the start of `out`.
+    #[inline]
     pub fn emit(&self, out: &mut [u8]) -> WireResult<()> {
         if out.len() < HEADER_LEN {
             return Err(crate::WireError::NoSpace { what: "ethernet header", need: HEADER_LEN, have: out.len() });

@@ -30,6 +30,7 @@ impl<T: AsRef<[u8]>> TcpFrame<T> {
     /// (`Ipv4Packet::new_checked`), that the packet is no fragment and
     /// carries TCP, and the TCP header (`TcpSegment::new_checked`).
     /// Checksums are checked only when asked (`check_checksums`).
+    #[inline]
     pub fn new_checked(buf: T) -> WireResult<Self> {
         let eth = EthernetFrame::new_checked(buf.as_ref())?;
         if eth.ethertype() != ETHERTYPE_IPV4 {
@@ -47,52 +48,63 @@ impl<T: AsRef<[u8]>> TcpFrame<T> {
         Ok(Self { buf, tcp_at, end })
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buf
     }
 
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
 
+    #[inline]
     pub fn ethernet(&self) -> EthernetFrame<&[u8]> {
         EthernetFrame::new_unchecked(&self.b()[..self.end])
     }
 
+    #[inline]
     pub fn ipv4(&self) -> Ipv4Packet<&[u8]> {
         Ipv4Packet::new_unchecked(&self.b()[ethernet::HEADER_LEN..self.end])
     }
 
+    #[inline]
     pub fn tcp(&self) -> TcpSegment<&[u8]> {
         TcpSegment::new_unchecked(&self.b()[self.tcp_at..self.end])
     }
 
     /// The frame's length without Ethernet padding.
+    #[inline]
     pub fn frame_len(&self) -> usize {
         self.end
     }
 
     /// Offset of the TCP header in the frame.
+    #[inline]
     pub fn tcp_offset(&self) -> usize {
         self.tcp_at
     }
 
+    #[inline]
     fn payload_at(&self) -> usize {
         self.tcp_at + usize::from(self.b()[self.tcp_at + 12] >> 4) * 4
     }
 
     /// The TCP options area (as `TcpSegment::options`, borrowed from the
     /// frame rather than from a header view).
+    #[inline]
     pub fn tcp_options(&self) -> &[u8] {
         &self.b()[self.tcp_at + tcp::MIN_HEADER_LEN..self.payload_at()]
     }
 
     /// The TCP payload.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.payload_at()..self.end]
     }
 
     /// Verifies the IPv4 header checksum, then the TCP checksum.
+    #[inline]
     pub fn check_checksums(&self) -> WireResult<()> {
         let ip = self.ipv4();
         if !ip.verify_checksum() {
@@ -106,10 +118,12 @@ impl<T: AsRef<[u8]>> TcpFrame<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpFrame<T> {
+    #[inline]
     fn bm(&mut self) -> &mut [u8] {
         self.buf.as_mut()
     }
 
+    #[inline]
     pub fn ethernet_mut(&mut self) -> EthernetFrame<&mut [u8]> {
         let end = self.end;
         EthernetFrame::new_unchecked(&mut self.bm()[..end])
@@ -117,11 +131,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpFrame<T> {
 
     /// The IPv4 header's setters keep its checksum; an address change also
     /// changes the TCP checksum: use `set_src_addr`/`set_dst_addr` for those.
+    #[inline]
     pub fn ipv4_mut(&mut self) -> Ipv4Packet<&mut [u8]> {
         let end = self.end;
         Ipv4Packet::new_unchecked(&mut self.bm()[ethernet::HEADER_LEN..end])
     }
 
+    #[inline]
     pub fn tcp_mut(&mut self) -> TcpSegment<&mut [u8]> {
         let (at, end) = (self.tcp_at, self.end);
         TcpSegment::new_unchecked(&mut self.bm()[at..end])
@@ -129,6 +145,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpFrame<T> {
 
     /// Rewrites the IPv4 source address; both checksums are updated
     /// incrementally (the TCP checksum covers it through the pseudo header).
+    #[inline]
     pub fn set_src_addr(&mut self, a: Ipv4Addr) {
         let old = self.ipv4().src();
         self.ipv4_mut().set_src(a);
@@ -136,6 +153,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpFrame<T> {
     }
 
     /// Rewrites the IPv4 destination address, as `set_src_addr`.
+    #[inline]
     pub fn set_dst_addr(&mut self, a: Ipv4Addr) {
         let old = self.ipv4().dst();
         self.ipv4_mut().set_dst(a);
@@ -143,12 +161,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpFrame<T> {
     }
 
     /// Recomputes both checksums from scratch (a test that edited bytes).
+    #[inline]
     pub fn fill_checksums(&mut self) {
         self.ipv4_mut().fill_checksum();
         let pseudo = self.ipv4().pseudo_header_sum();
         self.tcp_mut().fill_checksum(pseudo);
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (at, end) = (self.payload_at(), self.end);
         &mut self.bm()[at..end]
@@ -175,12 +195,14 @@ pub const DEFAULT_TTL: u8 = 64;
 
 impl<'a> FrameRepr<'a> {
     /// A frame with the usual IPv4 fields: TTL 64, ident 0, DF.
+    #[inline]
     pub fn new(src_mac: MacAddr, dst_mac: MacAddr, src: Ipv4Addr, dst: Ipv4Addr, tcp: TcpRepr<'a>) -> Self {
         Self { src_mac, dst_mac, src, dst, ttl: DEFAULT_TTL, ident: 0, dont_fragment: true, tcp }
     }
 
     /// The fields of a checked frame (options and payload borrow it;
     /// IPv4 options are not represented, see `Ipv4Repr::parse`).
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(f: &'a TcpFrame<T>) -> Self {
         let eth = EthernetRepr::parse(&f.ethernet());
         let ip = Ipv4Repr::parse(&f.ipv4());
@@ -197,6 +219,7 @@ impl<'a> FrameRepr<'a> {
     }
 
     /// The IPv4 header this frame is written with.
+    #[inline]
     pub fn ipv4(&self) -> WireResult<Ipv4Repr> {
         let payload_len = u16::try_from(self.tcp.wire_len())
             .map_err(|_| WireError::Malformed { header: Header::Ipv4, what: "frame repr", why: "segment longer than an IPv4 packet" })?;
@@ -211,11 +234,13 @@ impl<'a> FrameRepr<'a> {
         })
     }
 
+    #[inline]
     pub fn wire_len(&self) -> usize {
         ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + self.tcp.wire_len()
     }
 
     /// Writes the frame at the start of `out`; returns its length.
+    #[inline]
     pub fn emit(&self, out: &mut [u8]) -> WireResult<usize> {
         let ip = self.ipv4()?;
         if out.len() < self.wire_len() {
@@ -229,12 +254,14 @@ impl<'a> FrameRepr<'a> {
     }
 
     /// `emit` into `out`, replacing its contents (a reused buffer).
+    #[inline]
     pub fn emit_into(&self, out: &mut Vec<u8>) -> WireResult<()> {
         out.clear();
         out.resize(self.wire_len(), 0);
         self.emit(out).map(|_| ())
     }
 
+    #[inline]
     pub fn to_vec(&self) -> WireResult<Vec<u8>> {
         let mut v = Vec::new();
         self.emit_into(&mut v)?;

@@ -25,6 +25,7 @@ pub struct Ipv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    #[inline]
     pub fn new_checked(buf: T) -> WireResult<Self> {
         let b = buf.as_ref();
         need(Header::Ipv4, "ipv4 header", MIN_HEADER_LEN, b.len())?;
@@ -46,80 +47,98 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Wraps a packet a caller in this crate has checked already
     /// (`frame::TcpFrame`), so a rewrite does not validate it again.
+    #[inline]
     pub(crate) fn new_unchecked(buf: T) -> Self {
         Self { buf }
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buf
     }
 
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
 
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.b()[0] & 0x0f) * 4
     }
 
+    #[inline]
     pub fn dscp_ecn(&self) -> u8 {
         self.b()[1]
     }
 
+    #[inline]
     pub fn total_len(&self) -> u16 {
         u16::from_be_bytes([self.b()[2], self.b()[3]])
     }
 
+    #[inline]
     pub fn ident(&self) -> u16 {
         u16::from_be_bytes([self.b()[4], self.b()[5]])
     }
 
     /// Flags and fragment offset, as the 16-bit word on the wire.
+    #[inline]
     pub fn frag_word(&self) -> u16 {
         u16::from_be_bytes([self.b()[6], self.b()[7]])
     }
 
     /// A fragment is any packet with MF set or a non-zero offset.
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.frag_word() & (FLAG_MF | 0x1fff) != 0
     }
 
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.b()[8]
     }
 
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.b()[9]
     }
 
+    #[inline]
     pub fn checksum(&self) -> u16 {
         u16::from_be_bytes([self.b()[10], self.b()[11]])
     }
 
+    #[inline]
     pub fn src(&self) -> Ipv4Addr {
         let b = self.b();
         Ipv4Addr::new(b[12], b[13], b[14], b[15])
     }
 
+    #[inline]
     pub fn dst(&self) -> Ipv4Addr {
         let b = self.b();
         Ipv4Addr::new(b[16], b[17], b[18], b[19])
     }
 
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.b()[MIN_HEADER_LEN..self.header_len()]
     }
 
     /// The bytes after the header, up to the total length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..usize::from(self.total_len())]
     }
 
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::fold(checksum::sum(&self.b()[..self.header_len()])) == 0xffff
     }
 
     /// The pseudo-header partial sum for the L4 checksum of this packet.
+    #[inline]
     pub fn pseudo_header_sum(&self) -> u32 {
         let l4_len = self.total_len() - self.header_len() as u16;
         checksum::pseudo_header_v4(self.src(), self.dst(), self.protocol(), l4_len)
@@ -127,15 +146,18 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    #[inline]
     fn bm(&mut self) -> &mut [u8] {
         self.buf.as_mut()
     }
 
+    #[inline]
     pub fn set_checksum(&mut self, c: u16) {
         self.bm()[10..12].copy_from_slice(&c.to_be_bytes());
     }
 
     /// Recomputes the header checksum from scratch.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let hl = self.header_len();
@@ -146,6 +168,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets the source address and updates the header checksum incrementally.
     /// The caller owns the L4 checksum (it covers the address too): see
     /// `tcp::TcpSegment::update_for_address_change`.
+    #[inline]
     pub fn set_src(&mut self, a: Ipv4Addr) {
         let old = u32::from(self.src());
         self.bm()[12..16].copy_from_slice(&a.octets());
@@ -153,6 +176,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         self.set_checksum(c);
     }
 
+    #[inline]
     pub fn set_dst(&mut self, a: Ipv4Addr) {
         let old = u32::from(self.dst());
         self.bm()[16..20].copy_from_slice(&a.octets());
@@ -162,6 +186,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
 
     /// Decrements the TTL with an incremental checksum update; returns the
     /// new TTL (a router drops at 0).
+    #[inline]
     pub fn decrement_ttl(&mut self) -> u8 {
         let old = u16::from_be_bytes([self.b()[8], self.b()[9]]);
         let ttl = self.ttl().saturating_sub(1);
@@ -172,6 +197,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         ttl
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (hl, tl) = (self.header_len(), usize::from(self.total_len()));
         &mut self.bm()[hl..tl]
@@ -195,6 +221,7 @@ impl Ipv4Repr {
     /// The fields of a checked packet. Options and DSCP/ECN are not
     /// represented (every header Switchyard writes has neither), so a packet
     /// with options parses to the option-less header of the same payload.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &Ipv4Packet<T>) -> Self {
         Self {
             src: p.src(),
@@ -208,6 +235,7 @@ impl Ipv4Repr {
     }
 
     /// Writes a 20-byte header with a correct checksum at the start of `out`.
+    #[inline]
     pub fn emit(&self, out: &mut [u8]) -> WireResult<()> {
         if out.len() < MIN_HEADER_LEN {
             return Err(WireError::NoSpace { what: "ipv4 header", need: MIN_HEADER_LEN, have: out.len() });

@@ -25,6 +25,7 @@ pub struct TcpSegment<T> {
 }
 
 impl<T: AsRef<[u8]>> TcpSegment<T> {
+    #[inline]
     pub fn new_checked(buf: T) -> WireResult<Self> {
         let b = buf.as_ref();
         need(Header::Tcp, "tcp header", MIN_HEADER_LEN, b.len())?;
@@ -38,90 +39,113 @@ impl<T: AsRef<[u8]>> TcpSegment<T> {
 
     /// Wraps a segment a caller in this crate has checked already
     /// (`frame::TcpFrame`), so a rewrite does not validate it again.
+    #[inline]
     pub(crate) fn new_unchecked(buf: T) -> Self {
         Self { buf }
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buf
     }
 
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
 
+    #[inline]
     fn u32_at(&self, i: usize) -> u32 {
         let b = self.b();
         u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
     }
 
+    #[inline]
     fn u16_at(&self, i: usize) -> u16 {
         u16::from_be_bytes([self.b()[i], self.b()[i + 1]])
     }
 
+    #[inline]
     pub fn src_port(&self) -> u16 {
         self.u16_at(0)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         self.u16_at(2)
     }
+    #[inline]
     pub fn seq(&self) -> u32 {
         self.u32_at(4)
     }
+    #[inline]
     pub fn ack(&self) -> u32 {
         self.u32_at(8)
     }
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.b()[12] >> 4) * 4
     }
+    #[inline]
     pub fn flags(&self) -> u8 {
         self.b()[13]
     }
     /// Every flag of `flags` is set (`has_all(SYN | ACK)`: a SYN-ACK).
+    #[inline]
     pub fn has_all(&self, flags: u8) -> bool {
         self.flags() & flags == flags
     }
     /// At least one flag of `flags` is set (`has_any(FIN | RST)`: an end).
+    #[inline]
     pub fn has_any(&self, flags: u8) -> bool {
         self.flags() & flags != 0
     }
+    #[inline]
     pub fn window(&self) -> u16 {
         self.u16_at(14)
     }
+    #[inline]
     pub fn checksum(&self) -> u16 {
         self.u16_at(16)
     }
+    #[inline]
     pub fn urgent(&self) -> u16 {
         self.u16_at(18)
     }
+    #[inline]
     pub fn options(&self) -> &[u8] {
         &self.b()[MIN_HEADER_LEN..self.header_len()]
     }
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..]
     }
 
     /// Sequence space the segment occupies: data plus one for SYN and FIN.
+    #[inline]
     pub fn seq_len(&self) -> u32 {
         self.payload().len() as u32 + u32::from(self.has_any(SYN)) + u32::from(self.has_any(FIN))
     }
 
     /// Checks the checksum given the pseudo-header partial sum
     /// (`Ipv4Packet::pseudo_header_sum`).
+    #[inline]
     pub fn verify_checksum(&self, pseudo: u32) -> bool {
         checksum::fold(checksum::add(pseudo, checksum::sum(self.b()))) == 0xffff
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
+    #[inline]
     fn bm(&mut self) -> &mut [u8] {
         self.buf.as_mut()
     }
 
+    #[inline]
     fn set_checksum(&mut self, c: u16) {
         self.bm()[16..18].copy_from_slice(&c.to_be_bytes());
     }
 
+    #[inline]
     fn put_u16(&mut self, i: usize, v: u16) {
         let old = self.u16_at(i);
         self.bm()[i..i + 2].copy_from_slice(&v.to_be_bytes());
@@ -129,6 +153,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
         self.set_checksum(c);
     }
 
+    #[inline]
     fn put_u32(&mut self, i: usize, v: u32) {
         let old = self.u32_at(i);
         self.bm()[i..i + 4].copy_from_slice(&v.to_be_bytes());
@@ -136,22 +161,28 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
         self.set_checksum(c);
     }
 
+    #[inline]
     pub fn set_src_port(&mut self, p: u16) {
         self.put_u16(0, p)
     }
+    #[inline]
     pub fn set_dst_port(&mut self, p: u16) {
         self.put_u16(2, p)
     }
+    #[inline]
     pub fn set_seq(&mut self, s: u32) {
         self.put_u32(4, s)
     }
+    #[inline]
     pub fn set_ack(&mut self, a: u32) {
         self.put_u32(8, a)
     }
+    #[inline]
     pub fn set_window(&mut self, w: u16) {
         self.put_u16(14, w)
     }
     /// Sets the flags byte (the data-offset byte is unchanged).
+    #[inline]
     pub fn set_flags(&mut self, f: u8) {
         let b12 = self.b()[12];
         self.put_u16(12, u16::from_be_bytes([b12, f]))
@@ -159,12 +190,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
 
     /// The IP layer changed an address of the pseudo header: fold the
     /// change into this segment's checksum.
+    #[inline]
     pub fn update_for_address_change(&mut self, old: Ipv4Addr, new: Ipv4Addr) {
         let c = checksum::update32(self.checksum(), u32::from(old), u32::from(new));
         self.set_checksum(c);
     }
 
     /// Recomputes the checksum from scratch.
+    #[inline]
     pub fn fill_checksum(&mut self, pseudo: u32) {
         self.set_checksum(0);
         let c = checksum::finish(checksum::add(pseudo, checksum::sum(self.b())));
@@ -174,6 +207,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
     /// Applies `f` to every edge of every SACK block (the agent and the
     /// front-end move them between sequence spaces), with incremental
     /// checksum updates. Returns how many blocks were rewritten.
+    #[inline]
     pub fn map_sack_edges(&mut self, mut f: impl FnMut(u32) -> u32) -> WireResult<usize> {
         // Validate first so a malformed area is never half rewritten.
         for o in tcp_option::parse(self.options()) {
@@ -207,6 +241,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
         Ok(blocks)
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let hl = self.header_len();
         &mut self.bm()[hl..]
@@ -231,6 +266,7 @@ pub struct TcpRepr<'a> {
 impl<'a> TcpRepr<'a> {
     /// The fields of a checked segment; options and payload borrow the
     /// segment's buffer (not the view, which may be a temporary).
+    #[inline]
     pub fn parse(s: &TcpSegment<&'a [u8]>) -> Self {
         let (b, hl): (&'a [u8], usize) = (s.buf, s.header_len());
         Self {
@@ -246,10 +282,12 @@ impl<'a> TcpRepr<'a> {
     }
 
     /// Header plus padded options.
+    #[inline]
     pub fn header_len(&self) -> usize {
         MIN_HEADER_LEN + self.options.wire_len()
     }
 
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.header_len() + self.payload.len()
     }
@@ -257,6 +295,7 @@ impl<'a> TcpRepr<'a> {
     /// Writes the segment at the start of `out` with its checksum computed
     /// over `pseudo` (the pseudo-header sum for `wire_len()` bytes). Returns
     /// the number of bytes written.
+    #[inline]
     pub fn emit(&self, out: &mut [u8], pseudo: u32) -> WireResult<usize> {
         let hl = self.header_len();
         if hl > MIN_HEADER_LEN + tcp_option::MAX_OPTIONS_LEN {
