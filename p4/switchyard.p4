@@ -246,8 +246,8 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
         meta.path = PATH_SYN_ANSWERED;
     }
 
-    /* No live front-end (frontend_count 0): nobody could finish the
-     * connection, so the SYN is refused at once with the reset a closed
+    /* No live front-end (frontend_count 0), or a draining VIP: nobody will
+     * finish the connection, so the SYN is refused at once with the reset a closed
      * port gives (RFC 9293 3.10.7.1: seq 0, ack = SEG.SEQ + SEG.LEN, the
      * SYN counting one) instead of a SYN-ACK the client would wait on. */
     action refuse_syn() {
@@ -342,7 +342,7 @@ control SwitchyardIngress(inout headers_t hdr, inout metadata_t meta,
                         || (f & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) == 0) {
                         drop_with(DROP_BAD_TCP_FLAGS);
                     } else if ((f & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-                        if (meta.fe_count == 0) {
+                        if (meta.fe_count == 0 || meta.vip_draining == 1) {
                             refuse_syn();
                             meta.do_route = 0;
                         } else {

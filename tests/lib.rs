@@ -92,3 +92,21 @@ pub fn sequential_requests(tb: &switchyard_testbed::Testbed, path: &str, n: usiz
         })
         .collect()
 }
+
+/// The `switchyard` CLI run in the front-end's namespace against its admin
+/// API (`ADMIN_API`): success, stdout, stderr.
+pub fn cli(fe_ns: &switchyard_testbed::Netns, args: &[&str]) -> (bool, String, String) {
+    let bin = switchyard_testbed::find_bin("switchyard").unwrap();
+    let admin = ADMIN_API.trim_start_matches("http://");
+    let mut argv = vec![bin.to_str().unwrap(), "--admin", admin];
+    argv.extend_from_slice(args);
+    let o = fe_ns.output(&argv).unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// `cli`, which must succeed: its stdout.
+pub fn cli_ok(fe_ns: &switchyard_testbed::Netns, args: &[&str]) -> String {
+    let (ok, out, err) = cli(fe_ns, args);
+    assert!(ok, "switchyard {args:?} failed: {err}");
+    out
+}

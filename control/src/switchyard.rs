@@ -103,6 +103,7 @@ impl SwitchyardTables {
         let need: &[(&str, &[&str], &str, &[&str])] = &[
             (TABLE_PORT_ROLE, &["port"], "SwitchyardIngress.set_port_role", &["role"]),
             (TABLE_VIP, &["vip_addr", "vip_port"], "SwitchyardIngress.set_vip", &["vip_id"]),
+            (TABLE_VIP, &["vip_addr", "vip_port"], "SwitchyardIngress.set_vip_draining", &["vip_id"]),
             (TABLE_CONNECTION, &["client_addr", "client_port", "vip_id"], ACTION_CONN_BACKEND, &["backend_index"]),
             (TABLE_CONNECTION, &["client_addr", "client_port", "vip_id"], ACTION_CONN_BACKEND_REQUEST, &["backend_index"]),
             (TABLE_BACKEND, &["backend_index"], "SwitchyardIngress.rewrite_to_backend", &["addr", "port"]),
@@ -165,6 +166,12 @@ impl SwitchyardTables {
 
     pub fn vip(&self, addr: Ipv4Addr, port: u16, vip_id: VipId) -> Result<p4::TableEntry, P4InfoError> {
         self.entry(TABLE_VIP, vec![("vip_addr", addr.into()), ("vip_port", port.into())], "SwitchyardIngress.set_vip", [("vip_id", vip_id)])
+    }
+
+    /// The VIP of a service being removed: its connections go on, new ones
+    /// are refused (RST to the SYN).
+    pub fn vip_draining(&self, addr: Ipv4Addr, port: u16, vip_id: VipId) -> Result<p4::TableEntry, P4InfoError> {
+        self.entry(TABLE_VIP, vec![("vip_addr", addr.into()), ("vip_port", port.into())], "SwitchyardIngress.set_vip_draining", [("vip_id", vip_id)])
     }
 
     pub fn vip_key(&self, addr: Ipv4Addr, port: u16) -> Result<p4::TableEntry, P4InfoError> {

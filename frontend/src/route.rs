@@ -21,7 +21,7 @@ use hashbrown::HashMap;
 
 use switchyard_wire::flow::{BackendIndex, VipId};
 
-use crate::config::{Config, HostMatch, OffloadMode, PathMatch, RouteSpec, Service};
+use crate::config::{Config, HostMatch, OffloadMode, PathMatch, RouteSpec, Service, ServiceState};
 use crate::http::RequestHead;
 use crate::limits::{PASSIVE_EJECT_COOLDOWN_MS, PASSIVE_EJECT_FAILURES};
 use crate::pool::{BackendState, Pool};
@@ -88,7 +88,9 @@ impl Router {
             .map(|&spec| BackendState::new(spec))
             .collect();
         let pools = config.pools.iter().map(|p| Pool::new(p.clone(), &backends)).collect();
-        let by_vip = config.services.iter().map(|s| ((s.vip, s.port), s.id)).collect();
+        // A removed service's VIP is no longer the switch's: it names no
+        // service (a draining one still does: its flows' packets arrive).
+        let by_vip = config.services.iter().filter(|s| s.state != ServiceState::Removed).map(|s| ((s.vip, s.port), s.id)).collect();
         let by_backend_addr =
             config.backends.iter().enumerate().map(|(i, b)| ((b.address, b.port), i as BackendIndex)).collect();
         Self { services: config.services.clone(), by_vip, pools, backends, by_backend_addr, next_readmit: None }

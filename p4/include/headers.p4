@@ -122,6 +122,8 @@ struct metadata_t {
     /* RFC 1624 accumulators: ~HC + sum(~old + new) over changed words */
     bit<32>         ip_sum;
     bit<32>         tcp_sum;
+    /* the VIP takes no new connections (set_vip_draining) */
+    bit<1>          vip_draining;
     /* front-end choice */
     bit<16>         fe_count;
     bit<16>         fe_index;

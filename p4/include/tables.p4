@@ -79,12 +79,21 @@ action set_vip(vip_id_t vip_id) {
     meta.vip_id = vip_id;
 }
 
+/* A VIP being removed (its service left the front-end's config): its
+ * connections go on, new ones are refused as with no live front-end (RST
+ * to the SYN, syn_refused). The front-end deletes the entry once the VIP's
+ * last flow is gone. */
+action set_vip_draining(vip_id_t vip_id) {
+    meta.vip_id = vip_id;
+    meta.vip_draining = 1;
+}
+
 table vip {
     key = {
         hdr.ipv4.dst_addr : exact @name("vip_addr");
         hdr.tcp.dst_port  : exact @name("vip_port");
     }
-    actions = { set_vip; @defaultonly NoAction; }
+    actions = { set_vip; set_vip_draining; @defaultonly NoAction; }
     default_action = NoAction();
     size = VIP_TABLE_SIZE;
 }

@@ -11,34 +11,19 @@
 
 use std::time::{Duration, Instant};
 
-use switchyard_e2e::{assert_no_namespaces, example_config_with};
+use switchyard_e2e::{assert_no_namespaces, cli, cli_ok, example_config_with};
 use switchyard_testbed::lb::{Frontend, FrontendDriver};
-use switchyard_testbed::{addr, bodies, clients, find_bin, lb, Netns, SwitchMode, Testbed, TestbedSpec};
+use switchyard_testbed::{addr, bodies, clients, lb, Netns, SwitchMode, Testbed, TestbedSpec};
 
-const ADMIN: &str = "127.0.0.1:9180";
 /// A non-loopback address given to the front-end namespace's lo for the
 /// refusal check (in the project's 198.18.0.0/15, used by nothing else).
 const NOT_LOOPBACK: &str = "198.18.253.9";
 /// Requests per check: bounded, enough for round robin to show both backends.
 const REQUESTS: usize = 8;
 
-fn cli(fe_ns: &Netns, args: &[&str]) -> (bool, String, String) {
-    let bin = find_bin("switchyard").unwrap();
-    let mut argv = vec![bin.to_str().unwrap(), "--admin", ADMIN];
-    argv.extend_from_slice(args);
-    let o = fe_ns.output(&argv).unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-fn cli_ok(fe_ns: &Netns, args: &[&str]) -> String {
-    let (ok, out, err) = cli(fe_ns, args);
-    assert!(ok, "switchyard {args:?} failed: {err}");
-    out
-}
-
 /// (metric name, labels) -> value, parsed by prometheus-parse.
 fn metrics(fe_ns: &Netns) -> std::collections::HashMap<String, f64> {
-    let text = fe_ns.exec(&["curl", "-sS", "--max-time", "10", &format!("http://{ADMIN}/metrics")]).unwrap();
+    let text = fe_ns.exec(&["curl", "-sS", "--max-time", "10", &format!("{}/metrics", switchyard_e2e::ADMIN_API)]).unwrap();
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text");
     assert!(scrape.samples.len() > 40, "{text}");
     scrape

@@ -63,6 +63,8 @@ pub enum WorkerCommand {
 pub struct FlowFilter {
     pub client: Option<Ipv4Addr>,
     pub backend: Option<BackendIndex>,
+    /// A service's flows (its VIP id).
+    pub vip: Option<VipId>,
 }
 
 /// Where a flow is, as operators count it: the engine's `SpliceState`,
@@ -170,7 +172,10 @@ impl EngineSnapshot {
             let phase = FlowPhase::of(f.state, f.offload);
             s.flows_by_phase[FlowPhase::ALL.iter().position(|&x| x == phase).unwrap_or(0)] += 1;
             let backend = f.backend();
-            if filter.client.is_some_and(|c| c != f.key.client_ip) || filter.backend.is_some_and(|b| Some(b) != backend) {
+            if filter.client.is_some_and(|c| c != f.key.client_ip)
+                || filter.backend.is_some_and(|b| Some(b) != backend)
+                || filter.vip.is_some_and(|v| v != f.key.vip_id)
+            {
                 continue;
             }
             s.matched += 1;
@@ -281,7 +286,7 @@ impl CommandSender {
         timeout: Duration,
     ) -> Result<EngineSnapshot, CommandError> {
         self.send(WorkerCommand::SetBackend { backend, healthy, draining })?;
-        self.snapshot(FlowFilter { client: None, backend: Some(backend) }, timeout)
+        self.snapshot(FlowFilter { backend: Some(backend), ..FlowFilter::default() }, timeout)
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use switchyard_control::client::Code;
 use switchyard_frontend::config::OffloadMode;
 use switchyard_frontend::offload::RefusedReason;
-use switchyard_wire::flow::{BackendIndex, ConnKey};
+use switchyard_wire::flow::{BackendIndex, ConnKey, VipId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
@@ -198,6 +198,13 @@ impl ConnEntries {
     /// long): the offloaded flows a drained backend still carries.
     pub fn per_backend(&self, backends: usize) -> Vec<u64> {
         (0..backends).map(|b| self.per_backend.get(b).copied().unwrap_or(0)).collect()
+    }
+
+    /// Tracked entries of one service (its VIP id): the offloaded flows a
+    /// removed service still carries. A scan: asked once a second while a
+    /// service drains.
+    pub fn of_vip(&self, vip: VipId) -> u64 {
+        self.tracked.keys().filter(|k| k.vip_id == vip).count() as u64
     }
 
     /// The switch lost its state (a new pipeline, a restart): nothing is

@@ -17,7 +17,7 @@ use switchyard_control::client::{
     WriterOptions,
 };
 use switchyard_control::counters::{read_switch_counters, SwitchCounters};
-use switchyard_control::p4info::P4InfoIndex;
+use switchyard_control::p4info::{P4InfoError, P4InfoIndex};
 use switchyard_control::proto::p4::v1::{self as p4, get_forwarding_pipeline_config_request::ResponseType, update, write_request::Atomicity};
 use switchyard_control::switchyard::{self as sy, ConnMode, SwitchyardTables};
 use switchyard_control::client::ClientTls;
@@ -387,7 +387,17 @@ impl Task {
                         let _ = reply.send(self.entries.per_backend(backends));
                     }
                     TaskRequest::Reprogram { config, reply } => self.reprogram(config, reply),
-                    TaskRequest::DeleteBackendAddress { address, port, reply } => self.delete_backend_address(address, port, reply),
+                    TaskRequest::EntriesOfVip { vip, reply } => {
+                        let _ = reply.send(self.entries.of_vip(vip));
+                    }
+                    TaskRequest::DeleteBackendAddress { address, port, reply } => {
+                        let entry = self.tables.backend_address(address, port, 0, 0, std::net::Ipv4Addr::UNSPECIFIED, 0);
+                        self.delete_entry(entry, reply);
+                    }
+                    TaskRequest::DeleteVip { address, port, reply } => {
+                        let entry = self.tables.vip_key(address, port);
+                        self.delete_entry(entry, reply);
+                    }
                 },
                 _ = sleep => {}
             }
@@ -416,9 +426,10 @@ impl Task {
         });
     }
 
-    /// A DELETE names the key alone: the action's values are placeholders.
-    fn delete_backend_address(&mut self, address: std::net::Ipv4Addr, port: u16, reply: tokio::sync::oneshot::Sender<Result<(), String>>) {
-        let entry = match self.tables.backend_address(address, port, 0, 0, std::net::Ipv4Addr::UNSPECIFIED, 0) {
+    /// One DELETE, off the loop; an entry already gone is not an error. A
+    /// DELETE names the key alone: the action's values are placeholders.
+    fn delete_entry(&mut self, entry: Result<p4::TableEntry, P4InfoError>, reply: tokio::sync::oneshot::Sender<Result<(), String>>) {
+        let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 let _ = reply.send(Err(e.to_string()));

@@ -8,14 +8,17 @@
 //! name backends by index and services by VIP id, so a kept backend keeps
 //! its index wherever it now appears in the file, a new one is numbered
 //! after the last, and one no pool names any more stays numbered (its
-//! flows finish; its switch entries stay). Refused: a service removed,
-//! moved or given another VIP:port (its VIP id would change). Not applied
+//! flows finish; its switch entries stay). A service is its VIP:port: one
+//! the file no longer names drains (`ServiceState`: its VIP refuses new
+//! connections, its flows finish, then its entry is deleted), one it names
+//! again is restored with its old VIP id, and one moved to another VIP:port
+//! is a removal plus an addition. Not applied
 //! (kept as running, listed in the answer): `[frontend]`, `[switch]`,
 //! `[cookie]`, `[dpdk]`, `[timeouts]`, `[admin]`, `[access_log]`: a restart
 //! applies them.
 
-use switchyard_frontend::config::Config;
-use switchyard_wire::flow::BackendIndex;
+use switchyard_frontend::config::{Config, Service, ServiceState};
+use switchyard_wire::flow::{BackendIndex, VipId};
 
 /// A reload that can be applied.
 #[derive(Debug)]
@@ -30,45 +33,20 @@ pub struct Plan {
     /// `backend_address` entry (which maps their packets back to the VIP)
     /// is deleted once their last flow is gone (`admin::reloader`).
     pub retired: Vec<BackendIndex>,
+    /// Services removed by this reload (VIP ids): their `vip` entry refuses
+    /// new connections now and is deleted once their last flow is gone.
+    pub draining: Vec<VipId>,
 }
 
 fn debug<T: std::fmt::Debug>(t: &T) -> String {
     format!("{t:?}")
 }
 
-/// The line of `needle` in `src` (1-based), for a refusal.
-fn line_of(src: &str, needle: &str) -> Option<usize> {
-    src.lines().position(|l| l.contains(needle)).map(|i| i + 1)
-}
-
-/// Plans applying `new` (parsed from `src` in `file`) over `running`.
+/// Plans applying `new` (parsed from `file`) over `running`.
 /// `last_file` is the config as last read from the file (before the
 /// rotated secrets replaced its `[cookie] secrets`), to tell which of the
 /// sections a reload does not apply the file changed.
-pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file: &str) -> Result<Plan, String> {
-    for (i, old) in running.services.iter().enumerate() {
-        match new.services.get(i) {
-            Some(s) if (s.name.as_str(), s.vip, s.port) == (old.name.as_str(), old.vip, old.port) => {}
-            Some(s) => {
-                let at = line_of(src, &format!("\"{}\"", s.name)).map_or(String::new(), |l| format!("{l}:"));
-                return Err(format!(
-                    "{file}:{at} reload refused: service {} is `{}` {}:{} where `{}` {}:{} was; a reload keeps every service's \
-                     name, VIP:port and place (VIP ids) and may add services at the end: restart to change them",
-                    i + 1,
-                    s.name,
-                    s.vip,
-                    s.port,
-                    old.name,
-                    old.vip,
-                    old.port
-                ));
-            }
-            None => {
-                return Err(format!("{file}: reload refused: service `{}` is gone; a reload cannot remove a service (restart to)", old.name));
-            }
-        }
-    }
-
+pub fn plan(running: &Config, last_file: &Config, new: &Config, file: &str) -> Result<Plan, String> {
     // Backends: the running numbering first, then the new ones.
     let mut backends = running.backends.clone();
     let mut index_of_new: Vec<BackendIndex> = Vec::with_capacity(new.backends.len());
@@ -94,12 +72,43 @@ pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file:
     }
 
     let mut applied = Vec::new();
-    for (i, s) in new.services.iter().enumerate() {
-        match running.services.get(i) {
-            None => applied.push(format!("service `{}` added ({}:{})", s.name, s.vip, s.port)),
-            // Pool indices may shift with the pools: compare by names.
-            Some(old) if route_view(old, running) != route_view(s, new) => applied.push(format!("service `{}`: routes changed", s.name)),
-            Some(_) => {}
+    // Services: a service is its VIP:port, which keeps its VIP id (the
+    // switch's entries and the engine's flows name it). One the file no
+    // longer has drains; one it names again is restored in place.
+    let mut services = running.services.clone();
+    for s in &new.services {
+        match services.iter_mut().find(|r| (r.vip, r.port) == (s.vip, s.port)) {
+            Some(r) => {
+                let line = if r.state != ServiceState::Active {
+                    Some(format!("service `{}` restored ({}:{})", s.name, s.vip, s.port))
+                } else if r.name != s.name {
+                    Some(format!("service `{}` renamed `{}`", r.name, s.name))
+                // Pool indices may shift with the pools: compare by names.
+                } else if route_view(r, running) != route_view(s, new) {
+                    Some(format!("service `{}`: routes changed", s.name))
+                } else {
+                    None
+                };
+                applied.extend(line);
+                *r = Service { id: r.id, state: ServiceState::Active, ..s.clone() };
+            }
+            None => {
+                let id = VipId::try_from(services.len()).map_err(|_| format!("{file}: reload refused: more than 65536 services over the running ones"))?;
+                applied.push(format!("service `{}` added ({}:{})", s.name, s.vip, s.port));
+                services.push(Service { id, ..s.clone() });
+            }
+        }
+    }
+    let mut draining = Vec::new();
+    for r in &mut services {
+        if r.state == ServiceState::Active && !new.services.iter().any(|s| (s.vip, s.port) == (r.vip, r.port)) {
+            applied.push(format!(
+                "service `{}` ({}:{}) removed: its VIP refuses new connections, its flows finish, then its switch entry is deleted",
+                r.name, r.vip, r.port
+            ));
+            r.state = ServiceState::Draining;
+            r.routes.clear();
+            draining.push(r.id);
         }
     }
     let pool_view = |p: &switchyard_frontend::config::PoolSpec, bs: &[switchyard_frontend::config::BackendSpec]| {
@@ -145,11 +154,11 @@ pub fn plan(running: &Config, last_file: &Config, new: &Config, src: &str, file:
         }
     }
 
-    let config = Config { services: new.services.clone(), pools, backends, ..running.clone() };
+    let config = Config { services, pools, backends, ..running.clone() };
     let (before, after) = (crate::services::vip_of_backends(running), crate::services::vip_of_backends(&config));
     let retired: Vec<BackendIndex> =
         (0..running.backends.len()).filter(|&i| !before[i].is_empty() && after[i].is_empty()).map(|i| i as BackendIndex).collect();
-    Ok(Plan { config, applied, not_applied, retired })
+    Ok(Plan { config, applied, not_applied, retired, draining })
 }
 
 /// A service's routes with pools named, for comparing across reloads.
@@ -200,7 +209,7 @@ backends = [{ address = "198.18.12.2", port = 80 }]
 
     fn plan_of(new_src: &str) -> Result<Plan, String> {
         let old = parse(BASE);
-        plan(&old, &old, &parse(new_src), new_src, "t.toml")
+        plan(&old, &old, &parse(new_src), "t.toml")
     }
 
     #[test]
@@ -257,13 +266,42 @@ backends = [{ address = "198.18.12.2", port = 80 }]
         assert_eq!(logged.config.access_log, None, "the running value stays");
     }
 
+    const GW: &str = "[[services]]\nname = \"gw\"\nvip = \"198.18.100.2\"\nport = 8080\n[[services.routes]]\npool = \"api\"\n";
+
     #[test]
-    fn a_service_removed_or_moved_is_refused_with_its_line() {
-        let moved = BASE.replace("vip = \"198.18.100.1\"", "vip = \"198.18.100.9\"");
-        let e = plan_of(&moved).unwrap_err();
-        assert!(e.starts_with("t.toml:11: reload refused: service 1 is `web` 198.18.100.9:80"), "{e}");
+    fn a_removed_service_drains_and_a_returning_one_keeps_its_id() {
+        let old = parse(&format!("{BASE}{GW}"));
+        // `web` leaves the file: it drains at id 0, `gw` keeps id 1.
         let gone = BASE.split("[[services]]").next().unwrap().to_string()
-            + "[[pools]]\nname = \"web\"\nbackends = [{ address = \"198.18.10.2\", port = 80 }]\n";
-        assert!(plan_of(&gone).unwrap_err().contains("service `web` is gone"));
+            + GW
+            + "[[pools]]\nname = \"web\"\nbackends = [{ address = \"198.18.10.2\", port = 80 }]\n[[pools]]\nname = \"api\"\nbackends = [{ address = \"198.18.12.2\", port = 80 }]\n";
+        let p = plan(&old, &old, &parse(&gone), "t.toml").unwrap();
+        assert_eq!(p.draining, vec![0]);
+        let web = &p.config.services[0];
+        assert_eq!((web.id, web.state, web.routes.len()), (0, ServiceState::Draining, 0));
+        assert_eq!((p.config.services[1].name.as_str(), p.config.services[1].id), ("gw", 1));
+        assert!(p.applied.iter().any(|a| a.starts_with("service `web` (198.18.100.1:80) removed")), "{:?}", p.applied);
+        // 10.2 and 11.2 were reached only through `web`; 12.2 still is
+        // through `gw`.
+        assert_eq!(p.retired, vec![0, 1]);
+        // Back in the file: restored at id 0, nothing drains.
+        let back = plan(&p.config, &parse(&gone), &old, "t.toml").unwrap();
+        assert_eq!((back.config.services[0].id, back.config.services[0].state), (0, ServiceState::Active));
+        assert_eq!(back.config.services.len(), 2);
+        assert!(back.draining.is_empty());
+        assert!(back.applied.iter().any(|a| a == "service `web` restored (198.18.100.1:80)"), "{:?}", back.applied);
+    }
+
+    #[test]
+    fn a_moved_service_is_a_removal_and_an_addition() {
+        let moved = BASE.replace("vip = \"198.18.100.1\"", "vip = \"198.18.100.9\"");
+        let p = plan_of(&moved).unwrap();
+        assert_eq!(p.draining, vec![0]);
+        let s = &p.config.services[1];
+        assert_eq!((s.name.as_str(), s.id, s.vip.octets()[3], s.state), ("web", 1, 9, ServiceState::Active));
+        assert!(p.applied.iter().any(|a| a == "service `web` added (198.18.100.9:80)"), "{:?}", p.applied);
+        let renamed = plan_of(&BASE.replace("name = \"web\"\nvip", "name = \"www\"\nvip")).unwrap();
+        assert_eq!(renamed.applied, vec!["service `web` renamed `www`".to_string()]);
+        assert!(renamed.draining.is_empty());
     }
 }

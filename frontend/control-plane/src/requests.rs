@@ -14,7 +14,7 @@ use std::time::Duration;
 use switchyard_control::counters::SwitchCounters;
 use switchyard_control::switchyard::ConnMode;
 use switchyard_frontend::config::Config;
-use switchyard_wire::flow::{BackendIndex, ConnKey};
+use switchyard_wire::flow::{BackendIndex, ConnKey, VipId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Shared;
@@ -91,8 +91,12 @@ pub(crate) enum TaskRequest {
     Counters { reply: oneshot::Sender<Result<SwitchCounters, String>> },
     /// Connection entries per backend, as the task tracks them.
     EntriesPerBackend { backends: usize, reply: oneshot::Sender<Vec<u64>> },
+    /// Connection entries of one service, as the task tracks them.
+    EntriesOfVip { vip: VipId, reply: oneshot::Sender<u64> },
     /// Delete a retired backend's `backend_address` entry.
     DeleteBackendAddress { address: std::net::Ipv4Addr, port: u16, reply: oneshot::Sender<Result<(), String>> },
+    /// Delete a removed service's `vip` entry.
+    DeleteVip { address: std::net::Ipv4Addr, port: u16, reply: oneshot::Sender<Result<(), String>> },
     /// Program the services of a reloaded config (INSERT, or MODIFY what
     /// exists) and keep it as the task's config; answers the warnings.
     Reprogram { config: Arc<Config>, reply: oneshot::Sender<Result<Vec<String>, String>> },
@@ -159,6 +163,23 @@ impl ControlRequests {
         let (reply, answer) = oneshot::channel();
         tx.try_send(TaskRequest::EntriesPerBackend { backends, reply }).map_err(queue_error)?;
         answer.await.map(Some).map_err(|_| "the control task dropped the request".to_string())
+    }
+
+    /// Connection entries naming service `vip` (None without a switch).
+    pub async fn entries_of_vip(&self, vip: VipId) -> Result<Option<u64>, String> {
+        let Some(tx) = &self.task else { return Ok(None) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TaskRequest::EntriesOfVip { vip, reply }).map_err(queue_error)?;
+        answer.await.map(Some).map_err(|_| "the control task dropped the request".to_string())
+    }
+
+    /// Deletes the `vip` entry of a removed service (after a reload, once
+    /// its flows are gone).
+    pub async fn delete_vip(&self, address: std::net::Ipv4Addr, port: u16) -> Result<(), String> {
+        let Some(tx) = &self.task else { return Ok(()) };
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(TaskRequest::DeleteVip { address, port, reply }).map_err(queue_error)?;
+        answer.await.map_err(|_| "the control task dropped the request".to_string())?
     }
 
     /// Deletes the `backend_address` entry of a backend no service reaches

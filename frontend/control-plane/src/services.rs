@@ -12,7 +12,7 @@
 use switchyard_control::p4info::P4InfoError;
 use switchyard_control::proto::p4::v1 as p4;
 use switchyard_control::switchyard::{CookieSecret as SwitchSecret, SwitchyardTables};
-use switchyard_frontend::config::Config;
+use switchyard_frontend::config::{Config, ServiceState};
 use switchyard_wire::cookie::CookieSecret;
 use switchyard_wire::flow::{BackendIndex, VipId};
 
@@ -60,7 +60,11 @@ pub fn service_entries(cfg: &Config, t: &SwitchyardTables) -> Result<ServiceEntr
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     for s in &cfg.services {
-        entries.push(t.vip(s.vip, s.port, s.id)?);
+        match s.state {
+            ServiceState::Active => entries.push(t.vip(s.vip, s.port, s.id)?),
+            ServiceState::Draining => entries.push(t.vip_draining(s.vip, s.port, s.id)?),
+            ServiceState::Removed => {}
+        }
     }
     let vips = vip_of_backends(cfg);
     for (i, b) in cfg.backends.iter().enumerate() {

@@ -621,7 +621,7 @@ name = "gw"
 backends = [{ address = "198.18.13.2", port = 8080 }]
 "#;
     let new = config::parse(src, "t.toml").unwrap();
-    let plan = switchyard_control_plane::reload::plan(&cfg, &cfg, &new, src, "t.toml").unwrap();
+    let plan = switchyard_control_plane::reload::plan(&cfg, &cfg, &new, "t.toml").unwrap();
     assert_eq!(plan.config.backends.len(), 4, "198.18.12.2 keeps index 2, 13.2 is 3");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let warnings = rt.block_on(fe.link.control_requests().reprogram(Arc::new(plan.config.clone()))).unwrap();

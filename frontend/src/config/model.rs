@@ -187,6 +187,24 @@ pub struct Service {
     pub port: u16,
     pub offload: OffloadMode,
     pub routes: Vec<RouteSpec>,
+    pub state: ServiceState,
+}
+
+/// A service's life across hot reloads. A reload removes a service in two
+/// steps, because its VIP's entry in the switch is what steers its
+/// established connections: first the VIP refuses new connections while
+/// its flows finish, then its entry is deleted. Its VIP id is never given
+/// to another service before a restart (entries and flows name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceState {
+    /// In the file: routes requests.
+    #[default]
+    Active,
+    /// Gone from the file: no routes, the switch refuses its new
+    /// connections (`set_vip_draining`), its flows go on.
+    Draining,
+    /// Its last flow ended and its VIP entry is deleted.
+    Removed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

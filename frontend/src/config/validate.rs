@@ -362,6 +362,7 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
             port: *s.port.get_ref(),
             offload: mode(s.offload),
             routes,
+            state: ServiceState::Active,
         });
     }
 

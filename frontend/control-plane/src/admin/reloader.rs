@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchyard_frontend::config::{self, Config};
-use switchyard_wire::flow::BackendIndex;
+use switchyard_frontend::config::{self, Config, ServiceState};
+use switchyard_wire::flow::{BackendIndex, VipId};
 
 use super::routes::Refusal;
 use super::server::{AdminContext, WORKER_TIMEOUT};
@@ -58,7 +58,7 @@ async fn attempt(ctx: &Arc<AdminContext>) -> Result<Value, Refusal> {
     let src = std::fs::read_to_string(&r.path).map_err(|e| refused(format!("{file}: cannot read: {e}; the running config stays")))?;
     let new = config::parse(&src, &file).map_err(|e| refused(format!("{e}; the running config stays")))?;
     let running = ctx.config();
-    let plan = reload::plan(&running, &last, &new, &src, &file).map_err(|e| refused(format!("{e}; the running config stays")))?;
+    let plan = reload::plan(&running, &last, &new, &file).map_err(|e| refused(format!("{e}; the running config stays")))?;
     let mut warnings = Vec::new();
     if !plan.applied.is_empty() {
         let next = Arc::new(plan.config);
@@ -80,10 +80,59 @@ async fn attempt(ctx: &Arc<AdminContext>) -> Result<Value, Refusal> {
         for &b in &plan.retired {
             tokio::spawn(retire(ctx.clone(), b));
         }
+        for &s in &plan.draining {
+            tokio::spawn(retire_service(ctx.clone(), s));
+        }
     }
     *last = new;
     let retiring: Vec<String> = plan.retired.iter().map(|&b| super::views::backend_name(&ctx.config(), b)).collect();
-    Ok(json!({ "file": file, "applied": plan.applied, "not_applied": plan.not_applied, "warnings": warnings, "retiring": retiring }))
+    let draining: Vec<String> = plan.draining.iter().map(|&s| ctx.config().services[usize::from(s)].name.clone()).collect();
+    Ok(json!({ "file": file, "applied": plan.applied, "not_applied": plan.not_applied, "warnings": warnings, "retiring": retiring, "draining": draining }))
+}
+
+/// A removed service's `vip` entry stays while flows are on it (it steers
+/// their client packets), refusing new connections; once the worker has
+/// no flow of it and the control task no connection entry naming it, the
+/// entry is deleted and the service is `Removed`. A later reload that
+/// names its VIP:port again restores it and ends the wait.
+async fn retire_service(ctx: Arc<AdminContext>, id: VipId) {
+    let draining = |cfg: &Config| cfg.services.get(usize::from(id)).is_some_and(|s| s.state == ServiceState::Draining);
+    loop {
+        tokio::time::sleep(RETIRE_POLL).await;
+        if !draining(&ctx.config()) {
+            return;
+        }
+        let Ok(entries) = ctx.control.entries_of_vip(id).await else { continue };
+        let c = ctx.commands.clone();
+        let filter = FlowFilter { vip: Some(id), ..FlowFilter::default() };
+        let Ok(Ok(snap)) = tokio::task::spawn_blocking(move || c.snapshot(filter, WORKER_TIMEOUT)).await else { continue };
+        if entries.unwrap_or(0) > 0 || snap.matched > 0 {
+            continue;
+        }
+        // Reloads are serialised by this lock: none restores the service
+        // between the check and the delete.
+        let _reloading = ctx.reloader.last_file.lock().await;
+        let cfg = ctx.config();
+        if !draining(&cfg) {
+            return;
+        }
+        let s = &cfg.services[usize::from(id)];
+        if let Err(e) = ctx.control.delete_vip(s.vip, s.port).await {
+            eprintln!("reload: deleting service `{}`'s vip entry {}:{}: {e} (retrying)", s.name, s.vip, s.port);
+            continue;
+        }
+        let mut next = (*cfg).clone();
+        next.services[usize::from(id)].state = ServiceState::Removed;
+        let next = Arc::new(next);
+        // The control task programs from its copy after a switch restart:
+        // it must not write the entry again.
+        if let Err(e) = ctx.control.reprogram(next.clone()).await {
+            eprintln!("reload: service `{}` removed, the control task not told: {e}", s.name);
+        }
+        ctx.set_config(next);
+        println!("reload: service `{}` ({}:{}) has no flows left; its vip entry is deleted", s.name, s.vip, s.port);
+        return;
+    }
 }
 
 /// A backend no service reaches any more keeps its `backend_address`
@@ -100,7 +149,7 @@ async fn retire(ctx: Arc<AdminContext>, b: BackendIndex) {
         }
         let Ok(Some(entries)) = ctx.control.entries_per_backend(cfg.backends.len()).await else { continue };
         let c = ctx.commands.clone();
-        let Ok(Ok(snap)) = tokio::task::spawn_blocking(move || c.snapshot(FlowFilter { client: None, backend: Some(b) }, WORKER_TIMEOUT)).await else {
+        let Ok(Ok(snap)) = tokio::task::spawn_blocking(move || c.snapshot(FlowFilter { backend: Some(b), ..FlowFilter::default() }, WORKER_TIMEOUT)).await else {
             continue;
         };
         let flows = snap.backends.get(usize::from(b)).map_or(0, |f| f.active_flows);

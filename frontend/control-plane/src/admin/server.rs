@@ -286,7 +286,7 @@ async fn answer(ctx: &Arc<AdminContext>, endpoint: Endpoint) -> Result<Reply, Re
         }
         Endpoint::Flows { client, backend } => {
             let backend = backend.map(|n| views::backend_index(cfg, &n)).transpose()?;
-            json_reply(200, &views::flows(cfg, &snapshot(&ctx.commands, FlowFilter { client, backend }).await?))
+            json_reply(200, &views::flows(cfg, &snapshot(&ctx.commands, FlowFilter { client, backend, vip: None }).await?))
         }
         Endpoint::Table => {
             let t = ctx.control.connection_table().await.map_err(|message| Refusal { status: 503, message })?;

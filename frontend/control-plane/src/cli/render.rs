@@ -151,6 +151,9 @@ pub fn reloaded(v: &Value) -> String {
     for r in list("retiring") {
         out += &format!("retiring {r}: no service reaches it; its backend_address entry is deleted once its flows end\n");
     }
+    for d in list("draining") {
+        out += &format!("draining service {d}: its VIP refuses new connections; its vip entry is deleted once its flows end\n");
+    }
     for n in list("not_applied") {
         out += &format!("not applied: {n}\n");
     }
