@@ -163,27 +163,14 @@ impl Frontend {
         argv.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut child = tb.frontend.spawn(&args, &log)?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("front-end up") {
-                // DPDK's net_af_packet takes eth0 down and up when it
-                // starts its port, which flushes the namespace's static
-                // neighbour of the gateway (the switch answers no ARP): the
-                // health checks, which leave through this host's kernel,
-                // would then fail with `No route to host`. Pin it again.
-                tb.frontend.pin_neighbour(&addr::FRONTEND_GW.to_string(), &addr::mac_str(addr::mac(1, true)), "eth0")?;
-                return Ok(Self { child, log });
-            }
-            if let Some(st) = child.try_wait()? {
-                bail!("front-end exited ({st}):\n{text}");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("front-end did not come up within 30 s:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_started(&mut child, &log, "front-end up", "front-end")?;
+        // DPDK's net_af_packet takes eth0 down and up when it starts its
+        // port, which flushes the namespace's static neighbour of the
+        // gateway (the switch answers no ARP): the health checks, which
+        // leave through this host's kernel, would then fail with `No route
+        // to host`. Pin it again.
+        tb.frontend.pin_neighbour(&addr::FRONTEND_GW.to_string(), &addr::mac_str(addr::mac(1, true)), "eth0")?;
+        Ok(Self { child, log })
     }
 
     /// Its log so far.
@@ -218,6 +205,26 @@ impl Frontend {
     }
 }
 
+/// Waits (at most 30 s) until a spawned process's log shows `marker`; its
+/// log in the error if it exits first or never gets there (then killed).
+fn wait_started(child: &mut Child, log: &Path, marker: &str, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(marker) {
+            return Ok(());
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!("{what} exited ({st}):\n{text}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("{what} did not come up within 30 s:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `switchyard-frontends`, the watcher that keeps the switch's set of live
 /// front-ends, run in the front-end namespace (the one with the management
 /// link) for the testbed's one front-end: host 1's switch port and MAC,
@@ -246,21 +253,8 @@ impl FrontendWatcher {
         ]);
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut child = tb.frontend.spawn(&args, &log)?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("watching 1 front-ends") {
-                return Ok(Self { child, log });
-            }
-            if let Some(st) = child.try_wait()? {
-                bail!("switchyard-frontends exited ({st}):\n{text}");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("switchyard-frontends did not start within 30 s:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_started(&mut child, &log, "watching 1 front-ends", "switchyard-frontends")?;
+        Ok(Self { child, log })
     }
 
     pub fn log(&self) -> String {
