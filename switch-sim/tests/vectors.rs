@@ -37,6 +37,8 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 1);
 const VPORT: u16 = 80;
 const VIP_ID: u16 = 1;
+/// A second service's VIP, removed by a reload and draining (syn_refused).
+const DRAINING_VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 100, 2);
 const B0: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 10);
 const B1: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 11);
 const BPORT: u16 = 8080;
@@ -697,7 +699,39 @@ fn syn_refused() -> (String, VectorFile) {
     let mut c = case("a front-end is live again (frontend_count 2): the SYN is answered with the cookie", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_synack(&s, 0))], [path(PathCounter::SynAnswered)].into());
     c.entries.push(set_frontend_count(2));
     cases.push(c);
-    file("syn_refused.json", "With no live front-end the switch refuses new connections at once (RST|ACK to the SYN, path counter syn_refused)", cases)
+    // A service removed by a hot reload: its vip entry says set_vip_draining
+    // until its last flow is gone (docs/OPERATIONS.md, hot reload).
+    let mut w = case("a draining VIP 198.18.100.2 (vip_id 2) with one established flow on client port 42010", 0, Vec::new(), Vec::new(), BTreeMap::new());
+    w.input = None;
+    w.entries.push(WriteText { entry: entry("vip", &[("vip_addr", ip_s(DRAINING_VIP)), ("vip_port", n(VPORT.into()))], "set_vip_draining", &[("vip_id", n(2))]), expect_error: None });
+    let mut flow = conn(42010, 0);
+    flow.matches.insert("vip_id".into(), n(2));
+    w.entries.push(WriteText { entry: flow, expect_error: None });
+    cases.push(w);
+    let mut s = seg(CLIENT, 42011, DRAINING_VIP, VPORT, SYN);
+    s.opts = &linux;
+    cases.push(case("a draining VIP: a new SYN is refused with RST|ACK while front-ends are live", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_rst(&s))], [path(PathCounter::SynRefused)].into()));
+    let s = seg(CLIENT, 42010, DRAINING_VIP, VPORT, SYN);
+    cases.push(case("a draining VIP: a SYN on the established flow's port is refused too (no new connection)", CLIENT_PORT, build(&s), vec![(CLIENT_PORT, expected_rst(&s))], [path(PathCounter::SynRefused)].into()));
+    let mut s = seg(CLIENT, 42010, DRAINING_VIP, VPORT, ACK);
+    s.ack = 0x7777_0001;
+    let f = build(&s);
+    let mut e = f.clone();
+    {
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+        let mut ip = fr.ipv4_mut();
+        ip.set_dst(B0);
+        ip.decrement_ttl();
+        fr.tcp_mut().set_dst_port(BPORT);
+    }
+    set_macs(&mut e, SW_MAC, B0_MAC);
+    refill(&mut e);
+    cases.push(case("a draining VIP: the established flow is still offloaded to its backend", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
+    let mut s = seg(CLIENT, 42012, DRAINING_VIP, VPORT, ACK | PSH);
+    s.payload = b"GET / HTTP/1.1\r\n\r\n";
+    let f = build(&s);
+    cases.push(case("a draining VIP: a segment of a flow the front-end carries goes to the front-end", CLIENT_PORT, f.clone(), vec![to_fe(&f, CLIENT, 42012)], [path(PathCounter::ToFrontend)].into()));
+    file("syn_refused.json", "With no live front-end, or for a draining VIP, the switch refuses new connections at once (RST|ACK to the SYN, path counter syn_refused); established flows go on", cases)
 }
 
 fn edge_guards() -> (String, VectorFile) {
