@@ -40,4 +40,10 @@ pub enum OffloadEvent {
     /// failed (`removed: false`; the hand-over goes on regardless, as it
     /// would have to after a lost answer).
     Detached { key: ConnKey, removed: bool },
+    /// The control task deleted the flow's entry on its own: the switch
+    /// saw the connection end (teardown digests, then the grace) or the
+    /// entry idled out. A flow whose packets the switch carries both ways
+    /// (request mode: the backend's FIN never reaches the front-end) ends
+    /// here rather than by the front-end's idle timeout.
+    Ended { key: ConnKey },
 }

@@ -707,6 +707,28 @@ fn request_mode_hands_over_to_new_backend() {
     }
 }
 
+/// Request mode: the switch carries both directions once the entry is in
+/// (the backend's FIN never reaches the front-end), so the flow ends when
+/// the control task deletes its entry after the teardown grace: `Ended`.
+/// Only an installed flow: a flow whose install is still in flight (a
+/// reused port's new connection) is not the entry's.
+#[test]
+fn request_mode_flow_ends_with_its_switch_entry() {
+    let key = ConnKey { client_ip: CIP, client_port: 40000, vip_id: 1 };
+    for (case, entry, ends) in [("installed", Some(OffloadEvent::Installed { key, backend: 0 }), true), ("install in flight", None, false)] {
+        let mut w = Walk::new(VIP2);
+        request_mode_first_response(&mut w, entry);
+        let closed = w.e.counters().flows_closed;
+        assert_eq!(w.e.router().backend(0).active_flows, 1, "{case}");
+        w.e.on_offload(OffloadEvent::Ended { key }, 10, &mut w.out);
+        let (tx, off) = w.take();
+        assert!(tx.is_empty() && off.is_empty(), "{case}: the entry is gone already: {tx:?} {off:?}");
+        assert_eq!(w.e.flow_count() == 0, ends, "{case}");
+        assert_eq!(w.e.router().backend(0).active_flows, u32::from(!ends), "{case}");
+        assert_eq!(w.e.counters().flows_closed, closed + u64::from(ends), "{case}");
+    }
+}
+
 /// Request mode: a later request the engine answers itself (503) while the
 /// entry names the old backend: the old backend is closed, and the reply
 /// sent, only once the entry is detached.

@@ -5,7 +5,10 @@
 //! checked; new flows avoid a drained backend while a download already on
 //! it completes byte for byte; a reload (`switchyard reload`, SIGHUP)
 //! moves new flows to a changed route while one started before completes,
-//! and an invalid file is refused with its line; `/metrics` parsed with a Prometheus text
+//! and an invalid file is refused with its line; a reload without a
+//! service refuses its VIP's new connections at once while a download on
+//! it completes, then deletes its vip entry, and brings it back when it is
+//! named again; `/metrics` parsed with a Prometheus text
 //! parser, its counters moving with the traffic; a client on a
 //! non-loopback address refused with 403.
 
@@ -212,6 +215,42 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         let served = served_by(&tb, REQUESTS);
         assert!(served.iter().all(|b| b == "b0" || b == "b1") && served.contains(&"b0".to_string()), "b0 serves again, its entry written back: {served:?}");
 
+        // A reload without service `gateway` (VIP:8080, request mode): its
+        // VIP refuses new connections at once (the switch's RST), a download
+        // started before completes, then its vip entry goes; named again,
+        // it serves again.
+        let gw_url = format!("http://{}:8080/10m", addr::VIP);
+        let gw_body = tb.dir.join("gateway-download");
+        let mut gw = tb
+            .client
+            .spawn(&["curl", "-sS", "--max-time", "40", "--limit-rate", "2M", "-o", gw_body.to_str().unwrap(), "-D", "-", &gw_url], &tb.dir.join("gw.log"))
+            .unwrap();
+        assert!(["b0", "b1"].contains(&wait_backend(&tb.dir.join("gw.log")).as_str()), "gateway-a serves /10m");
+        let gateway = original.find("[[services]]\nname = \"gateway\"").expect("service gateway in the example");
+        let block_end = gateway + original[gateway..].find("[[pools]]").unwrap();
+        std::fs::write(&running, format!("{}{}", &original[..gateway], &original[block_end..])).unwrap();
+        let removed = cli_ok(ns, &["reload"]);
+        assert!(removed.contains("draining service gateway"), "{removed}");
+        assert!(gw.try_wait().unwrap().is_none(), "the gateway download is still running at the reload");
+        let t = Instant::now();
+        // curl's exit 7: the connection was refused (the switch's RST).
+        let refused = tb.client.output(&["curl", "-sS", "--max-time", "5", &format!("http://{}:8080/1k", addr::VIP)]).unwrap();
+        let refused_err = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && refused_err.contains("curl: (7)") && t.elapsed() < Duration::from_secs(2), "a draining VIP refuses at once: {refused_err} after {:?}", t.elapsed());
+        assert_eq!(served_by(&tb, 2).len(), 2, "service web is untouched");
+        assert!(gw.wait().unwrap().success(), "{}", std::fs::read_to_string(tb.dir.join("gw.log")).unwrap_or_default());
+        assert_eq!(bodies::verify("/10m", &std::fs::read(&gw_body).unwrap()), Ok(()), "the removed service's download completed intact");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let gone = format!("reload: service `gateway` ({}:8080) has no flows left; its vip entry is deleted", addr::VIP);
+        while !fe.log().contains(&gone) {
+            assert!(Instant::now() < deadline, "gateway's vip entry was not deleted within 30 s:\n{}\n{}\n{}", cli_ok(ns, &["flows"]), cli_ok(ns, &["table"]), fe.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::fs::write(&running, &original).unwrap();
+        cli_ok(ns, &["reload"]);
+        let f = clients::fetch(&tb.client, &format!("http://{}:8080/1k", addr::VIP), &tb.dir.join("gw-back"), 20, &[]).unwrap();
+        assert_eq!((f.status, &f.verified), (200, &Ok(())), "service gateway restored: {f:?}");
+
         // Rotate now: kept on disk (0600), and new connections still work.
         let rotated = cli_ok(ns, &["rotate-secret"]);
         assert!(rotated.contains("cookie secret rotated") && rotated.contains("secrets.json"), "{rotated}");
@@ -238,7 +277,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert_eq!(m("switchyard_frontend_switch_up{}"), 1.0);
         assert_eq!(m(&format!("switchyard_frontend_backend_draining{{backend={b0}}}")), 0.0);
         assert!(after.contains_key("switchyard_frontend_drops_total{reason=bad_cookie}"));
-        assert_eq!(m("switchyard_frontend_reloads_total{outcome=applied}"), 2.0);
+        assert_eq!(m("switchyard_frontend_reloads_total{outcome=applied}"), 4.0, "route change, SIGHUP, gateway removed, restored");
         assert_eq!(m("switchyard_frontend_reloads_total{outcome=refused}"), 1.0);
         // The switch's own P4 counters, read through the control task: the
         // offloaded download's bytes on the switch path, the SYNs it answered.

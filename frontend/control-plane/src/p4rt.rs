@@ -650,6 +650,7 @@ impl Task {
                         self.q.shared.stats.idle_deletes.fetch_add(1, Relaxed);
                         let op = self.entries.delete(key);
                         self.submit(op, Instant::now());
+                        self.send(OffloadEvent::Ended { key });
                     }
                 }
             }
@@ -783,6 +784,7 @@ impl Task {
                     self.q.shared.stats.teardown_deletes.fetch_add(1, Relaxed);
                     let op = self.entries.delete(d.key);
                     self.submit(op, Instant::now());
+                    self.send(OffloadEvent::Ended { key: d.key });
                 }
             }
         }

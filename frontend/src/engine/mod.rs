@@ -368,6 +368,15 @@ impl Engine {
     /// A completion from the control task.
     pub fn on_offload(&mut self, ev: OffloadEvent, now: u64, out: &mut Vec<Action>) {
         let (key, backend, installed) = match ev {
+            OffloadEvent::Ended { key } => {
+                // Only the connection the entry was installed for: a reused
+                // port's new flow is not `Installed` before its own answer.
+                if self.flows.get(&key).is_some_and(|f| f.offload == OffloadStatus::Installed) {
+                    self.forget(key);
+                    self.counters.flows_closed += 1;
+                }
+                return;
+            }
             OffloadEvent::Installed { key, backend } => (key, backend, true),
             OffloadEvent::Refused { key, backend, .. } => (key, backend, false),
             OffloadEvent::Detached { key, .. } => {
