@@ -136,7 +136,7 @@ fn syn_and_ack_floods_leave_no_state_and_clients_are_served() {
         assert_eq!(ok, tried, "every legitimate fetch during the flood served and verified");
         // No state: the only flows the front-end ever created are the
         // legitimate fetches.
-        assert_eq!(c["new"], tried as u64, "front-end flows created");
+        assert_eq!(c["setups"], tried as u64, "front-end flows created");
         let bad = c.get("drop.bad_cookie").copied().unwrap_or(0);
         assert!(bad >= u64::from(ACKS) * 99 / 100 && bad <= u64::from(ACKS), "forged ACKs dropped as bad_cookie: {bad} of {ACKS}");
     }

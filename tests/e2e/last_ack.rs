@@ -73,5 +73,5 @@ fn a_late_fin_after_a_408_gets_a_reset_not_silence() {
     assert_eq!(got, CLIENTS.to_string(), "every idle client got its 408");
     assert_eq!(left, 0, "sockets still in LAST-ACK a second after their FIN");
     let c = lb::frontend_counters(&log);
-    assert!(c.get("resets").copied().unwrap_or(0) >= CLIENTS as u64, "each late FIN answered with a RST: {c:?}");
+    assert!(c.get("stateless_resets").copied().unwrap_or(0) >= CLIENTS as u64, "each late FIN answered with a RST: {c:?}");
 }

@@ -41,7 +41,7 @@ fn l7_routing_through_the_frontend_path() {
         assert_eq!((f.status, f.verified.clone()), (200, Ok(())), "{f:?}");
 
         let log = fe.stop();
-        assert!(log.contains("offload req"), "front-end printed no counters:\n{log}");
+        assert!(log.contains(" engine_offload_requests "), "front-end printed no counters:\n{log}");
         println!("{log}");
     }
     assert_no_namespaces(tag);

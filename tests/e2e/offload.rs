@@ -34,8 +34,8 @@ fn phase(tb: &Testbed, path: &str) -> Phase {
     std::thread::sleep(Duration::from_millis(500));
     let log = fe.stop();
     let c = lb::frontend_counters(&log);
-    assert_eq!(c["new"], CONNS as u64, "{log}");
-    assert!(c["ok"] >= CONNS as u64, "every connection offloaded:\n{log}");
+    assert_eq!(c["setups"], CONNS as u64, "{log}");
+    assert!(c["engine_offloads_installed"] >= CONNS as u64, "every connection offloaded:\n{log}");
     // The host's own frames (its health checks, which the DPDK port sees
     // too) are not the connections' work.
     let rx = c["rx"] - c["host_frames"];
@@ -94,7 +94,7 @@ fn offloaded_downloads_survive_the_frontend_dying() {
         std::thread::scope(|s| {
             let tb = &tb;
             let downloads = s.spawn(move || fetch_many(&tb.client, &reqs, &tb.dir.join("dl"), 60, true).unwrap());
-            fe.wait_counters(Duration::from_secs(30), |c| c.get("ok").copied().unwrap_or(0) >= 50).unwrap();
+            fe.wait_counters(Duration::from_secs(30), |c| c.get("engine_offloads_installed").copied().unwrap_or(0) >= 50).unwrap();
             fe.kill();
             let got = downloads.join().unwrap();
             for f in &got {

@@ -99,7 +99,7 @@ fn four_client_ports_through_the_vip_keep_up_with_nginx() {
         let c = lb::frontend_counters(log);
         let get = |k: &str| c.get(k).copied().unwrap_or(0);
         if *p == "carried" {
-            assert!(get("carried") > 0 && get("reused_ports") == 0, "{p}: carried, never in the switch's table: {c:?}");
+            assert!(get("responses_carried") > 0 && get("reused_ports") == 0, "{p}: carried, never in the switch's table: {c:?}");
         } else {
             assert!(get("reused_ports") > 0, "{p}: ports were reused within the grace: {c:?}");
         }

@@ -68,10 +68,10 @@ fn concurrent_and_keepalive_offloaded() {
         // connection. (A late duplicate of a connection's first segment,
         // arriving after its flow state is gone, validates its cookie again
         // and counts once more.)
-        assert!(c["new"] >= 100 + 1, "front-end flows: {}", c["new"]);
+        assert!(c["setups"] >= 100 + 1, "front-end flows: {}", c["setups"]);
         // Offloaded: the front-end saw a small fraction of the packets the
         // 66 MB of responses took.
-        assert!(c["ok"] >= 100, "installs completed: {:?}", c.get("ok"));
+        assert!(c["engine_offloads_installed"] >= 100, "installs completed: {:?}", c.get("engine_offloads_installed"));
     }
     assert_no_namespaces(tag);
 }
@@ -101,7 +101,7 @@ fn request_mode_rerouting(tag: &str, offload: bool) {
             assert!(f.backend.as_deref().is_some_and(|b| want.contains(&b)), "{} on {:?}", f.url, f.backend);
         }
         let c = lb::frontend_counters(&log);
-        assert_eq!(c["new"], 1, "one keep-alive connection");
+        assert_eq!(c["setups"], 1, "one keep-alive connection");
         if offload {
             // Every request's backend got the switch entry (the switch
             // carried the responses), and each of the five pool changes

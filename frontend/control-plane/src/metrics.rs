@@ -17,7 +17,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use switchyard_control::counters::{CounterRow, SwitchCounters};
 use switchyard_frontend::config::Config;
-use switchyard_wire::reason::DROP_REASONS;
+use switchyard_wire::reason::{DropReason, Export, FrontendCounter, COUNTER_FAMILIES, DROP_REASONS};
 
 use crate::command::{EngineSnapshot, FlowPhase};
 use crate::requests::SwitchState;
@@ -83,19 +83,38 @@ enum Value {
 
 #[derive(Debug, Clone)]
 struct Family {
-    name: &'static str,
+    name: String,
     help: &'static str,
     unit: Option<Unit>,
     /// (labels, value); empty labels for a single series.
     series: Vec<(Vec<(&'static str, String)>, Value)>,
 }
 
-fn one(name: &'static str, help: &'static str, v: Value) -> Family {
-    Family { name, help, unit: None, series: vec![(vec![], v)] }
+fn one(name: impl Into<String>, help: &'static str, v: Value) -> Family {
+    Family { name: name.into(), help, unit: None, series: vec![(vec![], v)] }
 }
 
-fn labeled(name: &'static str, help: &'static str, key: &'static str, series: impl IntoIterator<Item = (String, Value)>) -> Family {
-    Family { name, help, unit: None, series: series.into_iter().map(|(l, v)| (vec![(key, l)], v)).collect() }
+fn labeled(name: impl Into<String>, help: &'static str, key: &'static str, series: impl IntoIterator<Item = (String, Value)>) -> Family {
+    Family { name: name.into(), help, unit: None, series: series.into_iter().map(|(l, v)| (vec![(key, l)], v)).collect() }
+}
+
+/// The engine's counters, every row of the registry
+/// (`wire::reason::FRONTEND_COUNTERS`) by its name and help text: its own
+/// metric, or a series of its family.
+fn engine_families(c: &switchyard_frontend::engine::Counters) -> Vec<Family> {
+    let mut fams: Vec<Family> = FrontendCounter::ALL
+        .iter()
+        .filter(|k| k.row().export == Export::Total)
+        .map(|&k| one(format!("{PREFIX}_{}", k.row().name), k.row().what, Value::Counter(c[k])))
+        .collect();
+    for f in COUNTER_FAMILIES {
+        let series = FrontendCounter::ALL.iter().filter_map(|&k| match k.row().export {
+            Export::Series(g, value) if g == *f => Some((value.to_string(), Value::Counter(c[k]))),
+            _ => None,
+        });
+        fams.push(labeled(format!("{PREFIX}_{}", f.name), f.what, f.label, series));
+    }
+    fams
 }
 
 fn flag(b: bool) -> Value {
@@ -117,12 +136,12 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
     hist.push((f64::INFINITY, latency.count()));
     let mut fams = vec![
         Family {
-            name: "switchyard_frontend_info",
+            name: "switchyard_frontend_info".into(),
             help: "The running front-end (value 1)",
             unit: None,
             series: vec![(vec![("version", env!("CARGO_PKG_VERSION").to_string())], Value::Gauge(1.0))],
         },
-        Family { name: "switchyard_frontend_uptime", help: "Time since the admin API started", unit: Some(Unit::Seconds), series: vec![(vec![], Value::Gauge(s.uptime_seconds))] },
+        Family { name: "switchyard_frontend_uptime".into(), help: "Time since the admin API started", unit: Some(Unit::Seconds), series: vec![(vec![], Value::Gauge(s.uptime_seconds))] },
         labeled(
             "switchyard_frontend_flows",
             "Flows in the worker's table by phase (offloaded: the switch carries it alone)",
@@ -130,31 +149,16 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             FlowPhase::ALL.iter().map(|&p| (p.name().to_string(), Value::Gauge(s.engine.phase_count(p) as f64))),
         ),
         one("switchyard_frontend_flow_table_capacity", "Flows the worker's table holds at most", Value::Gauge(f64::from(s.config.frontend.flow_table_capacity))),
-        one("switchyard_frontend_setups", "Connections set up (a valid SYN cookie ACK: a new flow)", Value::Counter(c.new_flows)),
-        one("switchyard_frontend_requests", "Requests sent to a backend (first and later requests)", Value::Counter(c.requests_sent)),
-        labeled(
-            "switchyard_frontend_forwarded_packets",
-            "Packets the front-end forwarded itself (the front-end path), by direction",
-            "direction",
-            [("to_backend".to_string(), Value::Counter(c.forwarded_to_backend)), ("to_client".to_string(), Value::Counter(c.forwarded_to_client))],
-        ),
-        one("switchyard_frontend_responses_carried", "Small last responses carried by the front-end, never offloaded", Value::Counter(c.responses_carried)),
-        one(
-            "switchyard_frontend_host_frames",
-            "Frames from or to [frontend] host_address (the host's own traffic, such as its health checks), left to its kernel",
-            Value::Counter(c.host_frames),
-        ),
-        one("switchyard_frontend_stateless_resets", "RSTs sent for client segments of no connection", Value::Counter(c.stateless_resets)),
         one(
             "switchyard_frontend_cookie_validation_failures",
             "ACKs to a VIP whose SYN cookie did not validate (the bad_cookie drops)",
-            Value::Counter(c.dropped(switchyard_wire::reason::DropReason::BadCookie)),
+            Value::Counter(c.dropped(DropReason::BadCookie)),
         ),
         labeled(
             "switchyard_frontend_drops",
             "Packets the front-end dropped, by reason of the shared registry (wire::reason)",
             "reason",
-            DROP_REASONS.iter().map(|r| (r.name.to_string(), Value::Counter(c.drops[usize::from(r.code)]))),
+            DROP_REASONS.iter().filter_map(|r| Some((r.name.to_string(), Value::Counter(c.dropped(DropReason::from_code(r.code)?))))),
         ),
         one("switchyard_frontend_offload_requests", "Switch entries the engine asked for", Value::Counter(g(&cs.install_requests))),
         one("switchyard_frontend_offloads_installed", "Switch entries installed", Value::Counter(g(&cs.installed))),
@@ -170,7 +174,7 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             ],
         ),
         Family {
-            name: "switchyard_frontend_offload_install_latency",
+            name: "switchyard_frontend_offload_install_latency".into(),
             help: "From the worker's install request to the switch's answer",
             unit: Some(Unit::Seconds),
             series: vec![(vec![], Value::Histogram(latency.sum_us() as f64 / 1e6, latency.count(), hist))],
@@ -193,7 +197,7 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
         labeled("switchyard_frontend_backend_flows", "Flows on each backend (this worker's count)", "backend", per_backend(&|i| Value::Gauge(f64::from(backend(i).active_flows)))),
         labeled("switchyard_frontend_backend_healthy", "1 while a backend is healthy", "backend", per_backend(&|i| flag(backend(i).healthy))),
         Family {
-            name: "switchyard_frontend_backend_health_transitions",
+            name: "switchyard_frontend_backend_health_transitions".into(),
             help: "Changes of a backend's health by its checks, by the state it went to",
             unit: None,
             series: backend_names
@@ -230,6 +234,7 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
             [("applied".to_string(), Value::Counter(g(&s.admin.reloads_applied))), ("refused".to_string(), Value::Counter(g(&s.admin.reloads_refused)))],
         ),
     ];
+    fams.extend(engine_families(c));
     if let Some(e) = s.backend_entries {
         fams.push(labeled(
             "switchyard_frontend_backend_switch_entries",
@@ -247,7 +252,7 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
         .collect();
     if !checks.is_empty() {
         fams.push(Family {
-            name: "switchyard_frontend_backend_check_up",
+            name: "switchyard_frontend_backend_check_up".into(),
             help: "1 while a health check of a backend passes (check: http:POOL or agent)",
             unit: None,
             series: checks,
@@ -290,7 +295,7 @@ impl Collector for Frozen {
                 Some(Value::Histogram(..)) => MetricType::Histogram,
                 _ => MetricType::Gauge,
             };
-            let mut m = encoder.encode_descriptor(f.name, f.help, f.unit.as_ref(), kind)?;
+            let mut m = encoder.encode_descriptor(&f.name, f.help, f.unit.as_ref(), kind)?;
             for (labels, v) in &f.series {
                 if labels.is_empty() {
                     encode_value(v, &mut m)?;
@@ -336,6 +341,38 @@ mod tests {
     use switchyard_wire::reason::{DropReason, PathCounter};
 
     use super::*;
+
+    /// Every row of the front-end's counter registry is exported, under
+    /// its name, with its help text and value, and documented in
+    /// docs/OPERATIONS.md (its metric, or its family and label value).
+    #[test]
+    fn every_registry_counter_is_exported_and_documented() {
+        use switchyard_wire::reason::FRONTEND_COUNTERS;
+        let mut c = switchyard_frontend::engine::Counters::default();
+        for (i, &k) in FrontendCounter::ALL.iter().enumerate() {
+            c[k] = 100 + i as u64;
+        }
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Frozen(engine_families(&c))));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATIONS.md")).unwrap();
+        for (i, row) in FRONTEND_COUNTERS.iter().enumerate() {
+            let (family, help, sample) = match row.export {
+                Export::Total => (row.name, row.what, format!("{PREFIX}_{}_total {}\n", row.name, 100 + i)),
+                Export::Series(f, value) => (f.name, f.what, format!("{PREFIX}_{}_total{{{}=\"{value}\"}} {}\n", f.name, f.label, 100 + i)),
+            };
+            assert!(text.contains(&format!("# HELP {PREFIX}_{family} {help}\n")), "{}: {text}", row.name);
+            assert!(text.contains(&format!("# TYPE {PREFIX}_{family} counter\n")), "{}: {text}", row.name);
+            assert!(text.contains(&sample), "{}: no {sample:?} in {text}", row.name);
+            let line = docs.lines().find(|l| l.starts_with(&format!("| `{PREFIX}_{family}_total` |")));
+            assert!(line.is_some(), "{PREFIX}_{family}_total ({}) not in docs/OPERATIONS.md's metrics table", row.name);
+            if let Export::Series(_, value) = row.export {
+                assert!(line.is_some_and(|l| l.contains(&format!("`{value}`"))), "{}: label value `{value}` not documented", row.name);
+            }
+        }
+        assert_eq!(FrontendCounter::ALL.len(), FRONTEND_COUNTERS.len());
+    }
 
     /// The switch's counters, through the same encoder as a scrape, read
     /// back by the parser the admin API's tests use.

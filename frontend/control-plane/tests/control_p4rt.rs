@@ -468,7 +468,7 @@ fn the_engines_install_becomes_a_working_switch_entry() {
         let (_, fwd) = sw.inject(&tcp_frame(CLIENT, cport, VIP, 80, ACK, b"")).expect("offloaded");
         assert_eq!(destination(&fwd), (dip, dport));
     }
-    assert_eq!(engine.counters().offload_installed, 2);
+    assert_eq!(engine.counters()[switchyard_wire::reason::FrontendCounter::OffloadInstalled], 2);
 }
 
 /// Another controller takes primacy: installs are refused as unreachable

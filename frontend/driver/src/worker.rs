@@ -2,11 +2,13 @@
 //! and timers in between. Time is read once per burst and passed to the
 //! engine in milliseconds.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use switchyard_frontend::ack_coalesce::AckCoalescer;
 use switchyard_frontend::engine::{Action, Engine, Verdict};
+use switchyard_wire::reason::{DropReason, FrontendCounter};
 
 use switchyard_control_plane::ControlLink;
 use crate::access_log::AccessLogQueue;
@@ -214,36 +216,23 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
+/// `flows N` and every counter of the registry as `name value`, in its
+/// order (`wire::reason::FRONTEND_COUNTERS`: the metrics' names).
 fn counters_line(e: &Engine) -> String {
     let c = e.counters();
-    format!(
-        "flows {} new {} replayed_syns {} requests {} fwd_in {} fwd_out {} offload req {} ok {} refused {} carried {} closed {} aborted {} reused_ports {} syn_acks {} resets {} evicted {} pressure {} host_frames {}",
-        e.flow_count(),
-        c.new_flows,
-        c.replayed_syns,
-        c.requests_sent,
-        c.forwarded_to_backend,
-        c.forwarded_to_client,
-        c.offload_requested,
-        c.offload_installed,
-        c.offload_refused,
-        c.responses_carried,
-        c.flows_closed,
-        c.flows_aborted,
-        c.reused_ports,
-        c.syn_acks_sent,
-        c.stateless_resets,
-        c.assembling_evicted,
-        c.pressure_timeouts,
-        c.host_frames
-    )
+    let mut line = format!("flows {}", e.flow_count());
+    for &k in FrontendCounter::ALL {
+        let _ = write!(line, " {} {}", k.row().name, c[k]);
+    }
+    line
 }
 
 pub fn summary(e: &Engine, r: &Report, io_stats: &str, control: &ControlLink) -> String {
     let drops: Vec<String> = switchyard_wire::reason::DROP_REASONS
         .iter()
-        .filter(|d| e.counters().drops[usize::from(d.code)] > 0)
-        .map(|d| format!("{}={}", d.name, e.counters().drops[usize::from(d.code)]))
+        .filter_map(|d| Some((d.name, e.counters().dropped(DropReason::from_code(d.code)?))))
+        .filter(|&(_, n)| n > 0)
+        .map(|(name, n)| format!("{name}={n}"))
         .collect();
     format!(
         "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {} busy_ms {} idle_sleeps {} acks_coalesced {}\n{}\n{}\n{}\ndrops: {}",

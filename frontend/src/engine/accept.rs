@@ -12,7 +12,7 @@ impl Engine {
         let mut f = self.bufs.frame();
         packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut f);
         out.push(Action::Transmit(f));
-        self.counters.stateless_resets += 1;
+        self.counters[Fc::StatelessResets] += 1;
     }
 
     pub(super) fn cookie_ok(&self, seg: &Seg, vip: Ipv4Addr, vport: u16) -> Option<switchyard_wire::cookie::CookieOptions> {
@@ -37,10 +37,10 @@ impl Engine {
             Admit::New => {}
         }
         if self.forget(key).is_some() {
-            self.counters.flows_closed += 1;
+            self.counters[Fc::FlowsClosed] += 1;
         }
         out.push(Action::Offload(OffloadRequest::Detach { key }));
-        self.counters.reused_ports += 1;
+        self.counters[Fc::ReusedPorts] += 1;
         Verdict::Consumed
     }
 
@@ -55,7 +55,7 @@ impl Engine {
         let mut f = self.bufs.frame();
         packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut f);
         out.push(Action::Transmit(f));
-        self.counters.syn_acks_sent += 1;
+        self.counters[Fc::SynAcksSent] += 1;
     }
 
     /// Step 2: a client segment with no state must carry a valid cookie.
@@ -72,7 +72,7 @@ impl Engine {
         let cookie = seg.ack.wrapping_sub(1);
         let capacity = self.flows.capacity();
         let request_ms = if self.flows.len() * 100 >= capacity * PRESSURE_PERCENT {
-            self.counters.pressure_timeouts += 1;
+            self.counters[Fc::PressureTimeouts] += 1;
             self.p.timeouts.request_ms.min(PRESSURE_REQUEST_MS)
         } else {
             self.p.timeouts.request_ms
@@ -115,7 +115,7 @@ impl Engine {
         // the head and the deadline becomes the replayed SYN's RTO.
         self.flows.insert_new(key, entry).map_err(|_| DropReason::FlowTableFull)?;
         self.assembling.admitted(key, cookie, capacity);
-        self.counters.new_flows += 1;
+        self.counters[Fc::NewFlows] += 1;
         Ok(())
     }
 
@@ -128,6 +128,6 @@ impl Engine {
         let mut frame = self.bufs.frame();
         packet::emit_into(&o, self.p.mac, self.p.switch_mac, &mut frame);
         out.push(Action::Transmit(frame));
-        self.counters.assembling_evicted += 1;
+        self.counters[Fc::AssemblingEvicted] += 1;
     }
 }

@@ -1,79 +1,75 @@
-//! What the engine did, for metrics. Drops are indexed by the registry's
-//! `DropReason` code so every part's numbers mean the same thing.
+//! What the engine did, for metrics. Every counter is a row of the shared
+//! registry (`wire::reason::FRONTEND_COUNTERS`, indexed by
+//! `FrontendCounter`), drops are indexed by the registry's `DropReason`
+//! code, so every part's numbers mean the same thing and the arrays are
+//! sized from the tables. The data path does a plain array increment.
+//!
+//! A drop verdict carries a `CountedDrop`, which only `Counters::drop`
+//! makes: the engine cannot return `Verdict::Drop` without counting it.
 
-use switchyard_wire::reason::DropReason;
+use core::ops::{Index, IndexMut};
+
+use switchyard_wire::reason::{DropReason, FrontendCounter};
 
 use crate::http::ErrorReply;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counters {
-    /// Index = `DropReason as u8`.
-    pub drops: [u64; 32],
-    pub new_flows: u64,
-    pub acks_sent: u64,
-    pub replayed_syns: u64,
-    pub syn_retransmits: u64,
-    pub backend_syn_acks: u64,
-    pub requests_sent: u64,
-    pub request_retransmits: u64,
-    pub forwarded_to_backend: u64,
-    pub forwarded_to_client: u64,
+    /// Index = `FrontendCounter as usize`.
+    values: [u64; FrontendCounter::SLOTS],
+    /// Index = `DropReason as usize`.
+    drops: [u64; DropReason::SLOTS],
     /// Index = position in `ErrorReply::ALL`.
-    pub replies: [u64; 7],
-    pub offload_requested: u64,
-    pub offload_installed: u64,
-    pub offload_refused: u64,
-    pub forwarded_after_offload: u64,
-    pub handovers: u64,
-    /// Hand-overs that waited for the switch's entry to be detached first.
-    pub handover_detaches: u64,
-    /// Detach answers that did not come within the flow's timer: the
-    /// hand-over went on anyway.
-    pub detach_overdue: u64,
-    /// FINs of backends a request-mode flow left before its latest
-    /// hand-over, ACKed statelessly.
-    pub former_backend_fins: u64,
-    /// Flows whose response was held (zero window to the backend) until
-    /// their switch entry was in (`hold_until_offloaded`).
-    pub holds: u64,
-    /// Holds ended (completion, timeout, hand-over), and the window updates
-    /// sent to the backend for them.
-    pub hold_releases: u64,
-    pub window_updates: u64,
-    /// Holds released by `HOLD_TIMEOUT_MS`, no completion in time.
-    pub hold_timeouts: u64,
-    /// Flows admitted with the shorter request timeout of a table under
-    /// pressure, and flows without a backend (assembling, replied) evicted
-    /// from a full table (`pressure`).
-    pub pressure_timeouts: u64,
-    pub assembling_evicted: u64,
-    /// RSTs answering client segments of no connection (`stateless`; each
-    /// also counts as a `bad_cookie` drop).
-    pub stateless_resets: u64,
-    /// Last-request connections whose response the front-end carried
-    /// itself, never offloaded (`[frontend] carry_responses_up_to`).
-    pub responses_carried: u64,
-    pub flows_closed: u64,
-    pub flows_aborted: u64,
-    /// Client SYNs the switch sent because its table still held an entry
-    /// for their key (a reused port): entry detached, then SYN-ACKed.
-    pub reused_ports: u64,
-    /// Cookie SYN-ACKs the engine sent itself (for reused ports).
-    pub syn_acks_sent: u64,
-    /// Backends passively ejected (`PASSIVE_EJECT_FAILURES` failed
-    /// handshakes in a row).
-    pub backend_ejections: u64,
-    /// Frames from or to `[frontend] host_address`, left to the host.
-    pub host_frames: u64,
+    replies: [u64; ErrorReply::ALL.len()],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self { values: [0; FrontendCounter::SLOTS], drops: [0; DropReason::SLOTS], replies: [0; ErrorReply::ALL.len()] }
+    }
+}
+
+/// A drop that has been counted: the payload of `Verdict::Drop`, made only
+/// by `Counters::drop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedDrop(DropReason);
+
+impl CountedDrop {
+    pub fn reason(self) -> DropReason {
+        self.0
+    }
+}
+
+impl Index<FrontendCounter> for Counters {
+    type Output = u64;
+    #[inline]
+    fn index(&self, c: FrontendCounter) -> &u64 {
+        &self.values[c as usize]
+    }
+}
+
+impl IndexMut<FrontendCounter> for Counters {
+    #[inline]
+    fn index_mut(&mut self, c: FrontendCounter) -> &mut u64 {
+        &mut self.values[c as usize]
+    }
 }
 
 impl Counters {
-    pub fn drop(&mut self, r: DropReason) {
+    /// Counts a drop; its token is what `Verdict::Drop` carries.
+    #[inline]
+    pub fn drop(&mut self, r: DropReason) -> CountedDrop {
         self.drops[r as usize] += 1;
+        CountedDrop(r)
     }
 
     pub fn dropped(&self, r: DropReason) -> u64 {
         self.drops[r as usize]
+    }
+
+    /// Every drop, whatever its reason.
+    pub fn drops_total(&self) -> u64 {
+        self.drops.iter().sum()
     }
 
     pub fn reply(&mut self, r: ErrorReply) {
@@ -84,5 +80,27 @@ impl Counters {
 
     pub fn replied(&self, r: ErrorReply) -> u64 {
         ErrorReply::ALL.iter().position(|&x| x == r).map_or(0, |i| self.replies[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_wire::reason::{DROP_REASONS, FRONTEND_COUNTERS};
+
+    use super::*;
+
+    #[test]
+    fn every_registry_row_has_a_slot() {
+        let mut c = Counters::default();
+        for row in FRONTEND_COUNTERS {
+            c[FrontendCounter::from_code(row.code).unwrap()] += 1;
+        }
+        for r in DROP_REASONS {
+            let d = DropReason::from_code(r.code).unwrap();
+            assert_eq!(c.drop(d).reason(), d);
+            assert_eq!(c.dropped(d), 1);
+        }
+        assert_eq!(c.drops_total(), DROP_REASONS.len() as u64);
+        assert!(FrontendCounter::ALL.iter().all(|&k| c[k] == 1));
     }
 }

@@ -9,7 +9,7 @@ impl Ctx<'_> {
         if flow.offload == OffloadStatus::Detaching {
             // The control task answers every Detach; should that answer
             // be lost, go on rather than hang the client.
-            self.counters.detach_overdue += 1;
+            self.counters[Fc::DetachOverdue] += 1;
             self.detached(flow);
             return After::Keep;
         }
@@ -19,7 +19,7 @@ impl Ctx<'_> {
                 if flow.retries < to.backend_syn_retries {
                     flow.retries += 1;
                     self.send_syn(flow);
-                    self.counters.syn_retransmits += 1;
+                    self.counters[Fc::SynRetransmits] += 1;
                     let t = self.now + (to.backend_syn_rto_ms << flow.retries.min(6));
                     self.set_deadline(flow, t);
                     After::Keep
@@ -34,7 +34,7 @@ impl Ctx<'_> {
                 if flow.retries < to.request_retries {
                     flow.retries += 1;
                     self.send_request(flow);
-                    self.counters.request_retransmits += 1;
+                    self.counters[Fc::RequestRetransmits] += 1;
                     let t = self.now + (to.request_rto_ms << flow.retries.min(6));
                     self.set_deadline(flow, t);
                     After::Keep
@@ -42,13 +42,13 @@ impl Ctx<'_> {
                     // The backend takes nothing: reset both ends, never hang.
                     self.to_backend(flow, b, flow.req_end, flow.client_ack, RST | ACK, &[], &[]);
                     self.to_client(flow, flow.client_ack, flow.req_end, RST | ACK, &[]);
-                    self.counters.flows_aborted += 1;
+                    self.counters[Fc::FlowsAborted] += 1;
                     After::Remove
                 }
             }
             SpliceState::Spliced { .. } | SpliceState::Closing { .. } if flow.hold == Hold::Until => {
                 // No completion in time: let the response come through us.
-                self.counters.hold_timeouts += 1;
+                self.counters[Fc::HoldTimeouts] += 1;
                 self.release_hold(flow);
                 if flow.deadline <= self.now {
                     return After::Remove; // (closing or idle over too)

@@ -28,8 +28,8 @@ impl Engine {
         let mut ctx = Ctx { p, router, counters, bufs, access, out, now };
         let their_fin = seg.seq.wrapping_add(seg.payload_len as u32);
         ctx.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
-        ctx.counters.acks_sent += 1;
-        ctx.counters.former_backend_fins += 1;
+        ctx.counters[Fc::AcksSent] += 1;
+        ctx.counters[Fc::FormerBackendFins] += 1;
         Verdict::Consumed
     }
 }
@@ -52,7 +52,7 @@ impl Ctx<'_> {
             // own: the FIN `old` gets (now, or at `Detached`) carries the
             // client's window, as it no longer goes to the current backend.
             flow.hold = Hold::Off;
-            self.counters.hold_releases += 1;
+            self.counters[Fc::HoldReleases] += 1;
         }
         self.router.flow_ended(old);
         let detach = matches!(flow.offload, OffloadStatus::Pending | OffloadStatus::Installed);
@@ -60,7 +60,7 @@ impl Ctx<'_> {
         if detach {
             self.out.push(Action::Offload(OffloadRequest::Detach { key: flow.key }));
             flow.offload = OffloadStatus::Detaching;
-            self.counters.handover_detaches += 1;
+            self.counters[Fc::HandoverDetaches] += 1;
         } else {
             self.to_backend(flow, old, nr, flow.client_ack, ACK | FIN, &[], &[]);
         }
@@ -145,7 +145,7 @@ impl Ctx<'_> {
                 flow.syn_seq = nr.wrapping_sub(1);
                 flow.server_isn = flow.client_ack.wrapping_sub(1);
                 flow.asm = Some(asm);
-                self.counters.handovers += 1;
+                self.counters[Fc::Handovers] += 1;
                 self.start_backend(flow, b, flow.mode, next);
                 (Verdict::Consumed, After::Keep)
             }
@@ -161,7 +161,7 @@ impl Ctx<'_> {
     /// not reach the client (they sit in a sequence space now used by the
     /// new backend), so the engine ACKs its FIN itself.
     pub(super) fn old_backend_segment(&mut self, flow: &mut ConnEntry, seg: &Seg) -> (Verdict, After) {
-        let Some(prev) = flow.prev_backend else { return (Verdict::Drop(DropReason::NoFlow), After::Keep) };
+        let Some(prev) = flow.prev_backend else { return (self.dropped(DropReason::NoFlow), After::Keep) };
         if seg.has_any(RST) {
             flow.prev_backend = None;
         } else if seg.has_any(FIN) {
@@ -170,7 +170,7 @@ impl Ctx<'_> {
             let their_fin = seg.seq.wrapping_add(seg.payload_len as u32);
             let seq = prev.fin_seq.wrapping_add(u32::from(prev.fin_sent));
             self.to_backend(flow, prev.backend, seq, their_fin.wrapping_add(1), ACK, &[], &[]);
-            self.counters.acks_sent += 1;
+            self.counters[Fc::AcksSent] += 1;
             if prev.fin_sent {
                 flow.prev_backend = None;
             }

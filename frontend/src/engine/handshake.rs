@@ -37,7 +37,7 @@ impl Ctx<'_> {
         let SpliceState::Connecting { backend: b } = flow.state else { return };
         // ACK flag clear: the ack field carries S for the agent.
         self.to_backend(flow, b, flow.syn_seq, flow.server_isn, SYN, &opts[..n], &[]);
-        self.counters.replayed_syns += 1;
+        self.counters[Fc::ReplayedSyns] += 1;
     }
 
     /// Step 4: the backend's SYN-ACK (already in the client's space).
@@ -58,12 +58,12 @@ impl Ctx<'_> {
                     // answer our SYN with challenge ACKs only.
                     let their_fin = seg.seq.wrapping_add(seg.payload_len as u32);
                     self.to_backend(flow, b, seg.ack, their_fin.wrapping_add(1), ACK, &[], &[]);
-                    self.counters.acks_sent += 1;
-                    self.counters.former_backend_fins += 1;
+                    self.counters[Fc::AcksSent] += 1;
+                    self.counters[Fc::FormerBackendFins] += 1;
                     return (Verdict::Consumed, After::Keep);
                 }
                 if !(seg.has_any(SYN) && seg.has_any(ACK)) || seg.ack != flow.syn_seq.wrapping_add(1) {
-                    return (Verdict::Drop(DropReason::NoFlow), After::Keep);
+                    return (self.dropped(DropReason::NoFlow), After::Keep);
                 }
                 if seg.seq != flow.server_isn {
                     // No agent rewrote it: splicing would corrupt the flow.
@@ -74,13 +74,13 @@ impl Ctx<'_> {
                 }
                 let so = SynOptions::from_options(frame.tcp_options()).unwrap_or_default();
                 flow.backend_mss = so.mss.unwrap_or(switchyard_wire::cookie::DEFAULT_MSS);
-                self.counters.backend_syn_acks += 1;
+                self.counters[Fc::BackendSynAcks] += 1;
                 self.router.backend_answered(b);
                 flow.state = SpliceState::Spliced { backend: b };
                 flow.retries = 0;
                 if flow.hold == Hold::Off && self.p.hold_until_offloaded && Self::will_install(flow) {
                     flow.hold = Hold::Held;
-                    self.counters.holds += 1;
+                    self.counters[Fc::Holds] += 1;
                 }
                 self.send_request(flow);
                 let t = self.now + self.p.timeouts.request_rto_ms;
@@ -92,7 +92,7 @@ impl Ctx<'_> {
                     // A retransmitted SYN-ACK: our request or ACK was lost.
                     if flow.asm.is_some() {
                         self.send_request(flow);
-                        self.counters.request_retransmits += 1;
+                        self.counters[Fc::RequestRetransmits] += 1;
                     }
                     return (Verdict::Consumed, After::Keep);
                 }
@@ -113,14 +113,14 @@ impl Ctx<'_> {
                 (Verdict::Forward, After::Keep)
             }
             // Assembling has no backend; Replied flows closed theirs.
-            _ => (Verdict::Drop(DropReason::NoFlow), After::Keep),
+            _ => (self.dropped(DropReason::NoFlow), After::Keep),
         }
     }
 
     /// A failed handshake with `b`, for passive ejection.
     pub(super) fn backend_failed(&mut self, b: BackendIndex) {
         if self.router.backend_failed(b, self.now) {
-            self.counters.backend_ejections += 1;
+            self.counters[Fc::BackendEjections] += 1;
         }
     }
 
@@ -143,6 +143,6 @@ impl Ctx<'_> {
         }
         flow.req_end = asm.end().wrapping_add(u32::from(fin));
         flow.asm = Some(asm);
-        self.counters.requests_sent += 1;
+        self.counters[Fc::RequestsSent] += 1;
     }
 }

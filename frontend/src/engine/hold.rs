@@ -41,10 +41,10 @@ impl Ctx<'_> {
             };
         }
         flow.hold = Hold::Off;
-        self.counters.hold_releases += 1;
+        self.counters[Fc::HoldReleases] += 1;
         if let Some(b) = flow.state.spliced_backend() {
             self.to_backend(flow, b, flow.client_next, flow.client_ack, ACK, &[], &[]);
-            self.counters.window_updates += 1;
+            self.counters[Fc::WindowUpdates] += 1;
         }
     }
 
@@ -64,24 +64,24 @@ impl Ctx<'_> {
         match size {
             ResponseSize::Known(n) if n <= u64::from(self.p.carry_responses_up_to) => {
                 flow.offload = OffloadStatus::Declined;
-                self.counters.responses_carried += 1;
+                self.counters[Fc::ResponsesCarried] += 1;
                 if n > u64::from(PEEK_WINDOW_BYTES) {
                     // Open the window for the rest of it.
                     self.to_backend(flow, backend, flow.client_next, flow.client_ack, ACK, &[], &[]);
-                    self.counters.window_updates += 1;
+                    self.counters[Fc::WindowUpdates] += 1;
                 }
             }
             _ => {
                 self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
                 flow.offload = OffloadStatus::Pending;
-                self.counters.offload_requested += 1;
+                self.counters[Fc::OffloadRequested] += 1;
                 if self.p.hold_until_offloaded {
-                    self.counters.holds += 1;
+                    self.counters[Fc::Holds] += 1;
                     flow.hold = Hold::Until;
                     flow.deadline = self.now + HOLD_TIMEOUT_MS;
                 } else {
                     self.to_backend(flow, backend, flow.client_next, flow.client_ack, ACK, &[], &[]);
-                    self.counters.window_updates += 1;
+                    self.counters[Fc::WindowUpdates] += 1;
                 }
             }
         }
@@ -105,7 +105,7 @@ impl Ctx<'_> {
         if let (true, Some(backend)) = (Self::will_install(flow), flow.state.spliced_backend()) {
             self.out.push(Action::Offload(OffloadRequest::Install { key: flow.key, backend, mode: flow.mode }));
             flow.offload = OffloadStatus::Pending;
-            self.counters.offload_requested += 1;
+            self.counters[Fc::OffloadRequested] += 1;
             if flow.hold == Hold::Held {
                 flow.hold = Hold::Until;
                 flow.deadline = self.now + HOLD_TIMEOUT_MS;

@@ -5,7 +5,7 @@
 //! ```text
 //! for frame in rx { match engine.handle_frame(&mut frame, now_ms, &mut actions) {
 //!     Verdict::Forward => tx(frame),      // rewritten in place
-//!     Verdict::Consumed | Verdict::Drop(_) => {} } }
+//!     Verdict::Consumed | Verdict::Drop(_) => {} } } // a drop is counted already
 //! for a in actions.drain(..) { Transmit(f) => tx(f), Offload(r) => control_queue.push(r) }
 //! engine.on_timer(now_ms, &mut actions) when now >= engine.next_deadline()
 //! ```
@@ -34,14 +34,14 @@ use core::net::Ipv4Addr;
 
 use switchyard_wire::cookie::{CookieInput, CookieKeyring, CookieSecret};
 use switchyard_wire::flow::{BackendIndex, ConnKey, VipId};
-use switchyard_wire::reason::DropReason;
+use switchyard_wire::reason::{DropReason, FrontendCounter as Fc};
 use switchyard_wire::tcp::{ACK, FIN, PSH, RST, SYN};
 use switchyard_wire::tcp_option::{SynOptions, TcpOption};
 
 use assembly::seq_diff;
 use buffers::Buffers;
 pub use conn::{ConnEntry, Hold, OffloadStatus, PrevBackend, SpliceState};
-pub use counters::Counters;
+pub use counters::{CountedDrop, Counters};
 use packet::{Frame, Out, Seg};
 use reuse::{Admit, PendingSyn, Reopening};
 use timers::TimerWheel;
@@ -62,7 +62,19 @@ pub enum Verdict {
     Forward,
     /// Taken by the engine (buffered, swallowed, answered).
     Consumed,
-    Drop(DropReason),
+    /// Dropped, and counted under its reason: only `Counters::drop` makes
+    /// a `CountedDrop`, so no path can return a drop it did not count.
+    Drop(CountedDrop),
+}
+
+impl Verdict {
+    /// The reason of a drop verdict.
+    pub fn drop_reason(self) -> Option<DropReason> {
+        match self {
+            Verdict::Drop(d) => Some(d.reason()),
+            _ => None,
+        }
+    }
 }
 
 /// Something the driver must do besides the verdict.
@@ -263,7 +275,7 @@ impl Engine {
             // The host's own traffic (its health checks and their answers):
             // its kernel has the frame too; nothing for the engine to do or
             // to count as a drop.
-            self.counters.host_frames += 1;
+            self.counters[Fc::HostFrames] += 1;
             return Verdict::Consumed;
         }
         if let Some(s) = self.router.service_by_vip(seg.dst, seg.dport) {
@@ -277,8 +289,7 @@ impl Engine {
     }
 
     fn dropped(&mut self, r: DropReason) -> Verdict {
-        self.counters.drop(r);
-        Verdict::Drop(r)
+        Verdict::Drop(self.counters.drop(r))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -362,7 +373,7 @@ impl Engine {
         if matches!(f.offload, OffloadStatus::Pending | OffloadStatus::Installed) {
             out.push(Action::Offload(OffloadRequest::Delete { key }));
         }
-        self.counters.flows_closed += 1;
+        self.counters[Fc::FlowsClosed] += 1;
     }
 
     /// A completion from the control task.
@@ -373,7 +384,7 @@ impl Engine {
                 // port's new flow is not `Installed` before its own answer.
                 if self.flows.get(&key).is_some_and(|f| f.offload == OffloadStatus::Installed) {
                     self.forget(key);
-                    self.counters.flows_closed += 1;
+                    self.counters[Fc::FlowsClosed] += 1;
                 }
                 return;
             }
@@ -412,7 +423,7 @@ impl Engine {
         }
         if installed {
             f.offload = OffloadStatus::Installed;
-            self.counters.offload_installed += 1;
+            self.counters[Fc::OffloadInstalled] += 1;
             if f.mode == OffloadMode::Connection && matches!(f.state, SpliceState::Spliced { .. }) {
                 // The switch carries the flow now; keep a tombstone for
                 // packets already in flight, then forget it.
@@ -423,7 +434,7 @@ impl Engine {
         } else {
             // Stays on the front-end path, still correct.
             f.offload = OffloadStatus::Refused;
-            self.counters.offload_refused += 1;
+            self.counters[Fc::OffloadRefused] += 1;
         }
     }
 
@@ -491,6 +502,11 @@ impl Ctx<'_> {
     /// response's timeout is never postponed (`timer` releases it first).
     fn set_deadline(&mut self, flow: &mut ConnEntry, t: u64) {
         flow.deadline = if flow.hold == Hold::Until { t.min(flow.deadline) } else { t };
+    }
+
+    /// A drop, counted (`Engine::dropped` for the flow handlers).
+    fn dropped(&mut self, r: DropReason) -> Verdict {
+        Verdict::Drop(self.counters.drop(r))
     }
 
     fn tx(&mut self, o: Out<'_>) {

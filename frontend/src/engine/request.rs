@@ -17,7 +17,7 @@ impl Ctx<'_> {
                     if let SpliceState::Connecting { backend: b } = flow.state {
                         self.to_backend(flow, b, flow.syn_seq.wrapping_add(1), 0, RST, &[], &[]);
                     }
-                    self.counters.flows_aborted += 1;
+                    self.counters[Fc::FlowsAborted] += 1;
                     return (Verdict::Consumed, After::Remove);
                 }
                 Self::note_client(flow, seg);
@@ -47,7 +47,7 @@ impl Ctx<'_> {
                     let f = seg.seq.wrapping_add(plen);
                     flow.client_fin = Some(f);
                     self.to_client(flow, fin_end, f.wrapping_add(1), ACK, &[]);
-                    self.counters.acks_sent += 1;
+                    self.counters[Fc::AcksSent] += 1;
                 }
                 if acked && flow.client_fin.is_some() && (!was_closed || seg.has_any(FIN)) {
                     // Both closes done: stay to ACK retransmitted FINs
@@ -88,7 +88,7 @@ impl Ctx<'_> {
                         // hole, which triggers its fast retransmit).
                         let ack = Self::rcv_nxt(flow);
                         self.to_client(flow, flow.client_ack, ack, ACK, &[]);
-                        self.counters.acks_sent += 1;
+                        self.counters[Fc::AcksSent] += 1;
                     }
                     return After::Keep;
                 }

@@ -43,9 +43,9 @@ impl Ctx<'_> {
 
     pub(super) fn forward_to_client(&mut self, flow: &ConnEntry, frame: &mut Frame<'_>) {
         packet::rewrite_from_backend(frame, flow.vip, flow.vport, self.p.mac, self.p.switch_mac);
-        self.counters.forwarded_to_client += 1;
+        self.counters[Fc::ForwardedToClient] += 1;
         if flow.offload == OffloadStatus::Installed {
-            self.counters.forwarded_after_offload += 1;
+            self.counters[Fc::ForwardedAfterOffload] += 1;
         }
     }
 
@@ -55,9 +55,9 @@ impl Ctx<'_> {
         if let (Some(w), false) = (held_window(flow), seg.has_any(RST)) {
             frame.tcp_mut().set_window(w);
         }
-        self.counters.forwarded_to_backend += 1;
+        self.counters[Fc::ForwardedToBackend] += 1;
         if flow.offload == OffloadStatus::Installed {
-            self.counters.forwarded_after_offload += 1;
+            self.counters[Fc::ForwardedAfterOffload] += 1;
         }
     }
 

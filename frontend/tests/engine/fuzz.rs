@@ -172,7 +172,7 @@ impl Fuzz {
                 let opts = [TcpOption::Mss(1460), TcpOption::SackPermitted, TcpOption::WindowScale(7)];
                 let o: &[TcpOption] = if flags & SYN != 0 { &opts } else { &[] };
                 let mut f = frame(CIP, 40000 + port, vip, 80, seq, ack, *flags, o, &payload.bytes());
-                let v = self.e.handle_frame(&mut f, self.now, &mut self.out);
+                let v = self.e.handle(&mut f, self.now, &mut self.out);
                 if v == Verdict::Forward {
                     read(&f);
                 }
@@ -199,7 +199,7 @@ impl Fuzz {
                     _ => C_ISN.wrapping_add(1).wrapping_add(*rel % 200),
                 };
                 let mut f = frame(from, 8080, CIP, 40000 + port, seq, ack, flags, o, &payload.bytes());
-                let v = self.e.handle_frame(&mut f, self.now, &mut self.out);
+                let v = self.e.handle(&mut f, self.now, &mut self.out);
                 if v == Verdict::Forward {
                     read(&f);
                 }
@@ -230,7 +230,7 @@ impl Fuzz {
         let c = self.e.counters();
         assert!(self.e.flow_count() <= 4, "flow table over its capacity");
         assert!(self.e.timer_entries() <= 4 + 1024 + 64, "timer wheel unbounded: {}", self.e.timer_entries());
-        assert!(c.offload_installed + c.offload_refused <= c.offload_requested, "more completions applied than installs asked");
+        assert!(c[Fc::OffloadInstalled] + c[Fc::OffloadRefused] <= c[Fc::OffloadRequested], "more completions applied than installs asked");
     }
 }
 
@@ -274,5 +274,5 @@ fn fuzz_events_reach_carried_and_offloaded_flows() {
         f.apply(ev);
     }
     let c = f.e.counters();
-    assert_eq!((c.responses_carried, c.offload_requested), (1, 1), "{c:?}");
+    assert_eq!((c[Fc::ResponsesCarried], c[Fc::OffloadRequested]), (1, 1), "{c:?}");
 }

@@ -153,12 +153,12 @@ fn print_table(c: &Counters, drops_line: bool, sw: &Counters, ports: &Counters, 
     println!("\n== what happened");
     let row = |k: &str, v: String| println!("   {k:<44} {v}");
     let both = |a: Result<u64, String>, b: Result<u64, String>| a.and_then(|a| Ok((a, b?)));
-    row("client connections (front-end flows)", show(&c.get("new")));
+    row("client connections (front-end flows)", show(&c.get("setups")));
     row("packets on the client's link", client_pkts.to_string());
     row(
         "packets the front-end received / sent",
         show(&both(c.get("rx"), c.get("tx")).and_then(|(rx, tx)| {
-            let conns = c.get("new")?;
+            let conns = c.get("setups")?;
             Ok(format!("{rx} / {tx}  ({:.1} per connection)", (rx + tx) as f64 / conns.max(1) as f64))
         })),
     );
@@ -168,11 +168,11 @@ fn print_table(c: &Counters, drops_line: bool, sw: &Counters, ports: &Counters, 
     );
     row(
         "front-end: offloads asked / installed",
-        show(&both(c.get("offload_req"), c.get("ok")).map(|(r, o)| format!("{r} / {o}"))),
+        show(&both(c.get("engine_offload_requests"), c.get("engine_offloads_installed")).map(|(r, o)| format!("{r} / {o}"))),
     );
     row(
         "front-end: responses carried, not offloaded",
-        show(&c.get("carried").map(|n| {
+        show(&c.get("responses_carried").map(|n| {
             format!("{n} (a last request, Connection: close or HTTP/1.0 without keep-alive, with a small response; ab -k asks keep-alive, so its connections are offloaded)")
         })),
     );

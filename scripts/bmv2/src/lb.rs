@@ -281,7 +281,7 @@ impl FrontendWatcher {
 
 /// The front-end's counters as name -> value, from its exit summary and
 /// its periodic `stats` lines (the latest value wins): pairs of name and
-/// number (`rx 10 tx 9 flows 3 new 3 offload req 3 ...`; a name of two
+/// number (`rx 10 tx 9 flows 3 setups 3 replayed_syns 3 ...`; a name of two
 /// words is joined with `_`) and the drops line (`drops: bad_cookie=5`,
 /// keyed `drop.<reason>`).
 pub fn frontend_counters(log: &str) -> std::collections::HashMap<String, u64> {
@@ -413,13 +413,13 @@ mod tests {
 
     #[test]
     fn parses_the_summary() {
-        let log = "front-end up\nstats rx 5 tx 4 flows 1 new 1\nfront-end stopped after 1.3s: rx 19280 tx 19258 built 44 no_buffer 0; dpdk port 0: PortStats { rx_packets: 19280 }\nflows 4 new 22 replayed_syns 22 offload req 22 ok 0 refused 22\ndrops: bad_cookie=7 no_flow=1\n";
+        let log = "front-end up\nstats rx 5 tx 4 flows 1 setups 1\nfront-end stopped after 1.3s: rx 19280 tx 19258 built 44 no_buffer 0; dpdk port 0: PortStats { rx_packets: 19280 }\nflows 4 setups 22 replayed_syns 22 engine_offload_requests 22 engine_offloads_installed 0 engine_offload_refusals 22\ndrops: bad_cookie=7 no_flow=1\n";
         let m = frontend_counters(log);
         assert_eq!((m["rx"], m["tx"], m["no_buffer"]), (19280, 19258, 0));
         assert!(!m.contains_key("rx_packets:"));
-        assert_eq!(m["new"], 22);
-        assert_eq!(m["offload_req"], 22);
-        assert_eq!(m["ok"], 0);
+        assert_eq!(m["setups"], 22);
+        assert_eq!(m["engine_offload_requests"], 22);
+        assert_eq!(m["engine_offloads_installed"], 0);
         assert_eq!(m["drop.bad_cookie"], 7);
         assert!(frontend_counters("nothing").is_empty());
         let d = frontend_counters("driver af_packet rx 9 tx 8 tx_errors 0 kernel_rx 10 kernel_rx_drops 1 rcvbuf 67108864 sndbuf 67108864\ndriver dpdk port 0 rx_packets 5 tx_packets 4 imissed 2 rx_nombuf 3 ierrors 0 oerrors 0");

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 use switchyard_frontend::config::Config;
 use switchyard_wire::flow::BackendIndex;
-use switchyard_wire::reason::DROP_REASONS;
+use switchyard_wire::reason::FrontendCounter as Fc;
 
 use super::routes::Refusal;
 use crate::command::{EngineSnapshot, FlowPhase, FlowView, MAX_LISTED_FLOWS};
@@ -53,7 +53,7 @@ fn mode_name(m: Option<ConnMode>) -> &'static str {
 pub fn status(cfg: &Config, snap: &EngineSnapshot, cs: &ControlStats, switch: SwitchState, uptime_s: f64, admin_refused: u64) -> Value {
     use std::sync::atomic::Ordering::Relaxed;
     let c = &snap.counters;
-    let drops: u64 = DROP_REASONS.iter().map(|r| c.drops[usize::from(r.code)]).sum();
+    let drops = c.drops_total();
     let phases: serde_json::Map<String, Value> = FlowPhase::ALL.iter().map(|&p| (p.name().to_string(), json!(snap.phase_count(p)))).collect();
     json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -64,13 +64,13 @@ pub fn status(cfg: &Config, snap: &EngineSnapshot, cs: &ControlStats, switch: Sw
         "flows": snap.flow_count,
         "flows_by_state": phases,
         "counters": {
-            "setups": c.new_flows,
-            "requests": c.requests_sent,
-            "offload_requested": c.offload_requested,
-            "offload_installed": c.offload_installed,
-            "offload_refused": c.offload_refused,
-            "responses_carried": c.responses_carried,
-            "stateless_resets": c.stateless_resets,
+            "setups": c[Fc::NewFlows],
+            "requests": c[Fc::RequestsSent],
+            "offload_requested": c[Fc::OffloadRequested],
+            "offload_installed": c[Fc::OffloadInstalled],
+            "offload_refused": c[Fc::OffloadRefused],
+            "responses_carried": c[Fc::ResponsesCarried],
+            "stateless_resets": c[Fc::StatelessResets],
             "drops": drops,
         },
         "switch_entries": {
