@@ -343,6 +343,10 @@ const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
     ),
     // subcontrol.p4: a picks a table hit (1), a return (2), an exit (3).
     ("subcontrol.p4", &["01000000", "02070100", "03000001", "00010203"]),
+    // subparser.p4: kind picks the state: one apply, two in one state,
+    // nested (accept, reject), temporaries (accept, verify failing), an
+    // out argument reset.
+    ("subparser.p4", &["010005", "0100ee", "02000506aa", "030409", "0304ff", "040007", "0400ee", "050008", "060042"]),
 ];
 
 #[test]

@@ -47,7 +47,7 @@ fn sub_control_refusals() {
     assert!(e.message.contains("compile-time constants"), "{e}");
     let s = src.replace("Wrap() second;", "P() second;");
     let e = refused(&s);
-    assert!(e.message.contains("sub-parsers are not supported"), "{e}");
+    assert!(e.message.contains("a parser is instantiated only inside a parser"), "{e}");
     assert_eq!(e.line, line(&s, "P() second;"), "{e}");
     let s = src.replace("first.apply(hdr.h, hdr.h.a, meta);", "first.apply(hdr.h, hdr.h.a, hdr.h);");
     let e = refused(&s);

@@ -392,115 +392,98 @@ impl Compiler {
             self.bind(&p.name, r.clone());
         }
         let mut init = Vec::new();
+        self.parser_locals(locals, &mut init)?;
+        let pos = params.first().map(|p| p.pos).unwrap_or_default();
+        let mut out = Vec::new();
+        self.parser_states(pos, states, "", Target::Accept, init, &mut out)?;
+        self.scopes.pop();
+        Ok(out)
+    }
+
+    /// A parser's local declarations: variables (their initializers go to
+    /// `init`, run in the start state) and sub-parser instances.
+    pub(super) fn parser_locals(&mut self, locals: &[Local], init: &mut Vec<St>) -> SrcResult<()> {
         for l in locals {
             match l {
-                Local::Var(s) => self.stmt(s, &mut init)?,
+                Local::Var(s) => self.stmt(s, init)?,
                 Local::Instance(i) => {
-                    return err(i.pos, "instantiations inside a parser (sub-parsers, extern objects) are not supported")
+                    if !self.sub_instance(i)? {
+                        return err(i.pos, "instantiations of extern objects inside a parser are not supported (only sub-parsers)");
+                    }
                 }
                 Local::Action(a) => return err(a.pos, "actions inside a parser are not supported"),
                 Local::Table(t) => return err(t.pos, "tables inside a parser"),
             }
         }
-        let mut order: Vec<&ast::ParserState> = Vec::new();
-        let Some(start) = states.iter().find(|s| s.name == "start") else {
-            return err(params.first().map(|p| p.pos).unwrap_or_default(), "parser has no start state");
-        };
-        order.push(start);
-        order.extend(states.iter().filter(|s| s.name != "start"));
-        let index: HashMap<&str, usize> = order.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-        let target = |pos: Pos, n: &str| -> SrcResult<Target> {
-            match n {
-                "accept" => Ok(Target::Accept),
-                "reject" => Ok(Target::Reject),
-                _ => index.get(n).map(|i| Target::State(*i)).ok_or_else(|| SrcError { pos, message: format!("unknown state `{n}`") }),
-            }
-        };
-        let mut out = Vec::new();
-        for (k, s) in order.iter().enumerate() {
-            let mut body = if k == 0 { std::mem::take(&mut init) } else { Vec::new() };
-            self.scopes.push(HashMap::new());
-            for st in &s.stmts {
-                if let Stmt::Call { call: Expr { kind: ExprKind::Call { func, .. }, .. }, pos } = st {
-                    if let ExprKind::Member(o, m) = &func.kind {
-                        if m == "apply" {
-                            if let ExprKind::Name(_) = &o.kind {
-                                return err(*pos, "sub-parser calls are not supported");
+        Ok(())
+    }
+
+    /// A state's transition, its targets resolved by `target`.
+    pub(super) fn transition(&mut self, s: &ast::ParserState, target: &dyn Fn(Pos, &str) -> SrcResult<Target>) -> SrcResult<Trans> {
+        Ok(match &s.transition {
+            None => Trans::Go(Target::Reject),
+            Some(Transition::Goto(p, n)) => Trans::Go(target(*p, n)?),
+            Some(Transition::Select { keys, cases, .. }) => {
+                let mut kx = Vec::new();
+                let mut widths = Vec::new();
+                for k in keys {
+                    let (e, t) = self.expr(k)?;
+                    if !is_scalar(&t) {
+                        return err(k.pos, "select keys must be bit<N>, bool, error or enum values");
+                    }
+                    widths.push(t);
+                    kx.push(e);
+                }
+                if kx.len() > 8 {
+                    return err(keys[8].pos, "more than 8 select keys");
+                }
+                let mut cs = Vec::new();
+                for (ks, p, tname) in cases {
+                    let items: Vec<Expr> = match &ks.kind {
+                        ExprKind::List(v) => v.clone(),
+                        ExprKind::Default => vec![ks.clone(); kx.len()],
+                        _ => vec![ks.clone()],
+                    };
+                    if items.len() != kx.len() {
+                        return err(ks.pos, format!("keyset has {} values for {} keys", items.len(), kx.len()));
+                    }
+                    let mut ms = Vec::new();
+                    for (it, t) in items.iter().zip(&widths) {
+                        let m = match &it.kind {
+                            ExprKind::Default => KeyMatch::Any,
+                            ExprKind::Mask(v, mk) => {
+                                let v = self.rvalue_to(v, t)?;
+                                let mk = self.rvalue_to(mk, t)?;
+                                match (const_eval(&v), const_eval(&mk)) {
+                                    (Some(v), Some(m)) => KeyMatch::Mask(v, m),
+                                    _ => return err(it.pos, "keyset values must be constants"),
+                                }
                             }
-                        }
-                    }
-                }
-                self.stmt(st, &mut body)?;
-            }
-            let trans = match &s.transition {
-                None => Trans::Go(Target::Reject),
-                Some(Transition::Goto(p, n)) => Trans::Go(target(*p, n)?),
-                Some(Transition::Select { keys, cases, .. }) => {
-                    let mut kx = Vec::new();
-                    let mut widths = Vec::new();
-                    for k in keys {
-                        let (e, t) = self.expr(k)?;
-                        if !is_scalar(&t) {
-                            return err(k.pos, "select keys must be bit<N>, bool, error or enum values");
-                        }
-                        widths.push(t);
-                        kx.push(e);
-                    }
-                    if kx.len() > 8 {
-                        return err(keys[8].pos, "more than 8 select keys");
-                    }
-                    let mut cs = Vec::new();
-                    for (ks, p, tname) in cases {
-                        let items: Vec<Expr> = match &ks.kind {
-                            ExprKind::List(v) => v.clone(),
-                            ExprKind::Default => vec![ks.clone(); kx.len()],
-                            _ => vec![ks.clone()],
+                            ExprKind::Range(_, _) if matches!(t, Ty::Int(_)) => {
+                                return err(it.pos, "a range over an int<N> select key is not supported (its bounds would compare signed)")
+                            }
+                            ExprKind::Range(a, b) => {
+                                let a = self.rvalue_to(a, t)?;
+                                let b = self.rvalue_to(b, t)?;
+                                match (const_eval(&a), const_eval(&b)) {
+                                    (Some(a), Some(b)) => KeyMatch::Range(a, b),
+                                    _ => return err(it.pos, "keyset values must be constants"),
+                                }
+                            }
+                            _ => {
+                                let v = self.rvalue_to(it, t)?;
+                                match const_eval(&v) {
+                                    Some(v) => KeyMatch::Mask(v, u64::MAX),
+                                    None => return err(it.pos, "keyset values must be constants (value_set is not supported)"),
+                                }
+                            }
                         };
-                        if items.len() != kx.len() {
-                            return err(ks.pos, format!("keyset has {} values for {} keys", items.len(), kx.len()));
-                        }
-                        let mut ms = Vec::new();
-                        for (it, t) in items.iter().zip(&widths) {
-                            let m = match &it.kind {
-                                ExprKind::Default => KeyMatch::Any,
-                                ExprKind::Mask(v, mk) => {
-                                    let v = self.rvalue_to(v, t)?;
-                                    let mk = self.rvalue_to(mk, t)?;
-                                    match (const_eval(&v), const_eval(&mk)) {
-                                        (Some(v), Some(m)) => KeyMatch::Mask(v, m),
-                                        _ => return err(it.pos, "keyset values must be constants"),
-                                    }
-                                }
-                                ExprKind::Range(_, _) if matches!(t, Ty::Int(_)) => {
-                                    return err(it.pos, "a range over an int<N> select key is not supported (its bounds would compare signed)")
-                                }
-                                ExprKind::Range(a, b) => {
-                                    let a = self.rvalue_to(a, t)?;
-                                    let b = self.rvalue_to(b, t)?;
-                                    match (const_eval(&a), const_eval(&b)) {
-                                        (Some(a), Some(b)) => KeyMatch::Range(a, b),
-                                        _ => return err(it.pos, "keyset values must be constants"),
-                                    }
-                                }
-                                _ => {
-                                    let v = self.rvalue_to(it, t)?;
-                                    match const_eval(&v) {
-                                        Some(v) => KeyMatch::Mask(v, u64::MAX),
-                                        None => return err(it.pos, "keyset values must be constants (value_set is not supported)"),
-                                    }
-                                }
-                            };
-                            ms.push(m);
-                        }
-                        cs.push((ms, target(*p, tname)?));
+                        ms.push(m);
                     }
-                    Trans::Select(kx, cs)
+                    cs.push((ms, target(*p, tname)?));
                 }
-            };
-            self.scopes.pop();
-            out.push(StateDef { name: s.name.clone(), body, trans });
-        }
-        self.scopes.pop();
-        Ok(out)
+                Trans::Select(kx, cs)
+            }
+        })
     }
 }

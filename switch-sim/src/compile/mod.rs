@@ -80,6 +80,9 @@ enum Bind {
     /// A control instantiated inside another (`Sub(4) s;`), by its index
     /// in `Compiler::subs`.
     SubControl(usize),
+    /// A parser instantiated inside a parser (`Sub() p;`), by its index in
+    /// `Compiler::subs`: its states are inlined at each `p.apply(...)`.
+    SubParser(usize),
     PacketIn,
     PacketOut,
 }
@@ -159,8 +162,12 @@ pub struct Compiler {
     mcast_grp: Option<Slot>,
     /// Every parser and control declared at top level, by name.
     blocks: HashMap<String, Decl>,
-    /// Controls instantiated inside controls (`decl::sub_instance`).
+    /// Controls instantiated inside controls and parsers inside parsers
+    /// (`sub::sub_instance`).
     subs: Vec<SubInstance>,
+    /// The parsers being inlined, outermost first (a parser may not
+    /// instantiate itself).
+    parser_stack: Vec<String>,
 }
 
 /// A control instance inside another: compiled where it is applied (its
@@ -266,6 +273,7 @@ impl Compiler {
             mcast_grp: None,
             blocks: HashMap::new(),
             subs: Vec::new(),
+            parser_stack: Vec::new(),
         }
     }
 
@@ -494,6 +502,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         }
         Ok(())
     };
+    c.parser_stack.push(names[0].clone());
     let states = c.parser_body(pp, &[Bind::PacketIn, h.clone(), m.clone(), s.clone()], pl, states)?;
     let ctl = |c: &mut Compiler, i: usize, roots: Vec<Bind>, want: Vec<&Ty>| -> SrcResult<Vec<St>> {
         let Decl::Control { name, params, locals, body, pos, ctor } = blocks[&names[i]] else {

@@ -397,6 +397,9 @@ impl Compiler {
                     if let (Some(Bind::SubControl(k)), "apply") = (self.lookup(n).cloned(), m.as_str()) {
                         return self.sub_apply(pos, k, args, out);
                     }
+                    if let Some(Bind::SubParser(_)) = self.lookup(n) {
+                        return err(pos, format!("`{n}` is a sub-parser: it is applied as a statement of a parser state, not inside a block or `if`"));
+                    }
                 }
                 // Extern object methods.
                 if let ExprKind::Name(n) = &obj.kind {
