@@ -17,6 +17,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use switchyard_control::counters::{CounterRow, SwitchCounters};
 use switchyard_frontend::config::Config;
+use switchyard_frontend::http::ErrorReply;
 use switchyard_wire::reason::{DropReason, Export, FrontendCounter, COUNTER_FAMILIES, DROP_REASONS};
 
 use crate::command::{EngineSnapshot, FlowPhase};
@@ -114,6 +115,12 @@ fn engine_families(c: &switchyard_frontend::engine::Counters) -> Vec<Family> {
         });
         fams.push(labeled(format!("{PREFIX}_{}", f.name), f.what, f.label, series));
     }
+    fams.push(labeled(
+        format!("{PREFIX}_error_replies"),
+        "HTTP error replies the front-end sent itself (then closed the connection), by status",
+        "status",
+        ErrorReply::ALL.iter().map(|&r| (r.status().to_string(), Value::Counter(c.replied(r)))),
+    ));
     fams
 }
 
@@ -372,6 +379,13 @@ mod tests {
             }
         }
         assert_eq!(FrontendCounter::ALL.len(), FRONTEND_COUNTERS.len());
+        c.reply(ErrorReply::ServiceUnavailable);
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Frozen(engine_families(&c))));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(text.contains(&format!("{PREFIX}_error_replies_total{{status=\"503\"}} 1\n")), "{text}");
+        assert!(text.contains(&format!("{PREFIX}_error_replies_total{{status=\"400\"}} 0\n")), "{text}");
     }
 
     /// The switch's counters, through the same encoder as a scrape, read

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use switchyard_frontend::ack_coalesce::AckCoalescer;
 use switchyard_frontend::engine::{Action, Engine, Verdict};
+use switchyard_frontend::http::ErrorReply;
 use switchyard_wire::reason::{DropReason, FrontendCounter};
 
 use switchyard_control_plane::ControlLink;
@@ -234,8 +235,10 @@ pub fn summary(e: &Engine, r: &Report, io_stats: &str, control: &ControlLink) ->
         .filter(|&(_, n)| n > 0)
         .map(|(name, n)| format!("{name}={n}"))
         .collect();
+    let replies: Vec<String> =
+        ErrorReply::ALL.iter().filter(|&&r| e.counters().replied(r) > 0).map(|&r| format!("{}={}", r.status(), e.counters().replied(r))).collect();
     format!(
-        "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {} busy_ms {} idle_sleeps {} acks_coalesced {}\n{}\n{}\n{}\ndrops: {}",
+        "front-end stopped after {:.1}s: rx {} tx {} built {} no_buffer {} busy_ms {} idle_sleeps {} acks_coalesced {}\n{}\n{}\n{}\ndrops: {}\nreplies: {}",
         r.seconds,
         r.rx,
         r.tx,
@@ -247,6 +250,7 @@ pub fn summary(e: &Engine, r: &Report, io_stats: &str, control: &ControlLink) ->
         io_stats,
         counters_line(e),
         control.stats().line(),
-        if drops.is_empty() { "none".into() } else { drops.join(" ") }
+        if drops.is_empty() { "none".into() } else { drops.join(" ") },
+        if replies.is_empty() { "none".into() } else { replies.join(" ") }
     )
 }
