@@ -11,8 +11,8 @@
  *     generic counter<I> and meter<I>, register<T, I>, all indexed with I.
  *
  * Declaring an extern here does not mean switch-sim implements it: meters,
- * action profiles/selectors, random, clone, resubmit, recirculate and
- * Checksum16 are refused at load with their position (docs/SWITCH-SIM.md). */
+ * action profiles/selectors, clone, resubmit, recirculate and Checksum16
+ * are refused at load with their position (docs/SWITCH-SIM.md). */
 #ifndef _V1_MODEL_P4_
 #define _V1_MODEL_P4_
 

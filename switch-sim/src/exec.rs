@@ -29,6 +29,45 @@ pub struct State {
     pub registers: Vec<Vec<u64>>,
     pub digests: Vec<Digest>,
     pub now_ns: u64,
+    /// The generator of v1model's `random`.
+    pub rng: Rng,
+}
+
+/// The generator behind v1model's `random(result, lo, hi)`: SplitMix64
+/// (state += 0x9e3779b97f4a7c15, then the finalizer of Steele, Lea and
+/// Flood), mapped to [lo, hi] by Lemire's multiply-shift (the high 64 bits
+/// of `x * (hi - lo + 1)`; the whole 64-bit range takes `x` itself). One
+/// value per `random` executed, in program order, so a seed (`--seed`,
+/// `Switch::set_seed`; 0 unless set) gives the same values on every run
+/// and on both engines. bmv2 draws from std::default_random_engine seeded
+/// by its thread id: its values are not reproducible, only their range is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rng {
+    pub state: u64,
+}
+
+impl Rng {
+    pub fn seeded(seed: u64) -> Rng {
+        Rng { state: seed }
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A value in [lo, hi] (lo <= hi).
+    pub fn in_range(&mut self, lo: u64, hi: u64) -> u64 {
+        let x = self.next_u64();
+        let span = (hi - lo).wrapping_add(1);
+        if span == 0 {
+            return x;
+        }
+        lo + ((x as u128 * span as u128) >> 64) as u64
+    }
 }
 
 /// Per-packet scratch state, reused between packets.
@@ -532,6 +571,16 @@ impl<'p> Exec<'p> {
                 // bmv2: base + hash % max; max 0 yields base here.
                 let v = if max == 0 { base } else { base.wrapping_add(hv % max) };
                 p.slots[h.dst as usize] = v & h.dst_mask;
+            }
+            St::Random(r) => {
+                let lo = self.ev(&r.lo, p);
+                let hi = self.ev(&r.hi, p);
+                // simple_switch: lo > hi writes nothing ("random result is
+                // not specified when lo > hi"); both are W-bit, so the
+                // value fits the result.
+                if lo <= hi {
+                    p.slots[r.dst as usize] = st.rng.in_range(lo, hi);
+                }
             }
             St::Digest(d) => {
                 let receiver = self.ev(&d.receiver, p) as u32;

@@ -172,6 +172,10 @@ pub fn optimize_st(s: &mut St) {
             opt_in_place(&mut h.max);
             optimize_list(&mut h.data);
         }
+        St::Random(r) => {
+            opt_in_place(&mut r.lo);
+            opt_in_place(&mut r.hi);
+        }
         St::Digest(d) => {
             opt_in_place(&mut d.receiver);
             optimize_list(&mut d.data);
@@ -320,6 +324,8 @@ pub enum St {
     RegRead(Slot, u64, usize, Ex),
     RegWrite(usize, Ex, Ex),
     Hash(Box<HashSt>),
+    /// v1model `random(result, lo, hi)`.
+    Random(Box<RandomSt>),
     Digest(Box<DigestSt>),
     Truncate(Ex),
     Checksum(Box<ChecksumSt>),
@@ -354,6 +360,15 @@ pub struct HashSt {
     pub base: Ex,
     pub data: FieldList,
     pub max: Ex,
+}
+
+/// `random(dst, lo, hi)`: a value in [lo, hi] from the switch's generator
+/// (`exec::Rng`); lo > hi leaves `dst` unchanged, as simple_switch does.
+#[derive(Debug, Clone)]
+pub struct RandomSt {
+    pub dst: Slot,
+    pub lo: Ex,
+    pub hi: Ex,
 }
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::entries::{parse_match, parse_value, EntryText};
 use crate::error::LoadError;
-use crate::exec::{Digest, Exec, Packet, State};
+use crate::exec::{Digest, Exec, Packet, Rng, State};
 use crate::fast::{Engine, FastEngine};
 use crate::ir::{mask, CounterKind, Program};
 use crate::table::{Entry, EntrySpec, FieldMatch, TableError, TableState};
@@ -121,6 +121,7 @@ impl Switch {
             registers: prog.registers.iter().map(|r| vec![0; r.size]).collect(),
             digests: Vec::new(),
             now_ns: 0,
+            rng: Rng::default(),
         };
         for (i, t) in prog.tables.iter().enumerate() {
             for e in &t.entries {
@@ -163,6 +164,12 @@ impl Switch {
     }
 
     /// Sets the switch clock (ns), used for idle timeouts.
+    /// Restarts the generator of v1model's `random` from `seed` (see
+    /// `exec::Rng`): the same seed and packets give the same values.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.state.rng = Rng::seeded(seed);
+    }
+
     pub fn set_time(&mut self, now_ns: u64) {
         self.state.now_ns = now_ns;
     }

@@ -346,6 +346,9 @@ const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
     // subparser.p4: kind picks the state: one apply, two in one state,
     // nested (accept, reject), temporaries (accept, verify failing), an
     // out argument reset.
+    // random.p4: random() from the packet's bounds (both engines draw
+    // from the same seed, so their values agree packet by packet).
+    ("random.p4", &["0010", "00ff", "0505", "ff00"]),
     ("subparser.p4", &["010005", "0100ee", "02000506aa", "030409", "0304ff", "040007", "0400ee", "050008", "060042"]),
 ];
 

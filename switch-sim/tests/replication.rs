@@ -53,7 +53,7 @@ fn replication_and_random_hash_are_refused_with_positions() {
         ("resubmit_preserving_field_list(8w1);", "`resubmit_preserving_field_list` needs"),
         ("recirculate_preserving_field_list(8w1);", "`recirculate_preserving_field_list` needs"),
         ("sm.mcast_grp = 16w3;", "multicast needs simple_switch's packet replication engine"),
-        ("hash(meta.f, HashAlgorithm.random, 8w0, { hdr.h.t0, hdr.h.t1, hdr.h.t2 }, 8w4);", "HashAlgorithm.random is not supported"),
+        ("hash(meta.f, HashAlgorithm.random, 8w0, { hdr.h.t0, hdr.h.t1, hdr.h.t2 }, 8w4);", "HashAlgorithm.random: simple_switch refuses the program at load"),
     ];
     for (body, want) in cases {
         let src = SHELL.replace("BODY", body);

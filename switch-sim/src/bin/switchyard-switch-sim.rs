@@ -59,6 +59,10 @@ struct Args {
     /// load) or `interp` (the reference interpreter).
     #[arg(long, default_value = "fast")]
     engine: Engine,
+    /// Seed of the generator behind v1model's `random(result, lo, hi)`
+    /// (SplitMix64; the same seed and packets give the same values).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -151,6 +155,7 @@ fn main() -> anyhow::Result<()> {
     if let Err(e) = sw.set_engine(a.engine) {
         eprintln!("warning: the fast engine refused the program, running the interpreter: {e}");
     }
+    sw.set_seed(a.seed);
     if let Some(path) = &a.entries {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         let f: EntriesFile = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;

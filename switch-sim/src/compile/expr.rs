@@ -474,10 +474,16 @@ impl Compiler {
                     // such command, so they stay those).
                     "crc16_custom" => Ok(HashAlgo::Crc16),
                     "crc32_custom" => Ok(HashAlgo::Crc32),
+                    // p4c-bm2-ss emits the calculation "random", but bmv2
+                    // registers no hash of that name (calculations.cpp):
+                    // simple_switch refuses the program at load
+                    // (P4Objects::check_hash, "Unknown hash algorithm:
+                    // random"). switch-sim refuses it too, rather than run
+                    // what bmv2 would not load.
                     "random" => err(
                         e.pos,
-                        "HashAlgorithm.random is not supported: its value is random by definition, so no run could be \
-                         compared with bmv2's",
+                        "HashAlgorithm.random: simple_switch refuses the program at load (\"Unknown hash algorithm: \
+                         random\": bmv2 implements no such hash); v1model's random(result, lo, hi) draws a random value",
                     ),
                     other => err(e.pos, format!("HashAlgorithm.{other} is not supported")),
                 };

@@ -108,6 +108,7 @@ const EXTERN_FUNCS: &[&str] = &[
     "assert",
     "assume",
     "log_msg",
+    "random",
 ];
 
 /// An extern object type as the included v1model.p4 declares it (at the

@@ -344,6 +344,14 @@ impl Compiler {
                         }
                         out.push(St::Hash(Box::new(HashSt { dst: dst.slot, dst_mask: mask(w), algo, base, data, max })));
                     }
+                    "random" => {
+                        // v1model: random<T>(out T result, in T lo, in T hi), T a bit<W>.
+                        let Some(dst) = self.place(a(0)?)? else { return err(pos, "random's result must be a field or variable") };
+                        let Ty::Bit(w) = dst.ty else { return err(pos, "random's result must be bit<N> (v1model: T is a bit<W>)") };
+                        let lo = self.rvalue_to(a(1)?, &Ty::Bit(w))?;
+                        let hi = self.rvalue_to(a(2)?, &Ty::Bit(w))?;
+                        out.push(St::Random(Box::new(RandomSt { dst: dst.slot, lo, hi })));
+                    }
                     "digest" => {
                         let receiver = self.rvalue_to(a(0)?, &Ty::Bit(32))?;
                         let (data, mut names) = self.field_list(a(1)?)?;
