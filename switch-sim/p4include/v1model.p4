@@ -10,9 +10,9 @@
  *   V1MODEL_VERSION >= 20200408 (`-DV1MODEL_VERSION=20200408`): PortId_t,
  *     generic counter<I> and meter<I>, register<T, I>, all indexed with I.
  *
- * Declaring an extern here does not mean switch-sim implements it: meters,
- * action profiles/selectors, clone, resubmit, recirculate and Checksum16
- * are refused at load with their position (docs/SWITCH-SIM.md). */
+ * Declaring an extern here does not mean switch-sim implements it: action
+ * profiles/selectors, clone, resubmit, recirculate and Checksum16 are
+ * refused at load with their position (docs/SWITCH-SIM.md). */
 #ifndef _V1_MODEL_P4_
 #define _V1_MODEL_P4_
 

@@ -31,6 +31,28 @@ pub struct State {
     pub now_ns: u64,
     /// The generator of v1model's `random`.
     pub rng: Rng,
+    /// Per indexed meter, its cells (direct meters live in table entries).
+    pub meters: Vec<Vec<crate::meter::MeterCell>>,
+}
+
+impl State {
+    /// Runs table `t`'s direct meter for the entry at `i` (a hit), writing
+    /// the colour to the meter's `read` destination, as bmv2 does at the
+    /// lookup before the action.
+    pub fn direct_meter(&mut self, prog: &Program, t: usize, i: usize, slots: &mut [u64]) {
+        let Some(m) = prog.tables[t].direct_meter else { return };
+        let def = &prog.meters[m];
+        let input = match def.kind {
+            MeterKind::Packets => 1,
+            MeterKind::Bytes => slots[prog.std.packet_length as usize],
+        };
+        let now = self.now_ns;
+        let e = self.tables[t].entries[i].as_mut().expect("a hit is a live entry");
+        let colour = e.meter.execute(now, input);
+        if let Some((slot, m)) = def.target {
+            slots[slot as usize] = colour & m;
+        }
+    }
 }
 
 /// The generator behind v1model's `random(result, lo, hi)`: SplitMix64
@@ -348,6 +370,7 @@ impl<'p> Exec<'p> {
         p.key = key;
         match hit {
             Some(i) => {
+                st.direct_meter(self.prog, t, i, &mut p.slots);
                 let bytes = p.slots[self.prog.std.packet_length as usize];
                 let e = st.tables[t].entries[i].as_mut().expect("lookup returns live entries");
                 e.last_hit_ns = st.now_ns;
@@ -571,6 +594,17 @@ impl<'p> Exec<'p> {
                 // bmv2: base + hash % max; max 0 yields base here.
                 let v = if max == 0 { base } else { base.wrapping_add(hv % max) };
                 p.slots[h.dst as usize] = v & h.dst_mask;
+            }
+            St::ExecuteMeter(m) => {
+                let i = self.ev(&m.index, p) as usize;
+                let input = match self.prog.meters[m.meter].kind {
+                    MeterKind::Packets => 1,
+                    MeterKind::Bytes => p.slots[self.prog.std.packet_length as usize],
+                };
+                let now = st.now_ns;
+                if let Some(cell) = st.meters[m.meter].get_mut(i) {
+                    p.slots[m.dst as usize] = cell.execute(now, input) & m.dst_mask;
+                }
             }
             St::Random(r) => {
                 let lo = self.ev(&r.lo, p);

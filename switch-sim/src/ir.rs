@@ -172,6 +172,7 @@ pub fn optimize_st(s: &mut St) {
             opt_in_place(&mut h.max);
             optimize_list(&mut h.data);
         }
+        St::ExecuteMeter(m) => opt_in_place(&mut m.index),
         St::Random(r) => {
             opt_in_place(&mut r.lo);
             opt_in_place(&mut r.hi);
@@ -326,6 +327,8 @@ pub enum St {
     Hash(Box<HashSt>),
     /// v1model `random(result, lo, hi)`.
     Random(Box<RandomSt>),
+    /// `m.execute_meter(index, result)`.
+    ExecuteMeter(Box<MeterSt>),
     Digest(Box<DigestSt>),
     Truncate(Ex),
     Checksum(Box<ChecksumSt>),
@@ -360,6 +363,17 @@ pub struct HashSt {
     pub base: Ex,
     pub data: FieldList,
     pub max: Ex,
+}
+
+/// `meter.execute_meter(index, dst)`: the colour of the cell at `index`
+/// (crate::meter); an index outside the meter leaves `dst` unchanged, as
+/// simple_switch does.
+#[derive(Debug, Clone)]
+pub struct MeterSt {
+    pub meter: usize,
+    pub index: Ex,
+    pub dst: Slot,
+    pub dst_mask: u64,
 }
 
 /// `random(dst, lo, hi)`: a value in [lo, hi] from the switch's generator
@@ -435,6 +449,8 @@ pub struct TableDef {
     pub size: usize,
     pub support_timeout: bool,
     pub direct_counter: Option<usize>,
+    /// `meters = <direct_meter>`: executed on a hit, before the action.
+    pub direct_meter: Option<usize>,
     pub const_entries: bool,
     /// Entries from the program (`entries = {...}`), in source order.
     pub entries: Vec<crate::table::EntrySpec>,
@@ -453,6 +469,24 @@ pub struct CounterDef {
     pub size: usize,
     pub kind: CounterKind,
     pub direct: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterKind {
+    Packets,
+    Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct MeterDef {
+    pub name: String,
+    /// Cells of an indexed meter (0 for a direct one).
+    pub size: usize,
+    pub kind: MeterKind,
+    pub direct: bool,
+    /// A direct meter's `read(dst)` destination (slot, mask): written with
+    /// the colour on each hit of its table, as bmv2's "result_target".
+    pub target: Option<(Slot, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -515,6 +549,7 @@ pub struct Program {
     pub tables: Vec<TableDef>,
     pub counters: Vec<CounterDef>,
     pub registers: Vec<RegisterDef>,
+    pub meters: Vec<MeterDef>,
     pub std: StdSlots,
     /// Error names by code (code 0 is NoError).
     pub errors: Vec<String>,

@@ -16,6 +16,7 @@ pub mod forward;
 pub mod guard;
 pub mod hashes;
 pub mod ir;
+pub mod meter;
 pub mod ports;
 pub mod switch;
 pub mod table;
@@ -30,5 +31,6 @@ pub mod front {
 pub use error::LoadError;
 pub use exec::Digest;
 pub use fast::Engine;
+pub use meter::MeterConfig;
 pub use switch::{ApiError, Switch, TableEntry};
 pub use table::FieldMatch;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::entries::{parse_match, parse_value, EntryText};
 use crate::error::LoadError;
 use crate::exec::{Digest, Exec, Packet, Rng, State};
+use crate::meter::{MeterCell, MeterConfig};
 use crate::fast::{Engine, FastEngine};
 use crate::ir::{mask, CounterKind, Program};
 use crate::table::{Entry, EntrySpec, FieldMatch, TableError, TableState};
@@ -122,6 +123,7 @@ impl Switch {
             digests: Vec::new(),
             now_ns: 0,
             rng: Rng::default(),
+            meters: prog.meters.iter().map(|m| vec![MeterCell::default(); m.size]).collect(),
         };
         for (i, t) in prog.tables.iter().enumerate() {
             for e in &t.entries {
@@ -344,6 +346,51 @@ impl Switch {
             CounterKind::Bytes => (0, b),
             CounterKind::PacketsAndBytes => (p, b),
         })
+    }
+
+    fn meter_id(&self, name: &str) -> Result<usize, ApiError> {
+        self.prog
+            .meters
+            .iter()
+            .position(|m| m.name == name || m.name.rsplit('.').next() == Some(name))
+            .ok_or_else(|| ApiError::Invalid(format!("no meter named {name}")))
+    }
+
+    /// Sets (or with None resets to unconfigured, GREEN) the rates of an
+    /// indexed meter's cell; its buckets start full. The only way to set a
+    /// meter's rates: switch-sim has no P4Runtime MeterEntry and no
+    /// entries-file form for them.
+    pub fn set_meter(&mut self, name: &str, index: usize, config: Option<MeterConfig>) -> Result<(), ApiError> {
+        let m = self.meter_id(name)?;
+        if self.prog.meters[m].direct {
+            return Err(ApiError::Invalid(format!("{name} is a direct meter: set it per entry (set_direct_meter)")));
+        }
+        if let Some(c) = &config {
+            c.check().map_err(ApiError::Invalid)?;
+        }
+        let cell = self.state.meters[m].get_mut(index).ok_or_else(|| ApiError::Invalid(format!("{name}[{index}] out of range")))?;
+        cell.set(config);
+        Ok(())
+    }
+
+    /// An indexed meter cell's rates (None: unconfigured).
+    pub fn meter(&self, name: &str, index: usize) -> Result<Option<MeterConfig>, ApiError> {
+        let m = self.meter_id(name)?;
+        let cell = self.state.meters[m].get(index).ok_or_else(|| ApiError::Invalid(format!("{name}[{index}] out of range")))?;
+        Ok(cell.config())
+    }
+
+    /// Sets (or resets) the rates of a table entry's direct meter.
+    pub fn set_direct_meter(&mut self, table: &str, matches: &[FieldMatch], priority: i32, config: Option<MeterConfig>) -> Result<(), ApiError> {
+        let t = self.table_id(table)?;
+        if self.prog.tables[t].direct_meter.is_none() {
+            return Err(ApiError::Invalid(format!("table {table} has no direct meter")));
+        }
+        if let Some(c) = &config {
+            c.check().map_err(ApiError::Invalid)?;
+        }
+        self.state.tables[t].get_mut(&self.prog.tables[t], matches, priority)?.meter.set(config);
+        Ok(())
     }
 
     pub fn register(&self, name: &str) -> Result<&[u64], ApiError> {

@@ -38,6 +38,8 @@ pub struct Entry {
     pub last_hit_ns: u64,
     pub packets: u64,
     pub bytes: u64,
+    /// The table's direct meter for this entry (unconfigured: GREEN).
+    pub meter: crate::meter::MeterCell,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -224,7 +226,7 @@ impl TableState {
             }
         }
         self.by_key.insert((key, prio), idx);
-        self.entries[idx] = Some(Entry { spec, last_hit_ns: now_ns, packets: 0, bytes: 0 });
+        self.entries[idx] = Some(Entry { spec, last_hit_ns: now_ns, packets: 0, bytes: 0, meter: Default::default() });
         self.len += 1;
         if let Index::Scan(v) = &mut self.index {
             let entries = &self.entries;
@@ -274,6 +276,11 @@ impl TableState {
         self.free.push(i);
         self.len -= 1;
         Ok(())
+    }
+
+    pub fn get_mut(&mut self, def: &TableDef, m: &[FieldMatch], priority: i32) -> Result<&mut Entry, TableError> {
+        let i = self.find(def, m, priority)?;
+        Ok(self.entries[i].as_mut().expect("indexed entries exist"))
     }
 
     pub fn get(&self, def: &TableDef, m: &[FieldMatch], priority: i32) -> Result<&Entry, TableError> {

@@ -406,7 +406,7 @@ fn refusals_name_position_and_what_is_missing() {
     refuse(p, "", "hdr.h.zz = 1;", "no field `zz`");
     refuse(p, "", "resubmit_preserving_field_list(8w0);", "which switch-sim does not implement");
     refuse(p, "", "no_such_function(8w0);", "unknown function `no_such_function`");
-    refuse(p, "meter(32w8, MeterType.packets) m;", "", "extern `meter` is not supported");
+    refuse(p, "action_profile(32w8) ap;", "", "extern `action_profile` is not supported");
     refuse(p, "action a() {} table t { key = { hdr.h.a : exact; } actions = { a; } implementation = foo; }", "", "table property `implementation`");
     refuse(p, "", "hdr.h.a = hdr.bs[meta.n].v;", "must be a compile-time constant");
     refuse(p, "", "hdr.h.a = (8w1 == 8w1) ? 8w1 : 8w2; hdr.h.b = hdr.h.a[8:1];", "out of range");

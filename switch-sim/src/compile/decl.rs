@@ -137,6 +137,7 @@ impl Compiler {
         let mut default_action = None;
         let mut const_default = false;
         let mut size = 1024usize;
+        let mut direct_meter = None;
         let mut support_timeout = false;
         let mut direct_counter = None;
         let mut entries_ast = None;
@@ -210,6 +211,13 @@ impl Compiler {
                         let (e, _) = self.expr(value)?;
                         support_timeout = const_eval(&e) == Some(1);
                     }
+                    "meters" => {
+                        let ExprKind::Name(n) = &value.kind else { return err(*pos, "meters = <direct_meter name>") };
+                        match self.lookup(n) {
+                            Some(Bind::DirectMeter(m)) => direct_meter = Some(*m),
+                            _ => return err(*pos, format!("`{n}` is not a direct_meter")),
+                        }
+                    }
                     "counters" => {
                         let ExprKind::Name(n) = &value.kind else { return err(*pos, "counters = <direct_counter name>") };
                         match self.lookup(n) {
@@ -241,6 +249,7 @@ impl Compiler {
             size,
             support_timeout,
             direct_counter,
+            direct_meter,
             const_entries,
             entries: Vec::new(),
         };
@@ -349,6 +358,37 @@ impl Compiler {
                 self.register_index.insert(self.registers.len(), idx);
                 self.registers.push(RegisterDef { name, size, width: *w });
                 self.bind(&i.name, Bind::Register(self.registers.len() - 1));
+            }
+            "meter" | "direct_meter" => {
+                let direct = tn == "direct_meter";
+                let (size, kind_e) = if direct {
+                    (0, arg(0))
+                } else {
+                    let Some(s) = arg(0) else { return err(i.pos, "meter(size, type)") };
+                    (self.const_arg(&s, 32)? as usize, arg(1))
+                };
+                let Some(k) = kind_e else { return err(i.pos, "a meter needs a MeterType") };
+                let is_type = |b: &Expr| matches!(&b.kind, ExprKind::Name(n) if n == "MeterType");
+                let kind = match &k.kind {
+                    ExprKind::Member(b, m) if m == "packets" && is_type(b) => MeterKind::Packets,
+                    ExprKind::Member(b, m) if m == "bytes" && is_type(b) => MeterKind::Bytes,
+                    _ => return err(k.pos, "expected MeterType.packets or MeterType.bytes"),
+                };
+                let idx = if direct {
+                    // direct_meter<T>: T is the colour's type, read()'s.
+                    if targs.len() > 1 {
+                        return err(i.pos, format!("type direct_meter has 1 type parameter(s), but it is specialized with {}", targs.len()));
+                    }
+                    None
+                } else {
+                    Some(self.index_ty(tn, "execute_meter", targs, i.pos)?)
+                };
+                self.meters.push(MeterDef { name, size, kind, direct, target: None });
+                let m = self.meters.len() - 1;
+                if let Some(idx) = idx {
+                    self.meter_index.insert(m, idx);
+                }
+                self.bind(&i.name, if direct { Bind::DirectMeter(m) } else { Bind::Meter(m) });
             }
             other => {
                 return err(i.pos, format!("extern `{other}` is not supported by switch-sim"));

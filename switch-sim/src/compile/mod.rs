@@ -77,6 +77,8 @@ enum Bind {
     Counter(usize),
     DirectCounter(usize),
     Register(usize),
+    Meter(usize),
+    DirectMeter(usize),
     /// A control instantiated inside another (`Sub(4) s;`), by its index
     /// in `Compiler::subs`.
     SubControl(usize),
@@ -146,6 +148,8 @@ pub struct Compiler {
     /// / `registers`.
     counter_index: HashMap<usize, (String, IndexTy)>,
     register_index: HashMap<usize, (String, IndexTy)>,
+    meter_index: HashMap<usize, (String, IndexTy)>,
+    meters: Vec<MeterDef>,
     scopes: Vec<HashMap<String, Bind>>,
     n_slots: u32,
     actions: Vec<ActionDef>,
@@ -261,6 +265,8 @@ impl Compiler {
             action_fields: Vec::new(),
             counter_index: HashMap::new(),
             register_index: HashMap::new(),
+            meter_index: HashMap::new(),
+            meters: Vec::new(),
             scopes: vec![HashMap::new()],
             n_slots: 0,
             actions: Vec::new(),
@@ -534,6 +540,7 @@ pub fn compile(decls: &[Decl]) -> SrcResult<Program> {
         tables: c.tables,
         counters: c.counters,
         registers: c.registers,
+        meters: c.meters,
         std,
         errors: c.errors,
         warnings: c.warnings,

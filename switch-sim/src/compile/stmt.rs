@@ -496,6 +496,39 @@ impl Compiler {
                             out.push(St::Count(c, e));
                             return Ok(());
                         }
+                        Some(Bind::Meter(k)) => {
+                            if m != "execute_meter" {
+                                return err(pos, format!("meter.{m} is not supported"));
+                            }
+                            let idx = self.meter_index.get(&k).cloned();
+                            let index = self.index_arg(a(0)?, idx, "execute_meter")?;
+                            let Some(dst) = self.place(a(1)?)? else { return err(pos, "execute_meter's result must be a field or variable") };
+                            let Ty::Bit(w) = dst.ty else { return err(pos, "execute_meter's result must be bit<N>") };
+                            out.push(St::ExecuteMeter(Box::new(MeterSt { meter: k, index, dst: dst.slot, dst_mask: mask(w) })));
+                            return Ok(());
+                        }
+                        Some(Bind::DirectMeter(k)) => {
+                            // p4c-bm2-ss turns read() into the meter's
+                            // "result_target": bmv2 writes the colour there
+                            // on every hit of the meter's table, before the
+                            // action; the call itself does nothing.
+                            if m != "read" {
+                                return err(pos, format!("direct_meter.{m} is not supported"));
+                            }
+                            if self.ctx != Ctx::Action {
+                                return err(pos, "direct_meter.read() is called in an action of the meter's table (p4c-bm2-ss)");
+                            }
+                            let Some(dst) = self.place(a(0)?)? else { return err(pos, "read's result must be a field or variable") };
+                            let Ty::Bit(w) = dst.ty else { return err(pos, "direct_meter.read's result must be bit<N>") };
+                            let target = (dst.slot, mask(w));
+                            match self.meters[k].target {
+                                Some(t) if t != target => {
+                                    return err(pos, format!("`{}`: every read() of a direct meter must write the same field (p4c-bm2-ss keeps one result field per meter)", self.meters[k].name))
+                                }
+                                _ => self.meters[k].target = Some(target),
+                            }
+                            return Ok(());
+                        }
                         Some(Bind::DirectCounter(_)) => {
                             // bmv2 counts direct counters on every hit; count() is a no-op.
                             if m != "count" {

@@ -52,6 +52,8 @@ pub unsafe extern "C" fn apply(ctx: u64, t: u64, _: u64) -> u64 {
     let table = &mut st.tables[t];
     match table.lookup(&c.keys[..n]) {
         Some(i) => {
+            st.direct_meter(prog, t, i, &mut p.slots);
+            let table = &mut st.tables[t];
             let bytes = p.slots[prog.std.packet_length as usize];
             let e = table.entries[i].as_mut().expect("lookup returns live entries");
             e.last_hit_ns = st.now_ns;
