@@ -346,6 +346,9 @@ const LANGUAGE_PROGRAMS: &[(&str, &[&str])] = &[
     // subparser.p4: kind picks the state: one apply, two in one state,
     // nested (accept, reject), temporaries (accept, verify failing), an
     // out argument reset.
+    // switch.p4 (no entries: every packet runs the default action's arm
+    // and the nested value switch; v 3 exits).
+    ("switch.p4", &["09000000", "09010000", "09030000", "09070000", "01000000", "02050000"]),
     // random.p4: random() from the packet's bounds (both engines draw
     // from the same seed, so their values agree packet by packet).
     ("random.p4", &["0010", "00ff", "0505", "ff00"]),

@@ -209,9 +209,13 @@ impl Compiler {
                 let mut by_action = Vec::new();
                 let mut default_arm = None;
                 let mut pending: Vec<usize> = Vec::new();
-                for c in cases {
+                let mut seen: Vec<usize> = Vec::new();
+                for (k, c) in cases.iter().enumerate() {
                     match &c.label {
                         None => {
+                            if k + 1 != cases.len() {
+                                return err(c.pos, "default label must be the last switch label (p4c)");
+                            }
                             let Some(b) = &c.body else { return err(c.pos, "default needs a body") };
                             default_arm = Some(self.block(b)?);
                         }
@@ -225,12 +229,21 @@ impl Compiler {
                             else {
                                 return err(l.pos, format!("`{an}` is not an action of table {}", self.tables[t].name));
                             };
+                            if seen.contains(&a) {
+                                return err(l.pos, format!("duplicate switch label `{an}` (p4c)"));
+                            }
+                            seen.push(a);
                             pending.push(a);
                             if let Some(b) = &c.body {
                                 by_action.push((std::mem::take(&mut pending), self.block(b)?));
                             }
                         }
                     }
+                }
+                // Labels falling through past the last body: nothing runs
+                // for them (not the default, which is last when present).
+                if !pending.is_empty() {
+                    by_action.push((pending, Vec::new()));
                 }
                 out.push(St::Apply(Box::new(ApplySt { table: t, on_hit: None, on_miss: None, by_action, default_arm })));
                 return Ok(());
@@ -243,9 +256,13 @@ impl Compiler {
         let mut arms = Vec::new();
         let mut default = Vec::new();
         let mut pending = Vec::new();
-        for c in cases {
+        let mut seen = Vec::new();
+        for (k, c) in cases.iter().enumerate() {
             match &c.label {
                 None => {
+                    if k + 1 != cases.len() {
+                        return err(c.pos, "default label must be the last switch label (p4c)");
+                    }
                     if let Some(b) = &c.body {
                         default = self.block(b)?;
                     }
@@ -254,12 +271,19 @@ impl Compiler {
                     let (le, lt) = self.expr(l)?;
                     let le = self.coerce(le, &lt, &te, l.pos)?;
                     let Some(v) = const_eval(&le) else { return err(l.pos, "switch label must be a constant") };
+                    if seen.contains(&v) {
+                        return err(l.pos, "duplicate switch label (p4c)");
+                    }
+                    seen.push(v);
                     pending.push(v);
                     if let Some(b) = &c.body {
                         arms.push((std::mem::take(&mut pending), self.block(b)?));
                     }
                 }
             }
+        }
+        if !pending.is_empty() {
+            arms.push((pending, Vec::new()));
         }
         out.push(St::Switch(e, arms, default));
         Ok(())

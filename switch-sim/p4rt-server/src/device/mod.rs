@@ -255,6 +255,82 @@ mod tests {
         assert_eq!(write(&mut d, Some(a), 10), Err(Code::PermissionDenied), "the stream is gone");
     }
 
+    /// An entry naming a @defaultonly action is refused at Write with
+    /// INVALID_ARGUMENT, as PI does (p4lang/PI frontend: "action ... can
+    /// only be used as the default action"); the action is accepted as the
+    /// default. A @tableonly action is refused as the default and accepted
+    /// in an entry.
+    #[test]
+    fn defaultonly_and_tableonly_actions_at_write() {
+        const P4: &str = r#"#include <core.p4>
+#include <v1model.p4>
+header h_t { bit<8> a; }
+struct headers { h_t h; }
+struct meta_t { bit<8> m; }
+parser P(packet_in pkt, out headers hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    state start { pkt.extract(hdr.h); transition accept; }
+}
+control V(inout headers hdr, inout meta_t meta) { apply { } }
+control I(inout headers hdr, inout meta_t meta, inout standard_metadata_t sm) {
+    action both(bit<8> v) { hdr.h.a = v; }
+    action dflt() { hdr.h.a = 0xdd; }
+    action entry_only() { hdr.h.a = 0xee; }
+    table t {
+        key = { hdr.h.a : exact; }
+        actions = { both; @defaultonly dflt; @tableonly entry_only; }
+        default_action = dflt();
+    }
+    apply { t.apply(); sm.egress_spec = 1; }
+}
+control E(inout headers hdr, inout meta_t meta, inout standard_metadata_t sm) { apply { } }
+control C(inout headers hdr, inout meta_t meta) { apply { } }
+control D(packet_out pkt, in headers hdr) { apply { pkt.emit(hdr.h); } }
+V1Switch(P(), V(), I(), E(), C(), D()) main;
+"#;
+        let sw = Switch::load_str("t.p4", P4).expect("loads");
+        let info = crate::p4info_gen::generate(sw.program());
+        let mut d = Device::new(DeviceOptions::default());
+        d.install_program(Arc::new(sw.program().clone()), vec![]).unwrap();
+        let (tx, _rx) = mpsc::channel(16);
+        let id = d.open_stream(tx, None);
+        let arb = p4::MasterArbitrationUpdate { device_id: 1, election_id: Some(uint128(1)), ..Default::default() };
+        d.stream_message(id, p4::StreamMessageRequest { update: Some(p4::stream_message_request::Update::Arbitration(arb)) }).unwrap();
+        let table = info.tables.iter().find(|t| t.preamble.as_ref().unwrap().name == "I.t").unwrap().preamble.as_ref().unwrap().id;
+        let action = |n: &str| info.actions.iter().find(|a| a.preamble.as_ref().unwrap().name == n).unwrap().preamble.as_ref().unwrap().id;
+        let entry = |a: &str, default: bool| p4::TableEntry {
+            table_id: table,
+            r#match: if default {
+                vec![]
+            } else {
+                vec![p4::FieldMatch { field_id: 1, field_match_type: Some(p4::field_match::FieldMatchType::Exact(p4::field_match::Exact { value: vec![7] })) }]
+            },
+            action: Some(p4::TableAction {
+                r#type: Some(p4::table_action::Type::Action(p4::Action { action_id: action(a), params: vec![] })),
+            }),
+            is_default_action: default,
+            ..Default::default()
+        };
+        let write = |d: &mut Device, ty: p4::update::Type, e: p4::TableEntry| {
+            let u = p4::Update { r#type: ty as i32, entity: Some(p4::Entity { entity: Some(E::TableEntry(e)) }) };
+            let req = p4::WriteRequest { device_id: 1, election_id: Some(uint128(1)), updates: vec![u], ..Default::default() };
+            d.write(None, &req).unwrap().remove(0).map_err(|f| (f.code, f.message))
+        };
+        use p4::update::Type as T;
+        let (code, msg) = write(&mut d, T::Insert, entry("I.dflt", false)).unwrap_err();
+        assert_eq!(code, Code::InvalidArgument, "{msg}");
+        assert!(msg.contains("@defaultonly"), "{msg}");
+        assert_eq!(write(&mut d, T::Modify, entry("I.dflt", true)), Ok(()), "a @defaultonly action as the default");
+        let (code, msg) = write(&mut d, T::Modify, entry("I.entry_only", true)).unwrap_err();
+        assert_eq!(code, Code::InvalidArgument, "{msg}");
+        assert!(msg.contains("@tableonly"), "{msg}");
+        assert_eq!(write(&mut d, T::Insert, entry("I.entry_only", false)), Ok(()), "a @tableonly action in an entry");
+        // Nothing of the refused writes reached the switch.
+        let r = d.running.as_mut().unwrap();
+        assert_eq!(r.switch.entry_count("t").unwrap(), 1);
+        assert_eq!(r.switch.process(0, &[7]), Some((1, vec![0xee])));
+        assert_eq!(r.switch.process(0, &[8]), Some((1, vec![0xdd])));
+    }
+
     /// A large table is swept a bounded slice per tick, yet every idle
     /// entry is reported exactly once within `SWEEP_TICKS` ticks.
     #[test]
