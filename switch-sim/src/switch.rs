@@ -357,9 +357,9 @@ impl Switch {
     }
 
     /// Sets (or with None resets to unconfigured, GREEN) the rates of an
-    /// indexed meter's cell; its buckets start full. The only way to set a
-    /// meter's rates: switch-sim has no P4Runtime MeterEntry and no
-    /// entries-file form for them.
+    /// indexed meter's cell; its buckets start full. P4Runtime's
+    /// MeterEntry comes here (switchyard-p4rt); the entries file has no
+    /// meter form.
     pub fn set_meter(&mut self, name: &str, index: usize, config: Option<MeterConfig>) -> Result<(), ApiError> {
         let m = self.meter_id(name)?;
         if self.prog.meters[m].direct {

@@ -4,9 +4,9 @@
 //! configured, refilled by `(u64)(t_us * rate / 1e6)` since the clock's
 //! zero, the peak bucket looked at first (short: RED, nothing taken),
 //! then the committed one (short: YELLOW). GREEN 0, YELLOW 1, RED 2; an
-//! unconfigured meter is GREEN. Rates are set with the in-process API
-//! (`Switch::set_meter`, `set_direct_meter`): switch-sim has no P4Runtime
-//! MeterEntry / DirectMeterEntry.
+//! unconfigured meter is GREEN. Rates are set here with the in-process API
+//! (`Switch::set_meter`, `set_direct_meter`); p4rt-server's device test
+//! sets them with MeterEntry / DirectMeterEntry.
 
 #[path = "common/dual.rs"]
 mod dual;

@@ -12,15 +12,17 @@
 use std::collections::{BTreeMap, HashSet};
 
 use p4runtime_proto::p4::config::v1::{
-    self as cfg, action_ref::Scope, counter_spec, match_field, p4_bitstring_like_type_spec,
+    self as cfg, action_ref::Scope, counter_spec, match_field, meter_spec, p4_bitstring_like_type_spec,
     p4_data_type_spec, p4_struct_type_spec, table::IdleTimeoutBehavior,
 };
-use switchyard_switch_sim::ir::{CounterKind, MatchKind, Program, St};
+use switchyard_switch_sim::ir::{CounterKind, MatchKind, MeterKind, Program, St};
 
 pub const PREFIX_ACTION: u32 = 0x01;
 pub const PREFIX_TABLE: u32 = 0x02;
 pub const PREFIX_COUNTER: u32 = 0x12;
 pub const PREFIX_DIRECT_COUNTER: u32 = 0x13;
+pub const PREFIX_METER: u32 = 0x14;
+pub const PREFIX_DIRECT_METER: u32 = 0x15;
 pub const PREFIX_REGISTER: u32 = 0x16;
 pub const PREFIX_DIGEST: u32 = 0x17;
 
@@ -148,10 +150,13 @@ pub fn generate(prog: &Program) -> cfg::P4Info {
     let counter_names: Vec<String> = prog.counters.iter().filter(|c| !c.direct).map(|c| c.name.clone()).collect();
     let direct_names: Vec<String> = prog.counters.iter().filter(|c| c.direct).map(|c| c.name.clone()).collect();
     let register_names: Vec<String> = prog.registers.iter().map(|r| r.name.clone()).collect();
+    let meter_names: Vec<String> = prog.meters.iter().filter(|m| !m.direct).map(|m| m.name.clone()).collect();
+    let direct_meter_names: Vec<String> = prog.meters.iter().filter(|m| m.direct).map(|m| m.name.clone()).collect();
     let digest_shapes = digests(prog);
     let digest_names: Vec<String> = digest_shapes.iter().map(|d| d.name.clone()).collect();
 
-    let all: Vec<String> = [&action_names, &table_names, &counter_names, &direct_names, &register_names, &digest_names]
+    let all: Vec<String> =
+        [&action_names, &table_names, &counter_names, &direct_names, &meter_names, &direct_meter_names, &register_names, &digest_names]
         .into_iter()
         .flatten()
         .cloned()
@@ -162,6 +167,8 @@ pub fn generate(prog: &Program) -> cfg::P4Info {
     let counter_ids = assign_ids(PREFIX_COUNTER, &counter_names, &mut taken);
     let direct_ids = assign_ids(PREFIX_DIRECT_COUNTER, &direct_names, &mut taken);
     let register_ids = assign_ids(PREFIX_REGISTER, &register_names, &mut taken);
+    let meter_ids = assign_ids(PREFIX_METER, &meter_names, &mut taken);
+    let direct_meter_ids = assign_ids(PREFIX_DIRECT_METER, &direct_meter_names, &mut taken);
     let digest_ids = assign_ids(PREFIX_DIGEST, &digest_names, &mut taken);
 
     let mut info = cfg::P4Info {
@@ -233,6 +240,7 @@ pub fn generate(prog: &Program) -> cfg::P4Info {
             .direct_counter
             .and_then(|c| direct_ids.get(&prog.counters[c].name).copied())
             .into_iter()
+            .chain(t.direct_meter.and_then(|m| direct_meter_ids.get(&prog.meters[m].name).copied()))
             .collect();
         info.tables.push(cfg::Table {
             preamble: preamble(tid, &t.name, &all),
@@ -275,6 +283,25 @@ pub fn generate(prog: &Program) -> cfg::P4Info {
                 size: c.size as i64,
                 ..Default::default()
             });
+        }
+    }
+    for m in &prog.meters {
+        let spec = Some(cfg::MeterSpec {
+            unit: (match m.kind {
+                MeterKind::Packets => meter_spec::Unit::Packets,
+                MeterKind::Bytes => meter_spec::Unit::Bytes,
+            }) as i32,
+            r#type: meter_spec::Type::TwoRateThreeColor as i32,
+        });
+        if m.direct {
+            let table = prog.tables.iter().position(|t| t.direct_meter.map(|d| prog.meters[d].name == m.name).unwrap_or(false));
+            info.direct_meters.push(cfg::DirectMeter {
+                preamble: preamble(direct_meter_ids[&m.name], &m.name, &all),
+                spec,
+                direct_table_id: table.map(|t| table_ids[&prog.tables[t].name]).unwrap_or(0),
+            });
+        } else {
+            info.meters.push(cfg::Meter { preamble: preamble(meter_ids[&m.name], &m.name, &all), spec, size: m.size as i64, ..Default::default() });
         }
     }
     for r in &prog.registers {

@@ -73,6 +73,8 @@ pub struct Pipeline {
     pub digest_by_name: HashMap<String, u32>,
     /// Indexed counters: P4Info id -> (name, size).
     pub counters: HashMap<u32, (String, usize)>,
+    /// Indexed meters: P4Info id -> (name, size).
+    pub meters: HashMap<u32, (String, usize)>,
 }
 
 fn kind_of(f: &cfg::MatchField) -> Option<MatchKind> {
@@ -178,7 +180,13 @@ impl Pipeline {
             let def = prog.counters.iter().find(|x| x.name == name && !x.direct).ok_or_else(|| format!("P4Info counter {name} is not in the program"))?;
             counters.insert(id, (name.to_string(), def.size));
         }
-        Ok(Pipeline { program, p4info, device_config, cookie, tables, actions, action_ids, table_ids, digests, digest_by_name, counters })
+        let mut meters = HashMap::new();
+        for m in &p4info.meters {
+            let (id, name) = name_of(&m.preamble)?;
+            let def = prog.meters.iter().find(|x| x.name == name && !x.direct).ok_or_else(|| format!("P4Info meter {name} is not in the program"))?;
+            meters.insert(id, (name.to_string(), def.size));
+        }
+        Ok(Pipeline { program, p4info, device_config, cookie, tables, actions, action_ids, table_ids, digests, digest_by_name, counters, meters })
     }
 }
 

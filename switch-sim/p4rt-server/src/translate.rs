@@ -214,6 +214,22 @@ pub fn action_out(p: &Pipeline, action: usize, args: &[u64]) -> Option<p4::Table
     })
 }
 
+/// A P4Runtime MeterConfig (switch-sim's meters are two-rate three-colour:
+/// eburst, of the single-rate forms, must be 0).
+pub fn meter_config(c: &p4::MeterConfig) -> Result<switchyard_switch_sim::MeterConfig, Fail> {
+    if c.cir < 0 || c.cburst < 0 || c.pir < 0 || c.pburst < 0 {
+        return invalid("negative meter rates or bursts");
+    }
+    if c.eburst != 0 {
+        return invalid("eburst is for single-rate meters; v1model meters are two-rate three-colour");
+    }
+    Ok(switchyard_switch_sim::MeterConfig { cir: c.cir as u64, cburst: c.cburst as u64, pir: c.pir as u64, pburst: c.pburst as u64 })
+}
+
+pub fn meter_config_out(c: switchyard_switch_sim::MeterConfig) -> p4::MeterConfig {
+    p4::MeterConfig { cir: c.cir as i64, cburst: c.cburst as i64, pir: c.pir as i64, pburst: c.pburst as i64, eburst: 0 }
+}
+
 /// An installed entry as a Read returns it.
 pub fn entry_out(p: &Pipeline, t: &TableMap, e: &Entry, now_ns: u64, with_hit_time: bool) -> p4::TableEntry {
     p4::TableEntry {
@@ -224,6 +240,7 @@ pub fn entry_out(p: &Pipeline, t: &TableMap, e: &Entry, now_ns: u64, with_hit_ti
         idle_timeout_ns: e.spec.idle_timeout_ns as i64,
         time_since_last_hit: with_hit_time.then(|| p4::table_entry::IdleTimeout { elapsed_ns: now_ns.saturating_sub(e.last_hit_ns) as i64 }),
         is_const: t.const_entries,
+        meter_config: e.meter.config().map(meter_config_out),
         ..Default::default()
     }
 }

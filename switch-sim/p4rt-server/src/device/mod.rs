@@ -83,6 +83,12 @@ enum Undo {
     Modify(String, TableEntry),
     Default(usize, (usize, Vec<u64>)),
     Digest(u32, Option<DigestConfig>),
+    /// An indexed meter's cells as they were: (meter name, [(index, config)]).
+    Meter(String, Vec<(usize, Option<switchyard_switch_sim::MeterConfig>)>),
+    /// A table entry's direct meter as it was.
+    DirectMeter(String, Vec<FieldMatch>, i32, Option<switchyard_switch_sim::MeterConfig>),
+    /// Several changes of one update, undone last first.
+    Seq(Vec<Undo>),
 }
 
 pub struct Device {
@@ -329,6 +335,106 @@ V1Switch(P(), V(), I(), E(), C(), D()) main;
         assert_eq!(r.switch.entry_count("t").unwrap(), 1);
         assert_eq!(r.switch.process(0, &[7]), Some((1, vec![0xee])));
         assert_eq!(r.switch.process(0, &[8]), Some((1, vec![0xdd])));
+    }
+
+    /// MeterEntry and DirectMeterEntry: MODIFY sets or (config unset)
+    /// clears a cell's rates, INSERT/DELETE are refused, Reads return the
+    /// rates, a TableEntry carries its direct meter's meter_config, and a
+    /// rolled-back batch restores the rates; the packets' colours follow
+    /// (tests/programs/meters.p4: colour and dcolour after the header).
+    #[test]
+    fn meter_entries_write_read_and_roll_back() {
+        let p4 = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/meters.p4"));
+        let sw = Switch::load(p4, &[]).expect("meters.p4 loads");
+        let info = crate::p4info_gen::generate(sw.program());
+        assert_eq!(info.meters.len(), 2);
+        assert_eq!(info.direct_meters.len(), 1);
+        let pm = info.meters.iter().find(|m| m.preamble.as_ref().unwrap().name == "I.pm").unwrap();
+        assert_eq!(pm.preamble.as_ref().unwrap().id >> 24, crate::p4info_gen::PREFIX_METER);
+        assert_eq!(pm.size, 4);
+        let pm = pm.preamble.as_ref().unwrap().id;
+        let t = info.tables.iter().find(|t| t.preamble.as_ref().unwrap().name == "I.t").unwrap();
+        let dm = info.direct_meters[0].preamble.as_ref().unwrap().id;
+        assert_eq!(t.direct_resource_ids, vec![dm]);
+        assert_eq!(info.direct_meters[0].direct_table_id, t.preamble.as_ref().unwrap().id);
+        let table = t.preamble.as_ref().unwrap().id;
+        let mark = info.actions.iter().find(|a| a.preamble.as_ref().unwrap().name == "I.mark").unwrap().preamble.as_ref().unwrap().id;
+
+        let mut d = Device::new(DeviceOptions::default());
+        d.install_program(Arc::new(sw.program().clone()), vec![]).unwrap();
+        let (tx, _rx) = mpsc::channel(16);
+        let id = d.open_stream(tx, None);
+        let arb = p4::MasterArbitrationUpdate { device_id: 1, election_id: Some(uint128(1)), ..Default::default() };
+        d.stream_message(id, p4::StreamMessageRequest { update: Some(p4::stream_message_request::Update::Arbitration(arb)) }).unwrap();
+        use p4::update::Type as T;
+        let up = |ty: T, e: E| p4::Update { r#type: ty as i32, entity: Some(p4::Entity { entity: Some(e) }) };
+        let write = |d: &mut Device, ups: Vec<p4::Update>| {
+            let req = p4::WriteRequest { device_id: 1, election_id: Some(uint128(1)), updates: ups, ..Default::default() };
+            d.write(None, &req).unwrap().into_iter().map(|r| r.map_err(|f| f.code)).collect::<Vec<_>>()
+        };
+        let read = |d: &Device, e: E| d.read(&p4::ReadRequest { device_id: 1, entities: vec![p4::Entity { entity: Some(e) }], ..Default::default() }).unwrap();
+        let cfg = |cir, cburst, pir, pburst| Some(p4::MeterConfig { cir, cburst, pir, pburst, eburst: 0 });
+        let meter = |index: i64, config| E::MeterEntry(p4::MeterEntry { meter_id: pm, index: Some(p4::Index { index }), config, counter_data: None });
+        let colours = |d: &mut Device, f: &[u8]| {
+            let r = d.running.as_mut().unwrap();
+            r.switch.set_time(0);
+            (0..3).map(|_| r.switch.process(0, f).unwrap().1[2..4].to_vec()).collect::<Vec<_>>()
+        };
+
+        // pm[0]: PIR 1,000/s PBS 2, CIR 1,000/s CBS 1: green, yellow, red.
+        assert_eq!(write(&mut d, vec![up(T::Modify, meter(0, cfg(1000, 1, 1000, 2)))]), [Ok(())]);
+        assert_eq!(colours(&mut d, &[0, 9]), [vec![0, 0xff], vec![1, 0xff], vec![2, 0xff]]);
+        let got = read(&d, meter(0, None));
+        assert_eq!(got.len(), 1);
+        assert!(matches!(&got[0].entity, Some(E::MeterEntry(m)) if m.config == cfg(1000, 1, 1000, 2)));
+        assert_eq!(read(&d, E::MeterEntry(p4::MeterEntry { meter_id: 0, ..Default::default() })).len(), 4 + 2, "every cell of both meters");
+        assert_eq!(write(&mut d, vec![up(T::Insert, meter(0, cfg(1, 1, 1, 1)))]), [Err(Code::InvalidArgument)]);
+        assert_eq!(write(&mut d, vec![up(T::Modify, meter(4, cfg(1, 1, 1, 1)))]), [Err(Code::InvalidArgument)], "out of range");
+        assert_eq!(write(&mut d, vec![up(T::Modify, meter(1, cfg(10, 1, 5, 1)))]), [Err(Code::InvalidArgument)], "CIR above PIR");
+        // A batch whose second update fails is rolled back: pm[0] keeps its
+        // rates, pm[1] stays unconfigured.
+        let bad = up(T::Modify, meter(9, None));
+        let req = p4::WriteRequest {
+            device_id: 1,
+            election_id: Some(uint128(1)),
+            updates: vec![up(T::Modify, meter(0, None)), up(T::Modify, meter(1, cfg(5, 5, 5, 5))), bad],
+            atomicity: p4::write_request::Atomicity::RollbackOnError as i32,
+            ..Default::default()
+        };
+        let r = d.write(None, &req).unwrap();
+        assert_eq!(r[2].as_ref().unwrap_err().code, Code::InvalidArgument);
+        assert_eq!(r[0].as_ref().unwrap_err().code, Code::Aborted);
+        assert!(matches!(&read(&d, meter(0, None))[0].entity, Some(E::MeterEntry(m)) if m.config == cfg(1000, 1, 1000, 2)));
+        assert!(matches!(&read(&d, meter(1, None))[0].entity, Some(E::MeterEntry(m)) if m.config.is_none()));
+        // Config unset: unconfigured, green.
+        assert_eq!(write(&mut d, vec![up(T::Modify, meter(0, None))]), [Ok(())]);
+        assert_eq!(colours(&mut d, &[0, 9]), vec![vec![0, 0xff]; 3]);
+
+        // A table entry inserted with its direct meter's rates.
+        let key = vec![p4::FieldMatch { field_id: 1, field_match_type: Some(p4::field_match::FieldMatchType::Exact(p4::field_match::Exact { value: vec![1] })) }];
+        let entry = |m: Option<p4::MeterConfig>| p4::TableEntry {
+            table_id: table,
+            r#match: key.clone(),
+            action: Some(p4::TableAction { r#type: Some(p4::table_action::Type::Action(p4::Action { action_id: mark, params: vec![] })) }),
+            meter_config: m,
+            ..Default::default()
+        };
+        assert_eq!(write(&mut d, vec![up(T::Insert, E::TableEntry(entry(cfg(1000, 1, 1000, 2))))]), [Ok(())]);
+        assert_eq!(colours(&mut d, &[1, 1]), [vec![0, 0], vec![0, 1], vec![0, 2]]);
+        let got = read(&d, E::TableEntry(p4::TableEntry { table_id: table, ..Default::default() }));
+        assert!(matches!(&got[0].entity, Some(E::TableEntry(e)) if e.meter_config == cfg(1000, 1, 1000, 2)));
+        // DirectMeterEntry: MODIFY clears it, a read shows it cleared.
+        let dme = |config| E::DirectMeterEntry(p4::DirectMeterEntry { table_entry: Some(p4::TableEntry { table_id: table, r#match: key.clone(), ..Default::default() }), config, counter_data: None });
+        assert_eq!(write(&mut d, vec![up(T::Modify, dme(None))]), [Ok(())]);
+        assert_eq!(colours(&mut d, &[1, 1]), vec![vec![0, 0]; 3]);
+        assert_eq!(write(&mut d, vec![up(T::Modify, dme(cfg(1000, 1, 2000, 1)))]), [Ok(())]);
+        let got = read(&d, dme(None));
+        assert_eq!(got.len(), 1);
+        assert!(matches!(&got[0].entity, Some(E::DirectMeterEntry(m)) if m.config == cfg(1000, 1, 2000, 1)));
+        assert_eq!(write(&mut d, vec![up(T::Insert, dme(None))]), [Err(Code::InvalidArgument)]);
+        // MODIFY of the entry without meter_config keeps the rates.
+        assert_eq!(write(&mut d, vec![up(T::Modify, E::TableEntry(entry(None)))]), [Ok(())]);
+        assert!(matches!(&read(&d, dme(None))[0].entity, Some(E::DirectMeterEntry(m)) if m.config == cfg(1000, 1, 2000, 1)));
     }
 
     /// A large table is swept a bounded slice per tick, yet every idle

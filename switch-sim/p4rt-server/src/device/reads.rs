@@ -58,7 +58,53 @@ impl Device {
                         }
                     }
                 }
-                Some(_) => return Err(Status::unimplemented("switch-sim reads table, digest and counter entries only")),
+                Some(E::MeterEntry(me)) => {
+                    if me.meter_id != 0 && !r.p.meters.contains_key(&me.meter_id) {
+                        return Err(Status::invalid_argument(format!("no meter with id {}", me.meter_id)));
+                    }
+                    let mut ids: Vec<u32> = r.p.meters.keys().copied().filter(|id| me.meter_id == 0 || *id == me.meter_id).collect();
+                    ids.sort();
+                    for id in ids {
+                        let (name, size) = &r.p.meters[&id];
+                        let range: Vec<usize> = match &me.index {
+                            Some(i) if i.index < 0 || i.index as usize >= *size => {
+                                return Err(Status::invalid_argument(format!("{name}[{}] is out of range", i.index)))
+                            }
+                            Some(i) => vec![i.index as usize],
+                            None => (0..*size).collect(),
+                        };
+                        for i in range {
+                            let c = r.switch.meter(name, i).map_err(|e| Status::internal(e.to_string()))?;
+                            out.push(p4::Entity {
+                                entity: Some(E::MeterEntry(p4::MeterEntry {
+                                    meter_id: id,
+                                    index: Some(p4::Index { index: i as i64 }),
+                                    config: c.map(translate::meter_config_out),
+                                    counter_data: None,
+                                })),
+                            });
+                        }
+                    }
+                }
+                Some(E::DirectMeterEntry(de)) => {
+                    let te = de.table_entry.clone().unwrap_or_default();
+                    let mut entries = Vec::new();
+                    self.read_table(r, &p4::TableEntry { is_default_action: false, ..te }, now, &mut entries)?;
+                    for e in entries {
+                        let Some(E::TableEntry(te)) = e.entity else { continue };
+                        let Some(t) = r.p.tables.get(&te.table_id) else { continue };
+                        if r.p.program.tables[t.index].direct_meter.is_none() {
+                            if de.table_entry.as_ref().is_some_and(|x| x.table_id != 0) {
+                                return Err(Status::invalid_argument(format!("{} has no direct meter", t.name)));
+                            }
+                            continue;
+                        }
+                        let config = te.meter_config;
+                        let key = p4::TableEntry { table_id: te.table_id, r#match: te.r#match, priority: te.priority, ..Default::default() };
+                        out.push(p4::Entity { entity: Some(E::DirectMeterEntry(p4::DirectMeterEntry { table_entry: Some(key), config, counter_data: None })) });
+                    }
+                }
+                Some(_) => return Err(Status::unimplemented("switch-sim reads table, digest, counter, meter and direct meter entries only")),
                 None => return Err(Status::invalid_argument("a read entity without a type")),
             }
         }

@@ -66,7 +66,9 @@ impl Device {
         match u.entity.as_ref().and_then(|e| e.entity.as_ref()) {
             Some(E::TableEntry(te)) => self.apply_table(ty, te),
             Some(E::DigestEntry(de)) => self.apply_digest(ty, de),
-            Some(_) => fail(Code::Unimplemented, "switch-sim writes table and digest entries only"),
+            Some(E::MeterEntry(me)) => self.apply_meter(ty, me),
+            Some(E::DirectMeterEntry(de)) => self.apply_direct_meter(ty, de),
+            Some(_) => fail(Code::Unimplemented, "switch-sim writes table, digest, meter and direct meter entries only"),
             None => invalid("update without an entity"),
         }
     }
@@ -111,17 +113,37 @@ impl Device {
                 idle_timeout_ns: e.spec.idle_timeout_ns,
             })
         };
+        // A direct meter's rates given with the entry (INSERT, MODIFY; a
+        // MODIFY without them keeps the entry's).
+        let meter = te.meter_config.as_ref().map(translate::meter_config).transpose()?;
+        if meter.is_some() && r.p.program.tables[t.index].direct_meter.is_none() {
+            return invalid(format!("{name} has no direct meter: meter_config must be unset"));
+        }
         match ty {
             T::Insert => {
                 let e = translate::entry(&r.p, &t, te)?;
                 r.switch.insert(&name, &e).map_err(api_fail)?;
+                if let Some(c) = meter {
+                    if let Err(err) = r.switch.set_direct_meter(&name, &e.matches, e.priority, Some(c)) {
+                        let _ = r.switch.delete(&name, &e.matches, e.priority);
+                        return Err(api_fail(err));
+                    }
+                }
                 Ok(Undo::Delete(name, e.matches, e.priority))
             }
             T::Modify => {
                 let e = translate::entry(&r.p, &t, te)?;
                 let old = old_of(r, &e.matches, e.priority)?;
-                r.switch.modify(&name, &e).map_err(api_fail)?;
-                Ok(Undo::Modify(name, old))
+                let old_meter = r.switch.entry(&name, &e.matches, e.priority).map_err(api_fail)?.meter.config();
+                if let Some(c) = meter {
+                    r.switch.set_direct_meter(&name, &e.matches, e.priority, Some(c)).map_err(api_fail)?;
+                }
+                if let Err(err) = r.switch.modify(&name, &e) {
+                    let _ = r.switch.set_direct_meter(&name, &e.matches, e.priority, old_meter);
+                    return Err(api_fail(err));
+                }
+                let (m, p) = (e.matches.clone(), e.priority);
+                Ok(Undo::Seq(vec![Undo::DirectMeter(name.clone(), m, p, old_meter), Undo::Modify(name, old)]))
             }
             T::Delete => {
                 let (m, prio) = translate::key(&t, te)?;
@@ -168,7 +190,59 @@ impl Device {
         }
     }
 
+    pub(super) fn apply_meter(&mut self, ty: p4::update::Type, me: &p4::MeterEntry) -> Result<Undo, Fail> {
+        if ty != p4::update::Type::Modify {
+            return invalid("a meter entry can only be modified (its cells always exist)");
+        }
+        let r = self.running.as_mut().expect("checked by write");
+        let Some((name, size)) = r.p.meters.get(&me.meter_id).cloned() else {
+            return invalid(format!("no meter with id {}", me.meter_id));
+        };
+        let cells: Vec<usize> = match &me.index {
+            Some(i) if i.index < 0 || i.index as usize >= size => return invalid(format!("{name}[{}] is out of range", i.index)),
+            Some(i) => vec![i.index as usize],
+            None => (0..size).collect(),
+        };
+        // Unset config: back to unconfigured (every packet GREEN).
+        let config = me.config.as_ref().map(translate::meter_config).transpose()?;
+        if let Some(c) = &config {
+            c.check().map_err(|m| Fail { code: Code::InvalidArgument, message: format!("{name}: {m}") })?;
+        }
+        let mut old = Vec::new();
+        for i in cells {
+            old.push((i, r.switch.meter(&name, i).map_err(api_fail)?));
+            r.switch.set_meter(&name, i, config).map_err(api_fail)?;
+        }
+        Ok(Undo::Meter(name, old))
+    }
+
+    pub(super) fn apply_direct_meter(&mut self, ty: p4::update::Type, de: &p4::DirectMeterEntry) -> Result<Undo, Fail> {
+        if ty != p4::update::Type::Modify {
+            return invalid("a direct meter entry can only be modified (it exists with its table entry)");
+        }
+        let r = self.running.as_mut().expect("checked by write");
+        let Some(te) = &de.table_entry else { return invalid("a direct meter entry without its table entry") };
+        let Some(t) = r.p.tables.get(&te.table_id).cloned() else {
+            return invalid(format!("no table with id {}", te.table_id));
+        };
+        let name = r.p.program.tables[t.index].name.clone();
+        if r.p.program.tables[t.index].direct_meter.is_none() {
+            return invalid(format!("{name} has no direct meter"));
+        }
+        let (m, prio) = translate::key(&t, te)?;
+        let config = de.config.as_ref().map(translate::meter_config).transpose()?;
+        let old = r.switch.entry(&name, &m, prio).map_err(api_fail)?.meter.config();
+        r.switch.set_direct_meter(&name, &m, prio, config).map_err(api_fail)?;
+        Ok(Undo::DirectMeter(name, m, prio, old))
+    }
+
     pub(super) fn undo(&mut self, u: Undo) {
+        if let Undo::Seq(us) = u {
+            for u in us.into_iter().rev() {
+                self.undo(u);
+            }
+            return;
+        }
         // Undo restores a state that existed a moment ago, so it cannot fail
         // for capacity or duplicates; errors are ignored deliberately.
         if let Some(r) = self.running.as_mut() {
@@ -181,6 +255,14 @@ impl Device {
                     let aname = r.p.program.actions[a].name.clone();
                     r.switch.set_default(&name, &aname, &args)
                 }
+                Undo::Meter(name, cells) => {
+                    for (i, c) in cells {
+                        let _ = r.switch.set_meter(&name, i, c);
+                    }
+                    Ok(())
+                }
+                Undo::DirectMeter(t, m, p, c) => r.switch.set_direct_meter(&t, &m, p, c),
+                Undo::Seq(_) => unreachable!("handled above"),
                 Undo::Digest(id, old) => {
                     match old {
                         Some(c) => {
