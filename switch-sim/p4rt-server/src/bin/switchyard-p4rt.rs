@@ -72,6 +72,10 @@ struct Args {
     /// native code at load) or `interp` (the reference interpreter).
     #[arg(long, default_value = "fast")]
     engine: Engine,
+    /// Seed of the generator behind v1model's `random(result, lo, hi)`
+    /// in every installed pipeline.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -107,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     let a = Args::parse();
     let mut device =
-        Device::new(DeviceOptions { device_id: a.device_id, cpu_port: a.cpu_port, include_dir: a.include_dir.clone(), engine: a.engine });
+        Device::new(DeviceOptions { device_id: a.device_id, cpu_port: a.cpu_port, include_dir: a.include_dir.clone(), engine: a.engine, seed: a.seed });
     preload(&mut device, &a)?;
     let mut ports = Vec::new();
     for (n, iface) in &a.ports {

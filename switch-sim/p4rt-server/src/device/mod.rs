@@ -56,11 +56,14 @@ pub struct DeviceOptions {
     /// The engine running each installed pipeline: the program compiled to
     /// native code (default) or switch-sim's reference interpreter.
     pub engine: Engine,
+    /// Seed of the generator behind v1model's `random` in each installed
+    /// pipeline (`Switch::set_seed`).
+    pub seed: u64,
 }
 
 impl Default for DeviceOptions {
     fn default() -> Self {
-        DeviceOptions { device_id: 1, cpu_port: None, include_dir: None, engine: Engine::Fast }
+        DeviceOptions { device_id: 1, cpu_port: None, include_dir: None, engine: Engine::Fast, seed: 0 }
     }
 }
 

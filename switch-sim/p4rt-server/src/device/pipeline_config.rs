@@ -31,6 +31,7 @@ impl Device {
         if let Err(e) = sw.set_engine(self.opts.engine) {
             tracing::warn!("pipeline runs on the interpreter: the fast engine refused it: {e}");
         }
+        sw.set_seed(self.opts.seed);
         sw
     }
 
