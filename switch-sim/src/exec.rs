@@ -48,7 +48,7 @@ impl State {
         };
         let now = self.now_ns;
         let e = self.tables[t].entries[i].as_mut().expect("a hit is a live entry");
-        let colour = e.meter.execute(now, input);
+        let colour = e.meter.as_mut().map_or(crate::meter::GREEN, |m| m.execute(now, input));
         if let Some((slot, m)) = def.target {
             slots[slot as usize] = colour & m;
         }

@@ -389,7 +389,7 @@ impl Switch {
         if let Some(c) = &config {
             c.check().map_err(ApiError::Invalid)?;
         }
-        self.state.tables[t].get_mut(&self.prog.tables[t], matches, priority)?.meter.set(config);
+        self.state.tables[t].get_mut(&self.prog.tables[t], matches, priority)?.set_meter(config);
         Ok(())
     }
 

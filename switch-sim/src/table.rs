@@ -38,8 +38,26 @@ pub struct Entry {
     pub last_hit_ns: u64,
     pub packets: u64,
     pub bytes: u64,
-    /// The table's direct meter for this entry (unconfigured: GREEN).
-    pub meter: crate::meter::MeterCell,
+    /// The table's direct meter for this entry, boxed and only when it has
+    /// rates (unconfigured: GREEN), so entries of unmetered tables stay
+    /// small.
+    pub meter: Option<Box<crate::meter::MeterCell>>,
+}
+
+impl Entry {
+    /// The rates of the entry's direct meter (None: unconfigured).
+    pub fn meter_config(&self) -> Option<crate::meter::MeterConfig> {
+        self.meter.as_ref().and_then(|m| m.config())
+    }
+
+    /// Sets (or with None clears) the rates of the entry's direct meter.
+    pub fn set_meter(&mut self, config: Option<crate::meter::MeterConfig>) {
+        self.meter = config.map(|c| {
+            let mut m = Box::<crate::meter::MeterCell>::default();
+            m.set(Some(c));
+            m
+        });
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,7 +244,7 @@ impl TableState {
             }
         }
         self.by_key.insert((key, prio), idx);
-        self.entries[idx] = Some(Entry { spec, last_hit_ns: now_ns, packets: 0, bytes: 0, meter: Default::default() });
+        self.entries[idx] = Some(Entry { spec, last_hit_ns: now_ns, packets: 0, bytes: 0, meter: None });
         self.len += 1;
         if let Index::Scan(v) = &mut self.index {
             let entries = &self.entries;

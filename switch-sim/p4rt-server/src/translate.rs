@@ -240,7 +240,7 @@ pub fn entry_out(p: &Pipeline, t: &TableMap, e: &Entry, now_ns: u64, with_hit_ti
         idle_timeout_ns: e.spec.idle_timeout_ns as i64,
         time_since_last_hit: with_hit_time.then(|| p4::table_entry::IdleTimeout { elapsed_ns: now_ns.saturating_sub(e.last_hit_ns) as i64 }),
         is_const: t.const_entries,
-        meter_config: e.meter.config().map(meter_config_out),
+        meter_config: e.meter_config().map(meter_config_out),
         ..Default::default()
     }
 }

@@ -134,7 +134,7 @@ impl Device {
             T::Modify => {
                 let e = translate::entry(&r.p, &t, te)?;
                 let old = old_of(r, &e.matches, e.priority)?;
-                let old_meter = r.switch.entry(&name, &e.matches, e.priority).map_err(api_fail)?.meter.config();
+                let old_meter = r.switch.entry(&name, &e.matches, e.priority).map_err(api_fail)?.meter_config();
                 if let Some(c) = meter {
                     r.switch.set_direct_meter(&name, &e.matches, e.priority, Some(c)).map_err(api_fail)?;
                 }
@@ -231,7 +231,7 @@ impl Device {
         }
         let (m, prio) = translate::key(&t, te)?;
         let config = de.config.as_ref().map(translate::meter_config).transpose()?;
-        let old = r.switch.entry(&name, &m, prio).map_err(api_fail)?.meter.config();
+        let old = r.switch.entry(&name, &m, prio).map_err(api_fail)?.meter_config();
         r.switch.set_direct_meter(&name, &m, prio, config).map_err(api_fail)?;
         Ok(Undo::DirectMeter(name, m, prio, old))
     }
