@@ -29,6 +29,10 @@ pub enum RefusedReason {
     SwitchUnreachable,
     /// The control task's queue was full, or the write failed otherwise.
     Failed,
+    /// The backend is moving to another service (a hot reload) and the
+    /// switch still maps its packets back to the old one's VIP: the new
+    /// service's flows on it are carried until the move completes.
+    BackendMoving,
 }
 
 /// Completion events the control task feeds back to the engine.

@@ -69,6 +69,29 @@ fn wait_backend(log: &std::path::Path) -> String {
     }
 }
 
+/// A rate-limited download of `url` (it lasts seconds) served by b0 (round
+/// robin alternates: tries until one lands there), head to `log`.
+fn download_on_b0(tb: &Testbed, url: &str, body: &std::path::Path, log: &std::path::Path) -> std::process::Child {
+    for _ in 0..6 {
+        let mut child = tb.client.spawn(&["curl", "-sS", "--max-time", "40", "--limit-rate", "2M", "-o", body.to_str().unwrap(), "-w", "%{http_code} ", "-D", "-", url], log).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let head = loop {
+            let h = std::fs::read_to_string(log).unwrap_or_default();
+            if h.contains("X-Switchyard-Backend") || Instant::now() > deadline {
+                break h;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if head.contains("X-Switchyard-Backend: b0") {
+            return child;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(log);
+    }
+    panic!("no download of {url} landed on b0 in 6 tries");
+}
+
 #[test]
 #[ignore = "needs root: namespaces, switch-sim, DPDK, eBPF"]
 fn the_cli_and_admin_api_against_the_running_load_balancer() {
@@ -107,30 +130,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         // entry is in the switch's table.
         let body = tb.dir.join("download");
         let url = format!("http://{}/10m", addr::VIP);
-        let mut tries = 0;
-        let mut download = loop {
-            tries += 1;
-            assert!(tries <= 6, "no download landed on b0 in 6 tries");
-            let mut child = tb
-                .client
-                .spawn(&["curl", "-sS", "--max-time", "40", "--limit-rate", "2M", "-o", body.to_str().unwrap(), "-w", "%{http_code} ", "-D", "-", &url], &tb.dir.join("download.log"))
-                .unwrap();
-            // Round robin alternates: wait for the head, keep the one on b0.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let head = loop {
-                let h = std::fs::read_to_string(tb.dir.join("download.log")).unwrap_or_default();
-                if h.contains("X-Switchyard-Backend") || Instant::now() > deadline {
-                    break h;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            };
-            if head.contains("X-Switchyard-Backend: b0") {
-                break child;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_file(tb.dir.join("download.log"));
-        };
+        let mut download = download_on_b0(&tb, &url, &body, &tb.dir.join("download.log"));
         let deadline = Instant::now() + Duration::from_secs(10);
         let table = loop {
             let t = cli_ok(ns, &["table"]);
@@ -251,6 +251,41 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         let f = clients::fetch(&tb.client, &format!("http://{}:8080/1k", addr::VIP), &tb.dir.join("gw-back"), 20, &[]).unwrap();
         assert_eq!((f.status, &f.verified), (200, &Ok(())), "service gateway restored: {f:?}");
 
+        // b0:80 given from service web to gateway while a download of web
+        // is on it: gateway's flows on it are carried (not offloaded: the
+        // switch still maps b0's packets to web's VIP), the download
+        // completes, then b0 is offloaded for gateway.
+        let moved_body = tb.dir.join("moving-download");
+        let mut on_b0 = download_on_b0(&tb, &url, &moved_body, &tb.dir.join("moving.log"));
+        let web_pool = "    { address = \"198.18.10.2\", port = 80, weight = 1, agent = \"198.18.10.2:9100\" },\n";
+        let gw_pool = "    { address = \"198.18.10.2\", port = 8080, agent = \"198.18.10.2:9100\" },\n";
+        assert!(original.contains(web_pool) && original.contains(gw_pool));
+        let moved = original.replacen(web_pool, "", 1).replacen(gw_pool, &format!("{gw_pool}    {{ address = \"198.18.10.2\", port = 80, agent = \"198.18.10.2:9100\" }},\n"), 1);
+        std::fs::write(&running, &moved).unwrap();
+        let answer = cli_ok(ns, &["reload"]);
+        assert!(answer.contains(&format!("backend {b0} moves from service `web` to `gateway`")), "{answer}");
+        assert!(on_b0.try_wait().unwrap().is_none(), "the download on b0 is still running at the reload");
+        let refusals = |m: &std::collections::HashMap<String, f64>| m.get("switchyard_frontend_offload_refusals_total{reason=backend_moving}").copied().unwrap_or(0.0);
+        let refused_before = refusals(&metrics(ns));
+        let mut on_moving = 0;
+        for i in 0..9 {
+            let f = clients::fetch(&tb.client, &format!("http://{}:8080/100k?n={i}", addr::VIP), &tb.dir.join("mv"), 20, &[]).unwrap();
+            assert_eq!((f.status, &f.verified), (200, &Ok(())), "gateway while b0 moves: {f:?}");
+            on_moving += usize::from(f.backend.as_deref() == Some("b0"));
+        }
+        assert!(on_moving > 0, "round robin over three members gave b0 nothing");
+        assert!(refusals(&metrics(ns)) > refused_before, "gateway's flows on the moving b0 were not offloaded");
+        assert!(on_b0.wait().unwrap().success());
+        assert_eq!(bodies::verify("/10m", &std::fs::read(&moved_body).unwrap()), Ok(()), "web's download on the moving backend completed intact");
+        let done = format!("reload: backend {b0} has no flows of service `web` left; it is offloaded for `gateway` now");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !fe.log().contains(&done) {
+            assert!(Instant::now() < deadline, "b0's move did not complete within 30 s:\n{}\n{}", cli_ok(ns, &["flows", "--backend", &b0]), fe.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::fs::write(&running, &original).unwrap();
+        cli_ok(ns, &["reload"]);
+
         // Rotate now: kept on disk (0600), and new connections still work.
         let rotated = cli_ok(ns, &["rotate-secret"]);
         assert!(rotated.contains("cookie secret rotated") && rotated.contains("secrets.json"), "{rotated}");
@@ -277,7 +312,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert_eq!(m("switchyard_frontend_switch_up{}"), 1.0);
         assert_eq!(m(&format!("switchyard_frontend_backend_draining{{backend={b0}}}")), 0.0);
         assert!(after.contains_key("switchyard_frontend_drops_total{reason=bad_cookie}"));
-        assert_eq!(m("switchyard_frontend_reloads_total{outcome=applied}"), 4.0, "route change, SIGHUP, gateway removed, restored");
+        assert_eq!(m("switchyard_frontend_reloads_total{outcome=applied}"), 6.0, "route change, SIGHUP, gateway removed, restored, b0 moved, back");
         assert_eq!(m("switchyard_frontend_reloads_total{outcome=refused}"), 1.0);
         // The switch's own P4 counters, read through the control task: the
         // offloaded download's bytes on the switch path, the SYNs it answered.

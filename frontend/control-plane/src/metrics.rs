@@ -177,6 +177,7 @@ fn collect(s: &Scrape<'_>) -> Vec<Family> {
                 ("table_full".to_string(), Value::Counter(g(&cs.refused_table_full))),
                 ("switch_unreachable".to_string(), Value::Counter(g(&cs.refused_unreachable))),
                 ("failed".to_string(), Value::Counter(g(&cs.refused_failed))),
+                ("backend_moving".to_string(), Value::Counter(g(&cs.refused_moving))),
                 ("queue_full".to_string(), Value::Counter(g(&cs.refused_queue_full))),
             ],
         ),

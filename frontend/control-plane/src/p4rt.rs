@@ -483,6 +483,10 @@ impl Task {
                 OffloadRequest::Install { key, backend, mode } => {
                     self.q.shared.stats.install_requests.fetch_add(1, Relaxed);
                     self.pending.cancel(&key);
+                    if self.config.moving.iter().any(|m| m.backend == backend && m.from != key.vip_id) {
+                        self.refused(key, backend, RefusedReason::BackendMoving);
+                        continue;
+                    }
                     match self.entries.install(key, backend, mode) {
                         Ok(op) => self.submit(op, at),
                         Err(reason) => self.refused(key, backend, reason),
@@ -599,6 +603,7 @@ impl Task {
             RefusedReason::TableFull => s.refused_table_full.fetch_add(1, Relaxed),
             RefusedReason::SwitchUnreachable => s.refused_unreachable.fetch_add(1, Relaxed),
             RefusedReason::Failed => s.refused_failed.fetch_add(1, Relaxed),
+            RefusedReason::BackendMoving => s.refused_moving.fetch_add(1, Relaxed),
         };
         self.send(OffloadEvent::Refused { key, backend, reason });
     }

@@ -17,7 +17,7 @@
 //! `[cookie]`, `[dpdk]`, `[timeouts]`, `[admin]`, `[access_log]`: a restart
 //! applies them.
 
-use switchyard_frontend::config::{Config, Service, ServiceState};
+use switchyard_frontend::config::{BackendMove, Config, Service, ServiceState};
 use switchyard_wire::flow::{BackendIndex, VipId};
 
 /// A reload that can be applied.
@@ -36,6 +36,10 @@ pub struct Plan {
     /// Services removed by this reload (VIP ids): their `vip` entry refuses
     /// new connections now and is deleted once their last flow is gone.
     pub draining: Vec<VipId>,
+    /// Backends this reload starts moving to another service
+    /// (`Config::moving`): they take new flows once their old service's
+    /// flows are gone (`admin::reloader`).
+    pub moves: Vec<BackendIndex>,
 }
 
 fn debug<T: std::fmt::Debug>(t: &T) -> String {
@@ -154,11 +158,32 @@ pub fn plan(running: &Config, last_file: &Config, new: &Config, file: &str) -> R
         }
     }
 
-    let config = Config { services, pools, backends, ..running.clone() };
+    let mut config = Config { services, pools, backends, moving: Vec::new(), ..running.clone() };
     let (before, after) = (crate::services::vip_of_backends(running), crate::services::vip_of_backends(&config));
     let retired: Vec<BackendIndex> =
         (0..running.backends.len()).filter(|&i| !before[i].is_empty() && after[i].is_empty()).map(|i| i as BackendIndex).collect();
-    Ok(Plan { config, applied, not_applied, retired, draining })
+    // A backend whose entry maps it back to a service that no longer
+    // reaches it, but another does: rewriting the entry now would send
+    // the old service's offloaded flows' packets to the new VIP.
+    let mut moves = Vec::new();
+    for i in 0..running.backends.len() {
+        let b = i as BackendIndex;
+        let Some(from) = crate::services::return_vip(running, &before, b) else { continue };
+        if after[i].is_empty() || after[i].contains(&from) {
+            continue; // retired (above), or still reached by it
+        }
+        let m = BackendMove { backend: b, from };
+        if !running.moving.contains(&m) {
+            let (spec, old, new) = (config.backends[i], &config.services[usize::from(from)], &config.services[usize::from(after[i][0])]);
+            applied.push(format!(
+                "backend {}:{} moves from service `{}` to `{}`: no new flows until its flows of `{}` end, then the switch maps it to `{}`",
+                spec.address, spec.port, old.name, new.name, old.name, new.name
+            ));
+            moves.push(b);
+        }
+        config.moving.push(m);
+    }
+    Ok(Plan { config, applied, not_applied, retired, draining, moves })
 }
 
 /// A service's routes with pools named, for comparing across reloads.
@@ -290,6 +315,40 @@ backends = [{ address = "198.18.12.2", port = 80 }]
         assert_eq!(back.config.services.len(), 2);
         assert!(back.draining.is_empty());
         assert!(back.applied.iter().any(|a| a == "service `web` restored (198.18.100.1:80)"), "{:?}", back.applied);
+    }
+
+    /// 10.2 leaves pool `web` (service `web`) for pool `api` (service
+    /// `gw`): its entry keeps naming `web` until its flows of `web` end.
+    #[test]
+    fn a_backend_given_to_another_service_moves_once_its_flows_end() {
+        let old = parse(&format!("{BASE}{GW}"));
+        let web_pool = "backends = [{ address = \"198.18.10.2\", port = 80 }, { address = \"198.18.11.2\", port = 80 }]";
+        let api_pool = "backends = [{ address = \"198.18.12.2\", port = 80 }]";
+        let src = format!("{BASE}{GW}")
+            .replace(web_pool, "backends = [{ address = \"198.18.11.2\", port = 80 }]")
+            .replace(api_pool, "backends = [{ address = \"198.18.12.2\", port = 80 }, { address = \"198.18.10.2\", port = 80 }]");
+        // web's /api/ route names pool api too: 10.2 stays in web's reach,
+        // its entry keeps naming web, nothing moves.
+        let p = plan(&old, &old, &parse(&src), "t.toml").unwrap();
+        assert!(p.moves.is_empty() && p.config.moving.is_empty() && p.retired.is_empty(), "{p:?}");
+        let vips = crate::services::vip_of_backends(&p.config);
+        assert_eq!((vips[0].as_slice(), crate::services::return_vip(&p.config, &vips, 0)), (&[0u16, 1][..], Some(0)));
+        // Without that route it leaves web for gw.
+        let only_gw = src.replace("[[services.routes]]\npath_prefix = \"/api/\"\npool = \"api\"\n", "");
+        let old = parse(&format!("{BASE}{GW}").replace("[[services.routes]]\npath_prefix = \"/api/\"\npool = \"api\"\n", ""));
+        let p = plan(&old, &old, &parse(&only_gw), "t.toml").unwrap();
+        assert_eq!((p.moves.as_slice(), p.config.moving.as_slice()), (&[0][..], &[BackendMove { backend: 0, from: 0 }][..]));
+        assert!(p.retired.is_empty());
+        assert!(p.applied.iter().any(|a| a.starts_with("backend 198.18.10.2:80 moves from service `web` to `gw`")), "{:?}", p.applied);
+        let vips = crate::services::vip_of_backends(&p.config);
+        assert_eq!((vips[0].as_slice(), crate::services::return_vip(&p.config, &vips, 0)), (&[1u16][..], Some(0)));
+        // The same file again: the move goes on, not started twice.
+        let again = plan(&p.config, &parse(&only_gw), &parse(&only_gw), "t.toml").unwrap();
+        assert!(again.moves.is_empty() && again.applied.is_empty(), "{:?}", again.applied);
+        assert_eq!(again.config.moving, p.config.moving);
+        // Given back to web before its flows ended: no move any more.
+        let back = plan(&p.config, &parse(&only_gw), &old, "t.toml").unwrap();
+        assert!(back.config.moving.is_empty() && back.moves.is_empty());
     }
 
     #[test]

@@ -56,6 +56,16 @@ pub(crate) fn vip_of_backends(cfg: &Config) -> Vec<Vec<VipId>> {
     vips
 }
 
+/// The VIP the backend's `backend_address` entry names: the service a
+/// reload is moving it away from while it is moving, else the first that
+/// reaches it (`vips` is `vip_of_backends(cfg)`).
+pub(crate) fn return_vip(cfg: &Config, vips: &[Vec<VipId>], b: BackendIndex) -> Option<VipId> {
+    match cfg.moving.iter().find(|m| m.backend == b) {
+        Some(m) => Some(m.from),
+        None => vips[usize::from(b)].first().copied(),
+    }
+}
+
 pub fn service_entries(cfg: &Config, t: &SwitchyardTables) -> Result<ServiceEntries, P4InfoError> {
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
@@ -73,16 +83,17 @@ pub fn service_entries(cfg: &Config, t: &SwitchyardTables) -> Result<ServiceEntr
         // Every configured backend, served or not: clients reach backends
         // only through a VIP.
         entries.push(t.backend_service(b.address, b.port)?);
-        match vips[i].as_slice() {
-            [] => warnings.push(format!("backend {}:{} is in no service's pools: no backend_address entry", b.address, b.port)),
-            [first, rest @ ..] => {
-                let s = &cfg.services[usize::from(*first)];
-                if !rest.is_empty() {
+        match return_vip(cfg, &vips, index) {
+            None => warnings.push(format!("backend {}:{} is in no service's pools: no backend_address entry", b.address, b.port)),
+            Some(id) => {
+                let s = &cfg.services[usize::from(id)];
+                let moving = cfg.moving.iter().any(|m| m.backend == index);
+                if vips[i].len() > 1 && !moving {
                     warnings.push(format!(
                         "backend {}:{} serves {} services; the switch maps a backend address to one VIP, so only `{}` is offloaded for it",
                         b.address,
                         b.port,
-                        rest.len() + 1,
+                        vips[i].len(),
                         s.name
                     ));
                 }

@@ -118,6 +118,9 @@ pub struct ControlStats {
     pub refused_table_full: AtomicU64,
     pub refused_unreachable: AtomicU64,
     pub refused_failed: AtomicU64,
+    /// Installs for a backend a reload is moving to another service, from
+    /// that service's flows (carried until the move completes).
+    pub refused_moving: AtomicU64,
     /// Installs the worker could not queue (the request queue was full):
     /// refused at once, never seen by the control thread.
     pub refused_queue_full: AtomicU64,
@@ -152,7 +155,7 @@ impl ControlStats {
         let l = &self.install_latency;
         let g = |a: &AtomicU64| a.load(Relaxed);
         format!(
-            "switch: install req {} ok {} (moved {}) refused full {} unreachable {} failed {}; latency n {} mean {} p50 {} p99 {} max {}; \
+            "switch: install req {} ok {} (moved {}) refused full {} unreachable {} failed {} moving {}; latency n {} mean {} p50 {} p99 {} max {}; \
              deletes engine {} detach {} teardown {} (digests {} overflow {}) idle {} failed {}; rotations {}",
             g(&self.install_requests),
             g(&self.installed),
@@ -160,6 +163,7 @@ impl ControlStats {
             g(&self.refused_table_full),
             g(&self.refused_unreachable),
             g(&self.refused_failed),
+            g(&self.refused_moving),
             l.count(),
             ms(l.mean()),
             ms(l.quantile(0.5)),

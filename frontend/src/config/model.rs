@@ -26,6 +26,19 @@ pub struct Config {
     pub admin: Option<AdminSettings>,
     /// `[access_log]`; None: no access log (docs/OPERATIONS.md).
     pub access_log: Option<AccessLogSettings>,
+    /// Backends a hot reload gave to another service while flows of their
+    /// old one may be on them (never from a file): the switch maps a
+    /// backend's packets back to one VIP, so it goes on mapping them to
+    /// `from`, and they take no new flows until those flows end.
+    pub moving: Vec<BackendMove>,
+}
+
+/// A backend on its way to another service (`Config::moving`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendMove {
+    pub backend: BackendIndex,
+    /// The service its `backend_address` entry still names.
+    pub from: VipId,
 }
 
 /// Where the access log's JSON lines go, and how many decisions make one.

@@ -368,7 +368,7 @@ pub(super) fn validate(f: raw::ConfigFile) -> VResult<Config> {
 
     let admin = f.admin.as_ref().map(admin).transpose()?;
     let access_log = f.access_log.as_ref().map(access_log).transpose()?;
-    Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends, admin, access_log })
+    Ok(Config { frontend, switch, cookie, dpdk, timeouts, services, pools, backends, admin, access_log, moving: Vec::new() })
 }
 
 fn health_check(h: &Spanned<raw::HealthSection>) -> VResult<HealthCheck> {

@@ -61,33 +61,91 @@ async fn attempt(ctx: &Arc<AdminContext>) -> Result<Value, Refusal> {
     let plan = reload::plan(&running, &last, &new, &file).map_err(|e| refused(format!("{e}; the running config stays")))?;
     let mut warnings = Vec::new();
     if !plan.applied.is_empty() {
-        let next = Arc::new(plan.config);
-        warnings = ctx.control.reprogram(next.clone()).await.map_err(|e| Refusal {
-            status: 503,
-            message: format!("programming the switch failed: {e}; the worker keeps the running config (entries already written stay)"),
-        })?;
-        let c = ctx.commands.clone();
-        let sent = next.clone();
-        tokio::task::spawn_blocking(move || {
-            c.send(WorkerCommand::Reconfigure(sent))?;
-            // FIFO: answered once the worker applied it.
-            c.snapshot(FlowFilter::default(), WORKER_TIMEOUT)
-        })
-        .await
-        .map_err(|e| Refusal { status: 500, message: format!("reload task: {e}") })?
-        .map_err(|e| Refusal { status: 503, message: format!("the worker did not take the reload: {e}") })?;
-        ctx.set_config(next.clone());
+        warnings = apply(ctx, Arc::new(plan.config)).await?;
         for &b in &plan.retired {
             tokio::spawn(retire(ctx.clone(), b));
         }
         for &s in &plan.draining {
             tokio::spawn(retire_service(ctx.clone(), s));
         }
+        for &b in &plan.moves {
+            tokio::spawn(finish_move(ctx.clone(), b));
+        }
     }
     *last = new;
     let retiring: Vec<String> = plan.retired.iter().map(|&b| super::views::backend_name(&ctx.config(), b)).collect();
     let draining: Vec<String> = plan.draining.iter().map(|&s| ctx.config().services[usize::from(s)].name.clone()).collect();
     Ok(json!({ "file": file, "applied": plan.applied, "not_applied": plan.not_applied, "warnings": warnings, "retiring": retiring, "draining": draining }))
+}
+
+/// The switch first, then the worker, then the running config; the
+/// switch's warnings.
+async fn apply(ctx: &Arc<AdminContext>, next: Arc<Config>) -> Result<Vec<String>, Refusal> {
+    let warnings = ctx.control.reprogram(next.clone()).await.map_err(|e| Refusal {
+        status: 503,
+        message: format!("programming the switch failed: {e}; the worker keeps the running config (entries already written stay)"),
+    })?;
+    let c = ctx.commands.clone();
+    let sent = next.clone();
+    tokio::task::spawn_blocking(move || {
+        c.send(WorkerCommand::Reconfigure(sent))?;
+        // FIFO: answered once the worker applied it.
+        c.snapshot(FlowFilter::default(), WORKER_TIMEOUT)
+    })
+    .await
+    .map_err(|e| Refusal { status: 500, message: format!("reload task: {e}") })?
+    .map_err(|e| Refusal { status: 503, message: format!("the worker did not take the reload: {e}") })?;
+    ctx.set_config(next);
+    Ok(warnings)
+}
+
+/// The flows the worker has on backend `b` (of service `vip` only, when
+/// given) and the connection entries the control task holds for `b`;
+/// None when either could not be asked.
+async fn flows_on(ctx: &Arc<AdminContext>, b: BackendIndex, vip: Option<VipId>, backends: usize) -> Option<(u64, u64)> {
+    let entries = ctx.control.entries_per_backend(backends).await.ok()??;
+    let c = ctx.commands.clone();
+    let filter = FlowFilter { backend: Some(b), vip, ..FlowFilter::default() };
+    let snap = tokio::task::spawn_blocking(move || c.snapshot(filter, WORKER_TIMEOUT)).await.ok()?.ok()?;
+    let active = if vip.is_some() { 0 } else { snap.backends.get(usize::from(b)).map_or(0, |f| f.active_flows) };
+    Some((u64::from(active).max(snap.matched as u64), entries[usize::from(b)]))
+}
+
+/// A backend moving to another service (`Config::moving`): once no flow
+/// is on it and no connection entry names it, its `backend_address` entry
+/// is rewritten to the new service's VIP and it is offloaded again. A
+/// later reload that gives it back to the old service, or retires it,
+/// ends the move (and this wait).
+async fn finish_move(ctx: Arc<AdminContext>, b: BackendIndex) {
+    let moving = |cfg: &Config| cfg.moving.iter().find(|m| m.backend == b).copied();
+    loop {
+        tokio::time::sleep(RETIRE_POLL).await;
+        let cfg = ctx.config();
+        // The new service's flows on it are carried (never offloaded
+        // meanwhile): only the old one's hold the move.
+        let Some(m) = moving(&cfg) else { return };
+        if flows_on(&ctx, b, Some(m.from), cfg.backends.len()).await != Some((0, 0)) {
+            continue;
+        }
+        let _reloading = ctx.reloader.last_file.lock().await;
+        let cfg = ctx.config();
+        let Some(m) = moving(&cfg) else { return };
+        let mut next = (*cfg).clone();
+        next.moving.retain(|x| x.backend != b);
+        let spec = cfg.backends[usize::from(b)];
+        let to = crate::services::vip_of_backends(&next)[usize::from(b)].first().map(|&v| next.services[usize::from(v)].name.clone()).unwrap_or_default();
+        match apply(&ctx, Arc::new(next)).await {
+            Ok(_) => println!(
+                "reload: backend {}:{} has no flows of service `{}` left; it is offloaded for `{to}` now",
+                spec.address, spec.port, cfg.services[usize::from(m.from)].name
+            ),
+            Err(e) => {
+                eprintln!("reload: finishing backend {}:{}'s move: {} (retrying)", spec.address, spec.port, e.message);
+                continue;
+            }
+        }
+        return;
+    }
 }
 
 /// A removed service's `vip` entry stays while flows are on it (it steers
@@ -147,13 +205,7 @@ async fn retire(ctx: Arc<AdminContext>, b: BackendIndex) {
         if !crate::services::vip_of_backends(&cfg)[usize::from(b)].is_empty() {
             return;
         }
-        let Ok(Some(entries)) = ctx.control.entries_per_backend(cfg.backends.len()).await else { continue };
-        let c = ctx.commands.clone();
-        let Ok(Ok(snap)) = tokio::task::spawn_blocking(move || c.snapshot(FlowFilter { backend: Some(b), ..FlowFilter::default() }, WORKER_TIMEOUT)).await else {
-            continue;
-        };
-        let flows = snap.backends.get(usize::from(b)).map_or(0, |f| f.active_flows);
-        if entries[usize::from(b)] > 0 || flows > 0 || snap.matched > 0 {
+        if flows_on(&ctx, b, None, cfg.backends.len()).await != Some((0, 0)) {
             continue;
         }
         let spec = cfg.backends[usize::from(b)];
