@@ -8,7 +8,9 @@
 //! and an invalid file is refused with its line; a reload without a
 //! service refuses its VIP's new connections at once while a download on
 //! it completes, then deletes its vip entry, and brings it back when it is
-//! named again; `/metrics` parsed with a Prometheus text
+//! named again; a backend moved between services under a download of the
+//! old one (carried for the new one meanwhile); the access log's JSON
+//! lines; `/metrics` parsed with a Prometheus text
 //! parser, its counters moving with the traffic; a client on a
 //! non-loopback address refused with 403.
 
@@ -100,6 +102,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         let tb = Testbed::up(TestbedSpec::new(tag, 3, SwitchMode::Sim)).unwrap();
         let _agents = lb::start_agents(&tb).unwrap();
         let secrets = tb.dir.join("secrets.json");
+        let access_log = tb.dir.join("access.log");
         let config = example_config_with(
             &tb.dir,
             "admin.toml",
@@ -108,6 +111,7 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
                 // non-loopback one can be tried.
                 ("listen = \"127.0.0.1:9180\"", "listen = \"0.0.0.0:9180\"".into()),
                 ("rotation_secs = 60", format!("rotation_secs = 3600\nrotated_secrets_file = \"{}\"", secrets.display())),
+                ("# [access_log]\n# path = \"/var/log/switchyard/access.log\"", format!("[access_log]\npath = \"{}\"", access_log.display())),
             ],
         );
         let fe = Frontend::start(&tb, &config, FrontendDriver::AfPacket, false).unwrap();
@@ -320,6 +324,22 @@ fn the_cli_and_admin_api_against_the_running_load_balancer() {
         assert!(moved("switchyard_frontend_switch_path_bytes_total{path=offloaded_out}") > 1e6, "the download went the switch path");
         assert!(moved("switchyard_frontend_switch_path_packets_total{path=syn_answered}") >= (3 * REQUESTS) as f64);
         assert!(after.contains_key("switchyard_frontend_switch_drops_total{reason=no_route}"));
+        // The access log: one JSON line per routing decision (sample 1),
+        // flushed whenever the writer's queue is empty.
+        let lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&access_log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+        assert!(lines.len() >= (3 * REQUESTS + 10), "{} access log lines", lines.len());
+        for l in &lines {
+            for k in ["time", "client", "service", "method", "host", "path", "route", "pool", "backend", "offload", "setup_ms", "outcome"] {
+                assert!(l.get(k).is_some(), "no `{k}` in {l}");
+            }
+        }
+        let static_b2 = format!("{}:80", addr::backend(2));
+        assert!(
+            lines.iter().any(|l| l["service"] == "web" && l["pool"] == "static" && l["backend"] == static_b2.as_str() && l["path"].as_str().is_some_and(|p| p.starts_with("/1k"))),
+            "the reloaded default route's requests are logged with pool static"
+        );
+        assert!(lines.iter().any(|l| l["service"] == "gateway" && l["path"] == "/10m" && l["offload"] == "request"), "the gateway download is logged");
         let log = fe.stop();
         println!("{log}");
     }
