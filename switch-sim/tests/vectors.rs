@@ -444,16 +444,7 @@ fn offload() -> (String, VectorFile) {
     cases.push(w);
     let s = seg(CLIENT, 50101, VIP, VPORT, ACK);
     let f = build(&s);
-    let mut e = f.clone();
-    {
-        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
-            let mut ip = fr.ipv4_mut();
-        ip.set_dst(B0);
-        ip.decrement_ttl();
-        fr.tcp_mut().set_dst_port(BPORT);
-    }
-    set_macs(&mut e, SW_MAC, B0_MAC);
-    refill(&mut e);
+    let e = offloaded_to_b0(&f);
     cases.push(case("request mode: the client's bare ACK is offloaded", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
     let mut s = seg(CLIENT, 50101, VIP, VPORT, ACK | PSH);
     s.payload = b"GET /next HTTP/1.1\r\n\r\n";
@@ -633,16 +624,7 @@ fn conn_full() -> (String, VectorFile) {
     cases.push(w);
     let s = seg(CLIENT, 51003, VIP, VPORT, ACK);
     let f = build(&s);
-    let mut e = f.clone();
-    {
-        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
-            let mut ip = fr.ipv4_mut();
-        ip.set_dst(B0);
-        ip.decrement_ttl();
-        fr.tcp_mut().set_dst_port(BPORT);
-    }
-    set_macs(&mut e, SW_MAC, B0_MAC);
-    refill(&mut e);
+    let e = offloaded_to_b0(&f);
     cases.push(case("a flow with an entry is offloaded", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
     let f = build(&seg(CLIENT, 51004, VIP, VPORT, ACK));
     cases.push(case("the flow that did not fit stays on the front-end path", CLIENT_PORT, f.clone(), vec![to_fe(&f, CLIENT, 51004)], [path(PathCounter::ToFrontend)].into()));
@@ -657,6 +639,21 @@ fn expected_rst(s: &Seg) -> Vec<u8> {
     let seg_len = 1 + s.payload.len() as u32;
     let t = TcpRepr { src_port: s.dport, dst_port: s.sport, seq: 0, ack: s.seq.wrapping_add(seg_len), flags: RST | ACK, window: 0, options: TcpOptions::NONE, payload: &[] };
     FrameRepr { ttl: synack::TTL, ..FrameRepr::new(s.dmac, s.smac, s.dst, s.src, t) }.to_vec().unwrap()
+}
+
+/// `f` (client to the VIP) as the switch's rewrite sends it to backend 0.
+fn offloaded_to_b0(f: &[u8]) -> Vec<u8> {
+    let mut e = f.to_vec();
+    {
+        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
+        let mut ip = fr.ipv4_mut();
+        ip.set_dst(B0);
+        ip.decrement_ttl();
+        fr.tcp_mut().set_dst_port(BPORT);
+    }
+    set_macs(&mut e, SW_MAC, B0_MAC);
+    refill(&mut e);
+    e
 }
 
 /// A frame whose TCP checksum is off by one (still a valid IPv4 header).
@@ -716,16 +713,7 @@ fn syn_refused() -> (String, VectorFile) {
     let mut s = seg(CLIENT, 42010, DRAINING_VIP, VPORT, ACK);
     s.ack = 0x7777_0001;
     let f = build(&s);
-    let mut e = f.clone();
-    {
-        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
-        let mut ip = fr.ipv4_mut();
-        ip.set_dst(B0);
-        ip.decrement_ttl();
-        fr.tcp_mut().set_dst_port(BPORT);
-    }
-    set_macs(&mut e, SW_MAC, B0_MAC);
-    refill(&mut e);
+    let e = offloaded_to_b0(&f);
     cases.push(case("a draining VIP: the established flow is still offloaded to its backend", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
     let mut s = seg(CLIENT, 42012, DRAINING_VIP, VPORT, ACK | PSH);
     s.payload = b"GET / HTTP/1.1\r\n\r\n";
@@ -767,16 +755,7 @@ fn edge_guards() -> (String, VectorFile) {
     cases.push(w);
     let s = seg(CLIENT, 43002, VIP, VPORT, ACK);
     let f = build(&s);
-    let mut e = f.clone();
-    {
-        let mut fr = TcpFrame::new_checked(&mut e[..]).unwrap();
-            let mut ip = fr.ipv4_mut();
-        ip.set_dst(B0);
-        ip.decrement_ttl();
-        fr.tcp_mut().set_dst_port(BPORT);
-    }
-    set_macs(&mut e, SW_MAC, B0_MAC);
-    refill(&mut e);
+    let e = offloaded_to_b0(&f);
     cases.push(case("the switch's own rewrite still reaches backend 0 (client to the VIP, offloaded)", CLIENT_PORT, f, vec![(BACKEND_PORT, e)], [path(PathCounter::OffloadedIn)].into()));
     let mut s = seg(CLIENT, 43003, B0, 22, SYN);
     s.opts = &linux;
