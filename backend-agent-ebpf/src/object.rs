@@ -18,8 +18,10 @@ pub const PROG_BASELINE: &str = "sy_baseline";
 
 /// Limits of the settings, each with its reason.
 pub mod limits {
-    /// RFC 7323: window scale shifts above 14 are invalid.
-    pub const MAX_WSCALE: u8 = 14;
+    /// RFC 7323: window scale shifts above 14 are invalid. wire's, which
+    /// bpf/agent.c's `MAX_WSCALE` and the P4 program's `COOKIE_MAX_WSCALE`
+    /// are checked against (tests/abi.rs, switch-sim/tests/p4_codes.rs).
+    pub const MAX_WSCALE: u8 = switchyard_wire::tcp_option::MAX_WSCALE;
     /// The flow map is an LRU: at least a few entries, and at most what a
     /// backend could plausibly hold (28+12 bytes + overhead per entry,
     /// 16 M entries is about 2 GB of kernel memory).

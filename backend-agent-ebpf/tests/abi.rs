@@ -8,11 +8,16 @@ use switchyard_agent::counters::{AGENT_PATHS, AGENT_REASONS};
 use switchyard_wire::reason::{DROP_REASONS, PATH_COUNTERS};
 
 const HEADER: &str = include_str!("../bpf/agent_abi.h");
+const PROGRAM: &str = include_str!("../bpf/agent.c");
 
 /// `NAME = value` enum rows and `#define NAME value` lines with a prefix.
 fn constants(prefix: &str) -> BTreeMap<String, u64> {
+    constants_in(HEADER, prefix)
+}
+
+fn constants_in(text: &str, prefix: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for line in HEADER.lines() {
+    for line in text.lines() {
         let line = line.split("/*").next().unwrap().trim();
         let (name, value) = if let Some(rest) = line.strip_prefix("#define ") {
             let mut it = rest.split_whitespace();
@@ -98,4 +103,14 @@ fn struct_fields_in_the_mirrored_order() {
         &["switch_isn;", "client_isn;", "delta;", "fin_in_end;", "fin_out_end;", "flags;", "client_ws;", "backend_ws;", "pad[2];"],
     );
     order("sy_config", &["switch_ws;", "pad[3];"]);
+}
+
+#[test]
+fn program_limits_match_wire() {
+    // agent.c clamps the client's window scale as wire (and the P4 program's
+    // COOKIE_MAX_WSCALE, switch-sim/tests/p4_codes.rs) do, and the loader
+    // refuses --switch-wscale above the same value (object::limits is wire's).
+    let c = constants_in(PROGRAM, "MAX_");
+    assert_eq!(c.get("MAX_WSCALE"), Some(&u64::from(switchyard_wire::tcp_option::MAX_WSCALE)), "agent.c MAX_WSCALE");
+    assert_eq!(c.get("MAX_TCP_OPT_LEN"), Some(&(switchyard_wire::tcp_option::MAX_OPTIONS_LEN as u64)), "agent.c MAX_TCP_OPT_LEN");
 }
